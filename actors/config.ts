@@ -1,0 +1,288 @@
+/**
+ * The managed system's configuration: plain objects (or JSON), checked and
+ * resolved into what the actors need. Every error names the field, the bad
+ * value and what is accepted.
+ * @module
+ */
+import { healthFromNames } from "../abi/health.ts";
+import type { Personality } from "../core/types.ts";
+import { KERNEL_VERSIONS, type KernelVersion } from "../guest/papr_scm/mod.ts";
+
+/** One nvdimm of an LPAR. */
+export interface NvdimmConfig {
+  /** DRC index: a number or a hex string such as "0x44100002". */
+  drc: number | string;
+  /** Number of SCM blocks. */
+  blocks: number;
+  /** Bytes per block (default 256 MiB). */
+  blockSize?: number;
+  /** Label area bytes (default 128 KiB). */
+  metadataSize?: number;
+  /** Unit GUID (default derived from the DRC index). */
+  uuid?: string;
+  /** Health bits set at start, e.g. ["SHUTDOWN_DIRTY"]. */
+  health?: string[];
+  /** Whether flushes need an hcall (`ibm,hcall-flush-required`). */
+  hcallFlushRequired?: boolean;
+  /** `ibm,persistence-failed-count`. */
+  persistenceFailedCount?: number;
+}
+
+/** One logical partition. */
+export interface LparConfig {
+  name: string;
+  /** Kernel version booted by default (default "5.4"). */
+  kernel?: KernelVersion;
+  /** Load the papr_scm driver at boot (default true). */
+  paprScm?: boolean;
+  nvdimms?: NvdimmConfig[];
+}
+
+/** The hypervisor's settings. */
+export interface HypervisorSettings {
+  personality?: Personality;
+  /** Blocks per BIND_MEM slice (powervm). */
+  bindSliceBlocks?: number;
+  /** Blocks per unbind slice (powervm). */
+  unbindSliceBlocks?: number;
+  /** What a partial unbind answers (powervm). */
+  unbindContinue?: "long-busy" | "busy";
+}
+
+/** A managed system: a hypervisor and its LPARs. */
+export interface SystemConfig {
+  hypervisor?: HypervisorSettings;
+  lpars: LparConfig[];
+}
+
+/** An nvdimm with every default filled in. */
+export interface ResolvedNvdimm {
+  drc: number;
+  blocks: number;
+  blockSize: bigint;
+  metadataSize: number;
+  uuid: string;
+  health: bigint;
+  hcallFlushRequired: boolean;
+  persistenceFailedCount?: number;
+}
+
+/** An LPAR with every default filled in. */
+export interface ResolvedLpar {
+  name: string;
+  kernel: KernelVersion;
+  paprScm: boolean;
+  nvdimms: ResolvedNvdimm[];
+}
+
+/** A configuration with every default filled in. */
+export interface ResolvedConfig {
+  hypervisor: Required<HypervisorSettings>;
+  lpars: ResolvedLpar[];
+}
+
+/** Default block size: 256 MiB, as PowerVM and QEMU use. */
+export const DEFAULT_BLOCK_SIZE = 256 * 1024 * 1024;
+/** Default and smallest label area: 128 KiB. */
+export const DEFAULT_METADATA_SIZE = 128 * 1024;
+/** Largest SCM one nvdimm may have in the simulator (its memory is a SharedArrayBuffer). */
+export const MAX_NVDIMM_BYTES = 16 * 1024 ** 3;
+
+/** A configuration error; the message says where, what and what is accepted. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+function fail(path: string, value: unknown, accepted: string): never {
+  throw new ConfigError(`${path}: ${JSON.stringify(value)} is not valid; expected ${accepted}`);
+}
+
+function positiveInt(path: string, value: unknown): number {
+  if (!Number.isSafeInteger(value) || (value as number) <= 0) {
+    fail(path, value, "a positive integer");
+  }
+  return value as number;
+}
+
+/** Parses a DRC index from a number or a hex string. */
+export function parseDrc(path: string, value: unknown): number {
+  const n = typeof value === "string" && /^0x[0-9a-f]{1,8}$/i.test(value)
+    ? parseInt(value, 16)
+    : value;
+  if (!Number.isInteger(n) || (n as number) < 0 || (n as number) > 0xFFFF_FFFF) {
+    fail(path, value, 'a 32-bit DRC index, as a number or a hex string like "0x44100002"');
+  }
+  return n as number;
+}
+
+/** A stable UUID for a DRC, used when none is configured. */
+export function defaultUuid(drc: number): string {
+  const h = drc.toString(16).padStart(8, "0");
+  return `${h}-5ca1-4e00-8000-${h}${"0000"}`;
+}
+
+function checkKeys(path: string, obj: Record<string, unknown>, keys: readonly string[]): void {
+  for (const key of Object.keys(obj)) {
+    if (!keys.includes(key)) {
+      throw new ConfigError(`${path}: unknown key "${key}"; accepted keys: ${keys.join(", ")}`);
+    }
+  }
+}
+
+function object(path: string, value: unknown): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    fail(path, value, "an object");
+  }
+  return value as Record<string, unknown>;
+}
+
+function resolveNvdimm(path: string, value: unknown): ResolvedNvdimm {
+  const o = object(path, value);
+  checkKeys(path, o, [
+    "drc",
+    "blocks",
+    "blockSize",
+    "metadataSize",
+    "uuid",
+    "health",
+    "hcallFlushRequired",
+    "persistenceFailedCount",
+  ]);
+  const drc = parseDrc(`${path}.drc`, o.drc);
+  const blocks = positiveInt(`${path}.blocks`, o.blocks);
+  const blockSize = o.blockSize === undefined
+    ? DEFAULT_BLOCK_SIZE
+    : positiveInt(`${path}.blockSize`, o.blockSize);
+  if (blockSize % 4096 !== 0) fail(`${path}.blockSize`, o.blockSize, "a multiple of 4096");
+  if (blocks * blockSize > MAX_NVDIMM_BYTES) {
+    fail(`${path}.blocks`, o.blocks, `blocks × blockSize of at most ${MAX_NVDIMM_BYTES} bytes`);
+  }
+  const metadataSize = o.metadataSize === undefined
+    ? DEFAULT_METADATA_SIZE
+    : positiveInt(`${path}.metadataSize`, o.metadataSize);
+  if (metadataSize < DEFAULT_METADATA_SIZE) {
+    fail(`${path}.metadataSize`, o.metadataSize, `at least ${DEFAULT_METADATA_SIZE} (128 KiB)`);
+  }
+  const uuid = o.uuid === undefined ? defaultUuid(drc) : o.uuid;
+  if (typeof uuid !== "string" || !/^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i.test(uuid)) {
+    fail(`${path}.uuid`, o.uuid, "a UUID such as 1e5c7e1f-2d6a-4bd1-9f3c-3f4f1b2e9a01");
+  }
+  let health = 0n;
+  if (o.health !== undefined) {
+    if (!Array.isArray(o.health)) fail(`${path}.health`, o.health, "an array of health bit names");
+    try {
+      health = healthFromNames(o.health as string[]);
+    } catch (e) {
+      throw new ConfigError(`${path}.health: ${(e as Error).message}`);
+    }
+  }
+  if (o.hcallFlushRequired !== undefined && typeof o.hcallFlushRequired !== "boolean") {
+    fail(`${path}.hcallFlushRequired`, o.hcallFlushRequired, "true or false");
+  }
+  if (
+    o.persistenceFailedCount !== undefined &&
+    (!Number.isSafeInteger(o.persistenceFailedCount) || (o.persistenceFailedCount as number) < 0)
+  ) {
+    fail(`${path}.persistenceFailedCount`, o.persistenceFailedCount, "a non-negative integer");
+  }
+  return {
+    drc,
+    blocks,
+    blockSize: BigInt(blockSize),
+    metadataSize,
+    uuid,
+    health,
+    hcallFlushRequired: o.hcallFlushRequired === true,
+    persistenceFailedCount: o.persistenceFailedCount as number | undefined,
+  };
+}
+
+/** Checks a configuration and fills in defaults; throws ConfigError. */
+export function resolveConfig(value: unknown): ResolvedConfig {
+  const root = object("config", value);
+  checkKeys("config", root, ["hypervisor", "lpars"]);
+  const hv = object("config.hypervisor", root.hypervisor ?? {});
+  checkKeys("config.hypervisor", hv, [
+    "personality",
+    "bindSliceBlocks",
+    "unbindSliceBlocks",
+    "unbindContinue",
+  ]);
+  const personality = hv.personality ?? "powervm";
+  if (personality !== "powervm" && personality !== "qemu") {
+    fail("config.hypervisor.personality", personality, '"powervm" or "qemu"');
+  }
+  const unbindContinue = hv.unbindContinue ?? "long-busy";
+  if (unbindContinue !== "long-busy" && unbindContinue !== "busy") {
+    fail("config.hypervisor.unbindContinue", unbindContinue, '"long-busy" or "busy"');
+  }
+  const hypervisor: Required<HypervisorSettings> = {
+    personality,
+    bindSliceBlocks: hv.bindSliceBlocks === undefined
+      ? 16
+      : positiveInt("config.hypervisor.bindSliceBlocks", hv.bindSliceBlocks),
+    unbindSliceBlocks: hv.unbindSliceBlocks === undefined
+      ? 16
+      : positiveInt("config.hypervisor.unbindSliceBlocks", hv.unbindSliceBlocks),
+    unbindContinue,
+  };
+  if (!Array.isArray(root.lpars) || root.lpars.length === 0) {
+    fail("config.lpars", root.lpars, "a non-empty array of LPARs");
+  }
+  const names = new Set<string>();
+  const drcs = new Map<number, { path: string; nvdimm: ResolvedNvdimm }>();
+  const lpars = (root.lpars as unknown[]).map((value, i): ResolvedLpar => {
+    const path = `config.lpars[${i}]`;
+    const o = object(path, value);
+    checkKeys(path, o, ["name", "kernel", "paprScm", "nvdimms"]);
+    if (typeof o.name !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(o.name)) {
+      fail(`${path}.name`, o.name, "1 to 64 letters, digits, '_', '.' or '-'");
+    }
+    if (names.has(o.name)) fail(`${path}.name`, o.name, "a name no other LPAR has");
+    names.add(o.name);
+    const kernel = o.kernel ?? "5.4";
+    if (!(KERNEL_VERSIONS as readonly unknown[]).includes(kernel)) {
+      fail(`${path}.kernel`, kernel, `one of ${KERNEL_VERSIONS.join(", ")}`);
+    }
+    if (o.paprScm !== undefined && typeof o.paprScm !== "boolean") {
+      fail(`${path}.paprScm`, o.paprScm, "true or false");
+    }
+    if (o.nvdimms !== undefined && !Array.isArray(o.nvdimms)) {
+      fail(`${path}.nvdimms`, o.nvdimms, "an array of nvdimms");
+    }
+    const seen = new Set<number>();
+    const nvdimms = ((o.nvdimms ?? []) as unknown[]).map((n, j) => {
+      const npath = `${path}.nvdimms[${j}]`;
+      const nvdimm = resolveNvdimm(npath, n);
+      if (seen.has(nvdimm.drc)) {
+        fail(
+          `${npath}.drc`,
+          n && (n as NvdimmConfig).drc,
+          "a DRC index not already given to this LPAR",
+        );
+      }
+      seen.add(nvdimm.drc);
+      // The same DRC may be assigned to several LPARs, but it is one device.
+      const other = drcs.get(nvdimm.drc);
+      if (other && !sameDevice(other.nvdimm, nvdimm)) {
+        throw new ConfigError(
+          `${npath}: drc 0x${nvdimm.drc.toString(16)} is also defined at ${other.path} ` +
+            `with different settings; a DRC shared by LPARs must be described identically`,
+        );
+      }
+      drcs.set(nvdimm.drc, { path: npath, nvdimm });
+      return nvdimm;
+    });
+    return { name: o.name, kernel: kernel as KernelVersion, paprScm: o.paprScm !== false, nvdimms };
+  });
+  return { hypervisor, lpars };
+}
+
+function sameDevice(a: ResolvedNvdimm, b: ResolvedNvdimm): boolean {
+  return a.blocks === b.blocks && a.blockSize === b.blockSize &&
+    a.metadataSize === b.metadataSize && a.uuid === b.uuid && a.health === b.health &&
+    a.hcallFlushRequired === b.hcallFlushRequired;
+}

@@ -1,0 +1,101 @@
+/**
+ * The guest's side of the hcall channel: the `hvsc` instruction.
+ *
+ * A call writes r3..r12, publishes a new request sequence number, rings the
+ * doorbell (waking the hypervisor only if it sleeps), then spins a bounded,
+ * adaptive number of times before sleeping in `Atomics.wait`.
+ * @module
+ */
+import { ARG_COUNT, RET_COUNT } from "../abi/hcalls.ts";
+import {
+  BELL,
+  channelViews,
+  DEFERRED,
+  GUEST_WAITING,
+  HV_SLEEPING,
+  PANIC,
+  REQ,
+  RESP,
+  STOP,
+} from "./layout.ts";
+
+/** Thrown out of an hcall when the channel's stop word is set. */
+export class ChannelStopped extends Error {
+  constructor() {
+    super("hcall channel stopped");
+    this.name = "ChannelStopped";
+  }
+}
+
+const SPIN_MIN = 64;
+const SPIN_MAX = 1 << 14;
+/** Longest single sleep, so the stop word is seen even without a notify. */
+const WAIT_SLICE_MS = 50;
+
+/** Guest end of one LPAR's channel. */
+export class GuestPort {
+  readonly #header: Int32Array;
+  readonly #regs: BigUint64Array;
+  readonly #bell: Int32Array;
+  #spin = SPIN_MIN * 4;
+
+  constructor(channel: SharedArrayBuffer, doorbell: SharedArrayBuffer) {
+    const views = channelViews(channel);
+    this.#header = views.header;
+    this.#regs = views.regs;
+    this.#bell = new Int32Array(doorbell);
+  }
+
+  /** Whether the machine asked this guest to panic (the word is cleared by reading). */
+  takePanicRequest(): boolean {
+    return Atomics.exchange(this.#header, PANIC, 0) !== 0;
+  }
+
+  /** Whether the stop word is set. */
+  get stopped(): boolean {
+    return Atomics.load(this.#header, STOP) !== 0;
+  }
+
+  /**
+   * Issues one hcall and blocks until the hypervisor answers.
+   * `args` are r4..r12; `rets` receives r4..r12. Returns r3 as a signed code.
+   */
+  call(opcode: number, args: readonly bigint[], rets: bigint[]): number {
+    const regs = this.#regs, header = this.#header;
+    if (Atomics.load(header, STOP) !== 0) throw new ChannelStopped();
+    regs[0] = BigInt(opcode);
+    for (let i = 0; i < ARG_COUNT; i++) regs[i + 1] = args[i] ?? 0n;
+    const seq = (header[REQ] + 1) | 0;
+    Atomics.store(header, REQ, seq);
+    Atomics.add(this.#bell, BELL, 1);
+    if (Atomics.load(this.#bell, HV_SLEEPING) !== 0) Atomics.notify(this.#bell, BELL);
+    this.#await(seq);
+    for (let i = 0; i < RET_COUNT; i++) rets[i] = regs[i + 1];
+    return Number(BigInt.asIntN(64, regs[0]));
+  }
+
+  #await(seq: number): void {
+    const header = this.#header;
+    const budget = this.#spin;
+    for (let i = 0; i < budget; i++) {
+      if (Atomics.load(header, RESP) === seq) {
+        // Answered while spinning: spinning pays here, allow a little more.
+        if (budget < SPIN_MAX) this.#spin = budget * 2;
+        return;
+      }
+      if ((i & 63) === 63 && Atomics.load(header, DEFERRED) !== 0) break;
+    }
+    // Spinning did not pay (the hypervisor is descheduled or holding us back):
+    // spin less next time and give the core away.
+    if (budget > SPIN_MIN) this.#spin = budget >> 1;
+    Atomics.store(header, GUEST_WAITING, 1);
+    try {
+      while (Atomics.load(header, RESP) !== seq) {
+        if (Atomics.load(header, STOP) !== 0) throw new ChannelStopped();
+        Atomics.wait(header, RESP, (seq - 1) | 0, WAIT_SLICE_MS);
+      }
+    } finally {
+      Atomics.store(header, GUEST_WAITING, 0);
+    }
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * What every hcall handler receives, whatever the personality.
+ * @module
+ */
+import type { ScmState } from "./state.ts";
+import type { CoreEnv, HcallResult, LparId, PowerVmOptions } from "./types.ts";
+
+/** State, tunables and the injected environment, handed to each handler. */
+export interface CoreContext {
+  state: ScmState;
+  options: PowerVmOptions;
+  env: CoreEnv;
+}
+
+/** An hcall handler: the caller and registers r4..r12 in, a result out. */
+export type Handler = (ctx: CoreContext, lpar: LparId, args: readonly bigint[]) => HcallResult;
+
+/** A personality's handlers by opcode, as QEMU registers them. */
+export type HandlerTable = ReadonlyMap<number, Handler>;

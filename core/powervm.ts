@@ -1,0 +1,261 @@
+/**
+ * The `powervm` personality: the hypervisor the Linux driver was written
+ * against, modelled from the kernel code and the PAPR hcall documentation.
+ *
+ * Model (see ARCHITECTURE.md): every block is unbound or bound to one LPAR at
+ * one logical address; binding a bound block (to anyone, the caller too) is
+ * H_OVERLAP; large binds answer H_BUSY and large unbinds long busy, with a
+ * continue-token in r4; a DRC the caller does not own looks like one that does
+ * not exist.
+ * @module
+ */
+import { BIND_ANY_ADDR, H, OP, UNBIND_SCOPE } from "../abi/hcalls.ts";
+import { HEALTH_ALL } from "../abi/health.ts";
+import { asDrcIndex, asIndex, fail, ok, result } from "./registers.ts";
+import type { CoreContext, HandlerTable } from "./context.ts";
+import { type BindOp, type DrcState, FREE, type UnbindOp } from "./state.ts";
+import type { HcallResult, LparId, PowerVmOptions } from "./types.ts";
+
+/** Defaults for the `powervm` tunables. */
+export const POWERVM_DEFAULTS: PowerVmOptions = {
+  bindSliceBlocks: 16,
+  unbindSliceBlocks: 16,
+  unbindContinue: "long-busy",
+  logicalBase: 0x0000_0400_0000_0000n,
+};
+
+function newToken(ctx: CoreContext): bigint {
+  for (;;) {
+    const token = ctx.env.random64() & 0xFFFF_FFFF_FFFF_FFFFn;
+    if (token !== 0n && !ctx.state.ops.has(token)) return token;
+  }
+}
+
+/** Drops any earlier op of the same kind by the same LPAR on the same target. */
+function replaceOp(ctx: CoreContext, fresh: BindOp | UnbindOp): bigint {
+  for (const [token, op] of ctx.state.ops) {
+    if (op.lpar !== fresh.lpar || op.kind !== fresh.kind) continue;
+    if (op.kind === "bind" && fresh.kind === "bind" && op.drc === fresh.drc) {
+      ctx.state.ops.delete(token);
+    }
+    if (op.kind === "unbind" && fresh.kind === "unbind" && op.opcode === fresh.opcode) {
+      ctx.state.ops.delete(token);
+    }
+  }
+  const token = newToken(ctx);
+  ctx.state.ops.set(token, fresh);
+  return token;
+}
+
+/** First free aligned logical range of `size` bytes in `lpar`'s address space. */
+function allocate(ctx: CoreContext, lpar: LparId, size: bigint, align: bigint): bigint {
+  let candidate = ctx.options.logicalBase;
+  for (const [start, end] of ctx.state.rangesOf(lpar)) {
+    if (candidate + size <= start) break;
+    if (end > candidate) candidate = ((end + align - 1n) / align) * align;
+  }
+  return candidate;
+}
+
+function overlapsAddressSpace(
+  ctx: CoreContext,
+  lpar: LparId,
+  base: bigint,
+  size: bigint,
+): boolean {
+  return ctx.state.rangesOf(lpar).some(([s, e]) => base < e && s < base + size);
+}
+
+function continueBind(ctx: CoreContext, token: bigint, op: BindOp): HcallResult {
+  const drc = ctx.state.drcs.get(op.drc)!;
+  const sliceEnd = Math.min(op.count, op.done + ctx.options.bindSliceBlocks);
+  for (let i = op.done; i < sliceEnd; i++) drc.pending[op.first + i] = 0;
+  drc.counters.binds += sliceEnd - op.done;
+  op.done = sliceEnd;
+  ctx.state.touch(op.lpar);
+  if (op.done < op.count) return result(H.BUSY, token, op.base, BigInt(op.done));
+  ctx.state.ops.delete(token);
+  return ok(0n, op.base, BigInt(op.count));
+}
+
+/** H_SCM_BIND_MEM(drc, first block, count, target, token). */
+function bindMem(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): HcallResult {
+  const [drcArg, firstArg, countArg, target, token] = args;
+  const drc = ctx.state.owned(asDrcIndex(drcArg), lpar);
+  if (!drc) return fail(H.PARAMETER);
+  if (token !== 0n) {
+    const op = ctx.state.ops.get(token);
+    if (op?.kind !== "bind" || op.lpar !== lpar || op.drc !== drc.spec.index) return fail(H.P5);
+    return continueBind(ctx, token, op);
+  }
+  const total = drc.spec.blocks;
+  const first = asIndex(firstArg);
+  if (first === undefined || first >= total) return fail(H.P2);
+  const count = asIndex(countArg);
+  if (count === undefined || count === 0 || first + count > total) return fail(H.P3);
+  const bs = drc.spec.blockSize;
+  const size = BigInt(count) * bs;
+  for (let b = first; b < first + count; b++) {
+    if (drc.boundTo[b] !== FREE) return fail(H.OVERLAP);
+  }
+  let base: bigint;
+  if (target === BIND_ANY_ADDR) {
+    base = allocate(ctx, lpar, size, bs);
+  } else {
+    if (target % bs !== 0n || target + size > BIND_ANY_ADDR) return fail(H.P4);
+    if (overlapsAddressSpace(ctx, lpar, target, size)) return fail(H.OVERLAP);
+    base = target;
+  }
+  // Reserve the whole range now, so a concurrent bind by anyone sees H_OVERLAP.
+  for (let i = 0; i < count; i++) {
+    drc.boundTo[first + i] = lpar;
+    drc.pending[first + i] = 1;
+    drc.address[first + i] = base + BigInt(i) * bs;
+  }
+  const op: BindOp = { kind: "bind", lpar, drc: drc.spec.index, first, count, done: 0, base };
+  return continueBind(ctx, replaceOp(ctx, op), op);
+}
+
+function continueUnbind(ctx: CoreContext, token: bigint, op: UnbindOp): HcallResult {
+  const sliceEnd = Math.min(op.blocks.length, op.done + ctx.options.unbindSliceBlocks);
+  for (let i = op.done; i < sliceEnd; i++) {
+    const [index, b] = op.blocks[i];
+    const drc = ctx.state.drcs.get(index);
+    if (!drc || drc.boundTo[b] !== op.lpar) continue;
+    drc.boundTo[b] = FREE;
+    drc.pending[b] = 0;
+    drc.address[b] = 0n;
+    drc.counters.unbinds++;
+  }
+  op.done = sliceEnd;
+  ctx.state.touch(op.lpar);
+  if (op.done < op.blocks.length) {
+    const code = ctx.options.unbindContinue === "busy" ? H.BUSY : H.LONG_BUSY_ORDER_1_MSEC;
+    return result(code, token, BigInt(op.done));
+  }
+  ctx.state.ops.delete(token);
+  return ok(0n, BigInt(op.blocks.length));
+}
+
+function startUnbind(
+  ctx: CoreContext,
+  lpar: LparId,
+  opcode: number,
+  blocks: Array<[number, number]>,
+): HcallResult {
+  // An unbind of a DRC abandons any bind of it still in progress.
+  for (const [token, op] of ctx.state.ops) {
+    if (op.kind === "bind" && op.lpar === lpar && blocks.some(([d]) => d === op.drc)) {
+      ctx.state.ops.delete(token);
+    }
+  }
+  const op: UnbindOp = { kind: "unbind", lpar, opcode, blocks, done: 0 };
+  return continueUnbind(ctx, replaceOp(ctx, op), op);
+}
+
+function resumeUnbind(
+  ctx: CoreContext,
+  lpar: LparId,
+  opcode: number,
+  token: bigint,
+  badToken: number,
+): HcallResult {
+  const op = ctx.state.ops.get(token);
+  if (op?.kind !== "unbind" || op.lpar !== lpar || op.opcode !== opcode) return fail(badToken);
+  return continueUnbind(ctx, token, op);
+}
+
+/** H_SCM_UNBIND_MEM(drc, logical address, count, token). */
+function unbindMem(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): HcallResult {
+  const [drcArg, addr, countArg, token] = args;
+  const drc = ctx.state.owned(asDrcIndex(drcArg), lpar);
+  if (!drc) return fail(H.PARAMETER);
+  if (token !== 0n) return resumeUnbind(ctx, lpar, OP.H_SCM_UNBIND_MEM, token, H.P4);
+  const bs = drc.spec.blockSize;
+  if (addr % bs !== 0n) return fail(H.P2);
+  const first = blockAt(drc, lpar, addr);
+  if (first === undefined) return fail(H.P2);
+  const count = asIndex(countArg);
+  if (count === undefined || count === 0 || first + count > drc.spec.blocks) return fail(H.P3);
+  const blocks: Array<[number, number]> = [];
+  for (let i = 0; i < count; i++) {
+    const b = first + i;
+    if (drc.boundTo[b] !== lpar || drc.address[b] !== addr + BigInt(i) * bs) return fail(H.P3);
+    blocks.push([drc.spec.index, b]);
+  }
+  return startUnbind(ctx, lpar, OP.H_SCM_UNBIND_MEM, blocks);
+}
+
+function blockAt(drc: DrcState, lpar: LparId, addr: bigint): number | undefined {
+  for (let b = 0; b < drc.spec.blocks; b++) {
+    if (drc.boundTo[b] === lpar && drc.address[b] === addr) return b;
+  }
+  return undefined;
+}
+
+/** H_SCM_UNBIND_ALL(scope, drc, token). */
+function unbindAll(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): HcallResult {
+  const [scope, drcArg, token] = args;
+  if (scope !== BigInt(UNBIND_SCOPE.ALL) && scope !== BigInt(UNBIND_SCOPE.DRC)) {
+    return fail(H.PARAMETER);
+  }
+  if (token !== 0n) return resumeUnbind(ctx, lpar, OP.H_SCM_UNBIND_ALL, token, H.P3);
+  const targets: DrcState[] = [];
+  if (scope === BigInt(UNBIND_SCOPE.DRC)) {
+    const drc = ctx.state.owned(asDrcIndex(drcArg), lpar);
+    if (!drc) return fail(H.P2);
+    targets.push(drc);
+  } else {
+    for (const drc of ctx.state.drcs.values()) if (drc.owners.has(lpar)) targets.push(drc);
+  }
+  const blocks: Array<[number, number]> = [];
+  for (const drc of targets) {
+    for (let b = 0; b < drc.spec.blocks; b++) {
+      if (drc.boundTo[b] === lpar) blocks.push([drc.spec.index, b]);
+    }
+  }
+  return startUnbind(ctx, lpar, OP.H_SCM_UNBIND_ALL, blocks);
+}
+
+/** H_SCM_QUERY_BLOCK_MEM_BINDING(drc, block) → r4 logical address. */
+function queryBlock(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): HcallResult {
+  const drc = ctx.state.owned(asDrcIndex(args[0]), lpar);
+  if (!drc) return fail(H.PARAMETER);
+  const b = asIndex(args[1]);
+  if (b === undefined || b >= drc.spec.blocks) return fail(H.P2);
+  if (!drc.isBoundTo(b, lpar)) return fail(H.NOT_FOUND);
+  return ok(drc.address[b]);
+}
+
+/** H_SCM_QUERY_LOGICAL_MEM_BINDING(address) → r4 drc, r5 block. */
+function queryLogical(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): HcallResult {
+  const addr = args[0];
+  for (const drc of ctx.state.drcs.values()) {
+    if (!drc.owners.has(lpar)) continue;
+    const bs = drc.spec.blockSize;
+    for (let b = 0; b < drc.spec.blocks; b++) {
+      const start = drc.address[b];
+      if (drc.isBoundTo(b, lpar) && start <= addr && addr < start + bs) {
+        return ok(BigInt(drc.spec.index), BigInt(b));
+      }
+    }
+  }
+  return fail(H.NOT_FOUND);
+}
+
+/** H_SCM_HEALTH(drc) → r4 health bitmap, r5 mask of valid bits. */
+function health(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): HcallResult {
+  const drc = ctx.state.owned(asDrcIndex(args[0]), lpar);
+  if (!drc) return fail(H.PARAMETER);
+  return ok(drc.health, HEALTH_ALL);
+}
+
+/** The `powervm` handler table, by opcode (as QEMU registers its handlers). */
+export const POWERVM_HANDLERS: HandlerTable = new Map([
+  [OP.H_SCM_BIND_MEM, bindMem],
+  [OP.H_SCM_UNBIND_MEM, unbindMem],
+  [OP.H_SCM_UNBIND_ALL, unbindAll],
+  [OP.H_SCM_QUERY_BLOCK_MEM_BINDING, queryBlock],
+  [OP.H_SCM_QUERY_LOGICAL_MEM_BINDING, queryLogical],
+  [OP.H_SCM_HEALTH, health],
+]);

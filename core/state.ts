@@ -1,0 +1,166 @@
+/**
+ * The hypervisor's SCM state: nvdimms, who owns them, the binding table and
+ * the operations left half-done between sliced hcalls. Plain data plus the
+ * few queries every personality needs; no I/O.
+ * @module
+ */
+import type { DrcSpec, LparId, Mapping } from "./types.ts";
+
+/** Marks a block nobody has bound. */
+export const FREE = -1;
+
+/** Counters the hypervisor keeps per nvdimm (reported by PERFORMANCE_STATS). */
+export interface DrcCounters {
+  binds: number;
+  unbinds: number;
+  metadataReads: number;
+  metadataWrites: number;
+  flushes: number;
+}
+
+/** One nvdimm: its spec, owners and per-block binding state. */
+export class DrcState {
+  readonly spec: DrcSpec;
+  /** LPARs the DRC is assigned to. */
+  readonly owners: Set<LparId> = new Set();
+  /** Per block: the LPAR it is bound (or reserved) to, or FREE. */
+  readonly boundTo: Int32Array;
+  /** Per block: 1 while a sliced bind has reserved it but not reached it yet. */
+  readonly pending: Uint8Array;
+  /** Per block: its logical address in the binding LPAR's address space. */
+  readonly address: BigUint64Array;
+  /** Label area (metadata). */
+  readonly metadata: Uint8Array;
+  /** Current health bitmap. */
+  health: bigint;
+  /** Counters for statistics. */
+  readonly counters: DrcCounters = {
+    binds: 0,
+    unbinds: 0,
+    metadataReads: 0,
+    metadataWrites: 0,
+    flushes: 0,
+  };
+  /** Hypervisor time when the nvdimm was created (ns). */
+  readonly createdAt: bigint;
+
+  constructor(spec: DrcSpec, now: bigint) {
+    this.spec = spec;
+    this.boundTo = new Int32Array(spec.blocks).fill(FREE);
+    this.pending = new Uint8Array(spec.blocks);
+    this.address = new BigUint64Array(spec.blocks);
+    this.metadata = new Uint8Array(spec.metadataSize);
+    this.health = spec.health ?? 0n;
+    this.createdAt = now;
+  }
+
+  /** Whether block `b` is bound (not merely reserved) to `lpar`. */
+  isBoundTo(b: number, lpar: LparId): boolean {
+    return this.boundTo[b] === lpar && this.pending[b] === 0;
+  }
+}
+
+/** A bind that the hypervisor does in slices, resumed by its token. */
+export interface BindOp {
+  kind: "bind";
+  lpar: LparId;
+  drc: number;
+  first: number;
+  count: number;
+  /** Blocks bound so far. */
+  done: number;
+  base: bigint;
+}
+
+/** An unbind done in slices: the blocks to release, in order. */
+export interface UnbindOp {
+  kind: "unbind";
+  lpar: LparId;
+  /** Which hcall started it; a token only resumes the same hcall. */
+  opcode: number;
+  blocks: Array<[drc: number, block: number]>;
+  done: number;
+}
+
+/** An operation in progress. */
+export type PendingOp = BindOp | UnbindOp;
+
+/** The whole SCM state of one hypervisor. */
+export class ScmState {
+  readonly drcs: Map<number, DrcState> = new Map();
+  /** In-progress sliced operations by continue-token. */
+  readonly ops: Map<bigint, PendingOp> = new Map();
+  /** Per LPAR, bumped whenever its mappings change (so page tables are refreshed). */
+  readonly mapVersions: Map<LparId, number> = new Map();
+
+  /** The DRC if it exists and `lpar` owns it; else undefined (no probing of others). */
+  owned(index: number | undefined, lpar: LparId): DrcState | undefined {
+    if (index === undefined) return undefined;
+    const drc = this.drcs.get(index);
+    return drc && drc.owners.has(lpar) ? drc : undefined;
+  }
+
+  /** Records that `lpar`'s mappings changed. */
+  touch(lpar: LparId): void {
+    this.mapVersions.set(lpar, (this.mapVersions.get(lpar) ?? 0) + 1);
+  }
+
+  /** Every [start, end) logical range `lpar` has bound or reserved, sorted. */
+  rangesOf(lpar: LparId): Array<[bigint, bigint]> {
+    const ranges: Array<[bigint, bigint]> = [];
+    for (const drc of this.drcs.values()) {
+      const bs = drc.spec.blockSize;
+      for (let b = 0; b < drc.spec.blocks; b++) {
+        if (drc.boundTo[b] === lpar) ranges.push([drc.address[b], drc.address[b] + bs]);
+      }
+    }
+    ranges.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+    return ranges;
+  }
+
+  /** The fully bound ranges of `lpar`, merged where contiguous in both spaces. */
+  mappings(lpar: LparId): Mapping[] {
+    const out: Mapping[] = [];
+    for (const drc of this.drcs.values()) {
+      const bs = drc.spec.blockSize;
+      let current: Mapping | undefined;
+      for (let b = 0; b < drc.spec.blocks; b++) {
+        if (!drc.isBoundTo(b, lpar)) {
+          current = undefined;
+          continue;
+        }
+        const addr = drc.address[b];
+        if (current && current.base + current.size === addr) {
+          current.size += bs;
+        } else {
+          current = { base: addr, size: bs, drc: drc.spec.index, offset: BigInt(b) * bs };
+          out.push(current);
+        }
+      }
+    }
+    return out.sort((x, y) => (x.base < y.base ? -1 : x.base > y.base ? 1 : 0));
+  }
+
+  /** Releases every block `lpar` holds on `drc` (all DRCs when omitted). */
+  releaseBlocks(lpar: LparId, drcIndex?: number): number {
+    let released = 0;
+    for (const drc of this.drcs.values()) {
+      if (drcIndex !== undefined && drc.spec.index !== drcIndex) continue;
+      for (let b = 0; b < drc.spec.blocks; b++) {
+        if (drc.boundTo[b] !== lpar) continue;
+        drc.boundTo[b] = FREE;
+        drc.pending[b] = 0;
+        drc.address[b] = 0n;
+        released++;
+      }
+    }
+    for (const [token, op] of this.ops) {
+      if (op.lpar !== lpar) continue;
+      if (drcIndex === undefined || (op.kind === "bind" && op.drc === drcIndex)) {
+        this.ops.delete(token);
+      }
+    }
+    if (released) this.touch(lpar);
+    return released;
+  }
+}

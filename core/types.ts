@@ -1,0 +1,80 @@
+/**
+ * Types of the pure hypervisor core.
+ * @module
+ */
+
+/** Identifies a logical partition. The channel a request arrives on decides it. */
+export type LparId = number;
+
+/** What an hcall gives back: r3 as a signed code, and r4..r12. */
+export interface HcallResult {
+  /** Return code (r3), signed. */
+  rc: number;
+  /** Output registers r4..r12 as unsigned 64-bit values (always 9 of them). */
+  rets: bigint[];
+}
+
+/** Which hypervisor the core behaves like. */
+export type Personality = "powervm" | "qemu";
+
+/** Time and randomness, injected so the core stays deterministic. */
+export interface CoreEnv {
+  /** Monotonic time in nanoseconds. */
+  now(): bigint;
+  /** A random 64-bit value (used for continue-tokens). */
+  random64(): bigint;
+}
+
+/** One nvdimm as the hypervisor knows it. */
+export interface DrcSpec {
+  /** DRC index, e.g. 0x44100002. */
+  index: number;
+  /** Bytes per SCM block. */
+  blockSize: bigint;
+  /** Number of blocks. */
+  blocks: number;
+  /** Label (metadata) area size in bytes. */
+  metadataSize: number;
+  /** Unit GUID, a UUID string. */
+  uuid: string;
+  /** Initial health bitmap. */
+  health?: bigint;
+  /** Whether flushes must be requested by hcall (`ibm,hcall-flush-required`). */
+  hcallFlushRequired?: boolean;
+  /** Dirty-shutdown count (`ibm,persistence-failed-count`). */
+  persistenceFailedCount?: number;
+}
+
+/** Tunables of the `powervm` personality. */
+export interface PowerVmOptions {
+  /** Blocks bound per BIND_MEM call before answering H_BUSY. */
+  bindSliceBlocks: number;
+  /** Blocks unbound per UNBIND call before answering long busy. */
+  unbindSliceBlocks: number;
+  /** What a partial unbind answers: long busy (default) or plain H_BUSY. */
+  unbindContinue: "long-busy" | "busy";
+  /** First logical address handed out for bindings. */
+  logicalBase: bigint;
+}
+
+/** A contiguous range of one LPAR's logical address space bound to SCM. */
+export interface Mapping {
+  /** Logical (guest real) address of the first byte. */
+  base: bigint;
+  /** Length in bytes. */
+  size: bigint;
+  /** DRC whose memory backs it. */
+  drc: number;
+  /** Byte offset into that DRC's SCM. */
+  offset: bigint;
+}
+
+/** One block of the binding table, as inspection shows it. */
+export interface BlockBinding {
+  drc: number;
+  block: number;
+  lpar: LparId;
+  address: bigint;
+  /** `pending` while a sliced bind has reserved but not yet bound it. */
+  state: "bound" | "pending";
+}

@@ -1,0 +1,207 @@
+/**
+ * Everything that lives in one LPAR's worker: the channel port, the DAX view
+ * of its SCM and the kernel currently running. Its methods are the LPAR's
+ * control plane (boot, kexec, inspect), called over comlink; hcalls never go
+ * through here but through the Atomics channel.
+ * @module
+ */
+import { ChannelStopped, GuestPort } from "../channel/guest_port.ts";
+import { PageTableReader } from "../channel/page_table.ts";
+import { DaxMemory } from "./dax.ts";
+import type { DtNode } from "./device_tree.ts";
+import { GuestKernel, KernelPanic, type KernelState, type PanicPoint } from "./kernel.ts";
+import { formatJson, type Json, ndctlList, type NdctlListFlags } from "./ndctl.ts";
+import { type KernelVersion, parseKernelVersion } from "./papr_scm/mod.ts";
+
+/** What the worker needs to start: its channel and page table. */
+export interface GuestInit {
+  lpar: number;
+  name: string;
+  channel: SharedArrayBuffer;
+  doorbell: SharedArrayBuffer;
+  pageTable: SharedArrayBuffer;
+}
+
+/** Options for boot and kexec. */
+export interface BootOptions {
+  version: KernelVersion;
+  deviceTree: DtNode;
+  paprScm?: boolean;
+  panicAt?: PanicPoint;
+  kdump?: boolean;
+}
+
+/** What a boot (or kexec, or reboot) ended in. */
+export interface BootReport {
+  state: KernelState;
+  version: KernelVersion;
+  /** The new kernel's log. */
+  dmesg: string[];
+}
+
+/** A region as the host reports it. */
+export interface RegionInfo {
+  dev: string;
+  drc: number;
+  start: bigint;
+  size: bigint;
+}
+
+/** The result of a raw hcall. */
+export interface RawHcallResult {
+  rc: number;
+  rets: bigint[];
+}
+
+/** The LPAR's worker-side state and control plane. */
+export class GuestHost {
+  #init?: GuestInit;
+  #port?: GuestPort;
+  #dax?: DaxMemory;
+  #kernel?: GuestKernel;
+
+  /** Connects the worker to its channel and page table. */
+  init(init: GuestInit): void {
+    this.#init = init;
+    this.#port = new GuestPort(init.channel, init.doorbell);
+    this.#dax = new DaxMemory(new PageTableReader(init.pageTable));
+  }
+
+  /** Makes a DRC's SCM reachable by DAX (the DRC was assigned to this LPAR). */
+  attachScm(drc: number, memory: SharedArrayBuffer): void {
+    this.#need().dax.attach(drc, memory);
+  }
+
+  /** Forgets a DRC's SCM (the DRC was taken away). */
+  detachScm(drc: number): void {
+    this.#need().dax.detach(drc);
+  }
+
+  /** Boots a kernel (the previous one, if any, must be halted or panicked). */
+  boot(options: BootOptions): BootReport {
+    const { port } = this.#need();
+    this.#kernel?.halt();
+    const kernel = new GuestKernel({
+      version: parseKernelVersion(options.version),
+      deviceTree: options.deviceTree,
+      paprScm: options.paprScm,
+      panicAt: options.panicAt,
+      kdump: options.kdump,
+      hvsc: (opcode, args, rets) => port.call(opcode, args, rets),
+      panicRequested: () => port.takePanicRequest(),
+    });
+    this.#kernel = kernel;
+    this.#run(() => kernel.boot());
+    return this.report();
+  }
+
+  /** Clean reboot: drivers unbind, then the given kernel boots. */
+  reboot(options: BootOptions): BootReport {
+    const kernel = this.#kernel;
+    if (kernel?.state === "running") this.#run(() => kernel.shutdownDrivers());
+    kernel?.halt();
+    return this.boot(options);
+  }
+
+  /** Stops the kernel without any unbind (the hypervisor cleans up at shutdown). */
+  shutdown(): void {
+    this.#kernel?.log("info", "reboot: Power down");
+    this.#kernel?.halt();
+  }
+
+  /** Panics the running kernel now (if a panic request did not already). */
+  panic(reason = "sysrq triggered crash"): KernelState | "none" {
+    const kernel = this.#kernel;
+    this.#port?.takePanicRequest();
+    if (kernel && kernel.state === "running") this.#run(() => kernel.panic(reason));
+    return kernel?.state ?? "none";
+  }
+
+  /** The current kernel's state and log. */
+  report(): BootReport {
+    const kernel = this.#needKernel();
+    return { state: kernel.state, version: kernel.version, dmesg: kernel.dmesg.lines() };
+  }
+
+  /** The kernel log (with debug lines when asked). */
+  dmesg(includeDebug = false): string[] {
+    return this.#kernel?.dmesg.lines(includeDebug) ?? [];
+  }
+
+  /** `ndctl list` output, as text. */
+  ndctl(flags: NdctlListFlags): string {
+    return formatJson(this.ndctlJson(flags));
+  }
+
+  /** `ndctl list` output, as data. */
+  ndctlJson(flags: NdctlListFlags): Json {
+    return ndctlList(this.#needKernel().libnvdimm, flags);
+  }
+
+  /** The regions the running kernel registered. */
+  regions(): RegionInfo[] {
+    return (this.#kernel?.libnvdimm.regions ?? []).map((r) => ({
+      dev: r.dev,
+      drc: r.dimm.drcIndex,
+      start: r.start,
+      size: r.size,
+    }));
+  }
+
+  /** Reads bytes of a region through DAX. */
+  read(region: string | number, offset: number, length: number): Uint8Array {
+    const r = this.#region(region, offset, length);
+    return this.#need().dax.read(r.start + BigInt(offset), length);
+  }
+
+  /** Writes bytes into a region through DAX. */
+  write(region: string | number, offset: number, bytes: Uint8Array): void {
+    const r = this.#region(region, offset, bytes.length);
+    this.#need().dax.write(r.start + BigInt(offset), bytes);
+  }
+
+  /** Issues one hcall by hand through the real channel. */
+  hcall(opcode: number, args: bigint[]): RawHcallResult {
+    const rets = new Array<bigint>(9).fill(0n);
+    const rc = this.#need().port.call(opcode, args, rets);
+    return { rc, rets };
+  }
+
+  #region(key: string | number, offset: number, length: number) {
+    const kernel = this.#needKernel();
+    const region = kernel.libnvdimm.findRegion(key);
+    if (!region) {
+      const names = kernel.libnvdimm.regions.map((r) => r.dev).join(", ") || "none";
+      throw new RangeError(`no region ${JSON.stringify(key)}; this kernel has: ${names}`);
+    }
+    if (offset < 0 || length < 0 || BigInt(offset + length) > region.size) {
+      throw new RangeError(`${offset}+${length} is outside ${region.dev} (${region.size} bytes)`);
+    }
+    return region;
+  }
+
+  #run(step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      // A panic unwinds the kernel and leaves it panicked; a stopped channel
+      // means the machine is going away. Anything else is a simulator bug.
+      if (error instanceof KernelPanic) return;
+      if (error instanceof ChannelStopped) {
+        this.#kernel?.halt();
+        return;
+      }
+      throw error;
+    }
+  }
+
+  #need(): { port: GuestPort; dax: DaxMemory } {
+    if (!this.#port || !this.#dax) throw new Error("LPAR worker used before init()");
+    return { port: this.#port, dax: this.#dax };
+  }
+
+  #needKernel(): GuestKernel {
+    if (!this.#kernel) throw new Error(`LPAR ${this.#init?.name ?? "?"} has not booted`);
+    return this.#kernel;
+  }
+}

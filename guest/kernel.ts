@@ -1,0 +1,149 @@
+/**
+ * A guest kernel: boots from a device tree, probes every `ibm,pmemory` node
+ * with the papr_scm driver of its version, and keeps a dmesg ring.
+ * @module
+ */
+import { opByName, opName, RET_COUNT } from "../abi/hcalls.ts";
+import type { DtNode } from "./device_tree.ts";
+import { pmemNodes, readString } from "./device_tree.ts";
+import { Dmesg, type LogLevel } from "./dmesg.ts";
+import { Libnvdimm } from "./libnvdimm.ts";
+import { DRIVERS, type KernelVersion, type PaprScm52 } from "./papr_scm/mod.ts";
+import type { KernelServices, PlparResult } from "./papr_scm/services.ts";
+
+/** Raised inside the kernel to unwind it when it panics. */
+export class KernelPanic extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = "KernelPanic";
+  }
+}
+
+/** Make the kernel panic right after its `nth` call of an hcall returns. */
+export interface PanicPoint {
+  /** Hcall name, e.g. `H_SCM_BIND_MEM`. */
+  hcall: string;
+  /** Which call (1 = the first). */
+  nth: number;
+}
+
+/** How to boot a kernel. */
+export interface KernelOptions {
+  version: KernelVersion;
+  deviceTree: DtNode;
+  /** Issues an hcall (the `hvsc` instruction); returns r3, fills r4..r12. */
+  hvsc(opcode: number, args: readonly bigint[], rets: bigint[]): number;
+  /** True when the machine asked this kernel to panic now. */
+  panicRequested(): boolean;
+  /** Load the papr_scm driver (default true); off, the ABI can be driven by hand. */
+  paprScm?: boolean;
+  /** Panic at a chosen hcall, e.g. in the middle of a sliced bind. */
+  panicAt?: PanicPoint;
+  /** This is a kdump (crash) kernel started by kexec after a panic. */
+  kdump?: boolean;
+}
+
+/** Kernel life cycle states. */
+export type KernelState = "booting" | "running" | "panicked" | "halted";
+
+/** One running guest kernel. */
+export class GuestKernel {
+  readonly version: KernelVersion;
+  readonly dmesg: Dmesg;
+  readonly libnvdimm: Libnvdimm = new Libnvdimm();
+  readonly drivers: PaprScm52[] = [];
+  state: KernelState = "booting";
+  /** Hcalls issued by this kernel, by opcode. */
+  readonly hcallCounts: Map<number, number> = new Map();
+  readonly #options: KernelOptions;
+  readonly #bootedAt = performance.now();
+  readonly #panicOp?: number;
+  readonly #sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+  constructor(options: KernelOptions) {
+    this.version = options.version;
+    this.#options = options;
+    this.dmesg = new Dmesg(() => (performance.now() - this.#bootedAt) / 1000);
+    if (options.panicAt) {
+      const op = opByName(options.panicAt.hcall);
+      if (op === undefined) throw new RangeError(`unknown hcall "${options.panicAt.hcall}"`);
+      this.#panicOp = op;
+    }
+  }
+
+  /** printk. */
+  log(level: LogLevel, text: string): void {
+    this.dmesg.log(level, text);
+  }
+
+  /** Boots: banner, then probes SCM devices. Throws KernelPanic if it panics. */
+  boot(): void {
+    const kind = this.#options.kdump ? " (kdump)" : "";
+    this.log("notice", `Linux version ${this.version}.0-papr-scm-sim${kind} #1 SMP`);
+    const model = readString(this.#options.deviceTree, "compatible") ?? "unknown";
+    this.log("info", `Machine model: ${model}, hypervisor calls via hvsc`);
+    if (this.#options.paprScm !== false) this.#probeAll();
+    this.state = "running";
+  }
+
+  #probeAll(): void {
+    const Driver = DRIVERS[this.version];
+    const services = this.services();
+    for (const { path, node } of pmemNodes(this.#options.deviceTree)) {
+      const compatible = readString(node, "compatible");
+      if (compatible !== "ibm,pmemory" && compatible !== "ibm,pmemory-v2") continue;
+      const driver = new Driver(services, {
+        node,
+        path,
+        name: `ibm,persistent-memory:${node.name}`,
+      });
+      if (driver.probe() === 0) this.drivers.push(driver);
+    }
+  }
+
+  /** The facilities drivers use. */
+  services(): KernelServices {
+    return {
+      hcall: (opcode, ...args) => this.hcall(opcode, ...args),
+      log: (level, text) => this.log(level, text),
+      msleep: (ms) => this.msleep(ms),
+      libnvdimm: this.libnvdimm,
+    };
+  }
+
+  /** plpar_hcall: one hcall through the channel, with the panic points checked. */
+  hcall(opcode: number, ...args: bigint[]): PlparResult {
+    if (this.#options.panicRequested()) this.panic("sysrq triggered crash");
+    const rets = new Array<bigint>(RET_COUNT).fill(0n);
+    const rc = this.#options.hvsc(opcode, args, rets);
+    const n = (this.hcallCounts.get(opcode) ?? 0) + 1;
+    this.hcallCounts.set(opcode, n);
+    if (opcode === this.#panicOp && n === this.#options.panicAt!.nth) {
+      this.panic(`injected at ${opName(opcode)} call ${n}`);
+    }
+    return { rc, rets };
+  }
+
+  /** msleep: this thread really sleeps. */
+  msleep(ms: number): void {
+    Atomics.wait(this.#sleeper, 0, 0, ms);
+  }
+
+  /** Panics: logs it and unwinds whatever the kernel was doing. */
+  panic(reason: string): never {
+    this.state = "panicked";
+    this.log("emerg", `Kernel panic - not syncing: ${reason}`);
+    throw new KernelPanic(reason);
+  }
+
+  /** Clean shutdown for a reboot: each driver's remove() (papr_scm unbinds). */
+  shutdownDrivers(): void {
+    this.log("info", "reboot: Restarting system");
+    for (const driver of this.drivers.splice(0).reverse()) driver.remove();
+  }
+
+  /** Stops the kernel where it stands (halt, or the start of a kexec). */
+  halt(): void {
+    if (this.state !== "panicked") this.state = "halted";
+  }
+}

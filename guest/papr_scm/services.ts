@@ -1,0 +1,39 @@
+/**
+ * What the kernel offers a driver: hcalls, logging, sleeping, libnvdimm.
+ * @module
+ */
+import type { DtNode } from "../device_tree.ts";
+import type { LogLevel } from "../dmesg.ts";
+import type { Libnvdimm } from "../libnvdimm.ts";
+
+/** The result of `plpar_hcall`: r3 and the returned registers r4..r12. */
+export interface PlparResult {
+  rc: number;
+  rets: bigint[];
+}
+
+/** Kernel facilities a driver uses. */
+export interface KernelServices {
+  /** `plpar_hcall`: issues an hcall through the channel. */
+  hcall(opcode: number, ...args: bigint[]): PlparResult;
+  /** `printk`. */
+  log(level: LogLevel, text: string): void;
+  /** `msleep`: really sleeps this thread. */
+  msleep(ms: number): void;
+  /** The nvdimm subsystem. */
+  libnvdimm: Libnvdimm;
+}
+
+/** A platform device the driver binds to: a device-tree node and its names. */
+export interface PlatformDevice {
+  node: DtNode;
+  /** Full device-tree path, as `%pOF` prints it. */
+  path: string;
+  /** Device name, as `dev_name()` gives it (`ibm,persistent-memory:ibm,pmemory@...`). */
+  name: string;
+}
+
+/** Linux errno values the probe path returns. */
+export const ENODEV = 19;
+/** No such device or address. */
+export const ENXIO = 6;

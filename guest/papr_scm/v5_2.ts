@@ -1,0 +1,182 @@
+/**
+ * papr_scm as of Linux 5.2, before the kexec series: a bind that finds the
+ * blocks still bound fails the probe (`bind err: -68`), and unbind uses
+ * UNBIND_MEM on the bound range, looping only on H_BUSY.
+ * @module
+ */
+import { BIND_ANY_ADDR, H, OP } from "../../abi/hcalls.ts";
+import { readBool, readString, readU32, readU64 } from "../device_tree.ts";
+import type { NvdimmBus } from "../libnvdimm.ts";
+import { ENODEV, ENXIO, type KernelServices, type PlatformDevice } from "./services.ts";
+
+/** The driver of one `ibm,pmemory` device, Linux 5.2 behaviour. */
+export class PaprScm52 {
+  /** Kernel version whose driver this is. */
+  static readonly version: string = "5.2";
+
+  readonly kernel: KernelServices;
+  readonly pdev: PlatformDevice;
+  drcIndex = 0;
+  blocks = 0n;
+  blockSize = 0n;
+  metadataSize = 0;
+  uuid = "";
+  isVolatile = false;
+  boundAddr = 0n;
+  bus?: NvdimmBus;
+
+  constructor(kernel: KernelServices, pdev: PlatformDevice) {
+    this.kernel = kernel;
+    this.pdev = pdev;
+  }
+
+  /** `dev_err`/`dev_warn`/... with the device prefix. */
+  protected dev(level: "err" | "warn" | "info" | "debug", text: string): void {
+    this.kernel.log(level, `papr_scm ${this.pdev.name}: ${text}`);
+  }
+
+  protected hcall(opcode: number, ...args: bigint[]) {
+    return this.kernel.hcall(opcode, ...args);
+  }
+
+  /** Reads the device-tree properties; a missing required one fails the probe. */
+  protected readProperties(): number {
+    const { node, path } = this.pdev;
+    const drc = readU32(node, "ibm,my-drc-index");
+    if (drc === undefined) return this.missing("drc-index");
+    const blockSize = readU64(node, "ibm,block-size");
+    if (blockSize === undefined) return this.missing("block-size");
+    const blocks = readU64(node, "ibm,number-of-blocks");
+    if (blocks === undefined) return this.missing("number-of-blocks");
+    const uuid = readString(node, "ibm,unit-guid");
+    if (uuid === undefined) return this.missing("unit-guid");
+    this.drcIndex = drc;
+    this.blockSize = blockSize;
+    this.blocks = blocks;
+    this.uuid = uuid;
+    // Optional: no label area when absent.
+    this.metadataSize = Number(readU64(node, "ibm,metadata-size") ?? 0n);
+    this.isVolatile = !readBool(node, "ibm,cache-flush-required");
+    void path;
+    return 0;
+  }
+
+  protected missing(what: string): number {
+    this.dev("err", `${this.pdev.path}: missing ${what}!`);
+    return -ENODEV;
+  }
+
+  /** `papr_scm_probe`: 0 on success, a negative errno on failure. */
+  probe(): number {
+    const rc = this.readProperties();
+    if (rc) return rc;
+    if (this.bindAtProbe() !== H.SUCCESS) return -ENXIO;
+    this.registerNvdimm();
+    return 0;
+  }
+
+  /** How the probe binds; 5.2 just binds and fails on any error. */
+  protected bindAtProbe(): number {
+    return this.bind();
+  }
+
+  /** `drc_pmem_bind`: loops while H_BUSY, keeping the first non-zero address. */
+  bind(): number {
+    let token = 0n, saved = 0n, rc: number;
+    do {
+      const r = this.hcall(
+        OP.H_SCM_BIND_MEM,
+        BigInt(this.drcIndex),
+        0n,
+        this.blocks,
+        BIND_ANY_ADDR,
+        token,
+      );
+      rc = r.rc;
+      token = r.rets[0];
+      if (!saved) saved = r.rets[1];
+    } while (rc === H.BUSY);
+    return this.bindDone(rc, saved);
+  }
+
+  /** What `drc_pmem_bind` does with the final code. */
+  protected bindDone(rc: number, saved: bigint): number {
+    if (rc) {
+      this.dev("err", `bind err: ${rc}`);
+      return rc;
+    }
+    this.boundAddr = saved;
+    this.dev("debug", `bound drc 0x${this.drcIndex.toString(16)} to ${this.resourceText()}`);
+    return H.SUCCESS;
+  }
+
+  /** `drc_pmem_unbind` of 5.2: UNBIND_MEM of the bound range, looping on H_BUSY. */
+  unbind(): number {
+    let token = 0n, rc: number;
+    do {
+      const r = this.hcall(
+        OP.H_SCM_UNBIND_MEM,
+        BigInt(this.drcIndex),
+        this.boundAddr,
+        this.blocks,
+        token,
+      );
+      rc = r.rc;
+      token = r.rets[0];
+    } while (rc === H.BUSY);
+    if (rc) this.dev("err", `unbind error: ${rc}`);
+    return rc;
+  }
+
+  protected resourceText(): string {
+    const end = this.boundAddr + this.blocks * this.blockSize - 1n;
+    return `[mem 0x${hex16(this.boundAddr)}-0x${hex16(end)}]`;
+  }
+
+  /** `papr_scm_nvdimm_init`: a bus, a dimm and a region for this device. */
+  protected registerNvdimm(): void {
+    const lib = this.kernel.libnvdimm;
+    this.bus = lib.registerBus(this.pdev.name);
+    const dimm = lib.createDimm(this.bus, { drcIndex: this.drcIndex, papr: this.sysfs() });
+    this.decorateDimm(dimm);
+    lib.createRegion(this.bus, {
+      start: this.boundAddr,
+      size: this.blocks * this.blockSize,
+      volatile: this.isVolatile,
+      isetId: isetCookie(this.uuid),
+      persistenceDomain: this.isVolatile ? "none" : "memory_controller",
+      dimm,
+    });
+  }
+
+  /** Driver attributes under the dimm's `papr/` directory (none in 5.2). */
+  protected sysfs(): Record<string, () => string> {
+    return {};
+  }
+
+  /** Hook for later versions to add health to the dimm. */
+  protected decorateDimm(_dimm: import("../libnvdimm.ts").Nvdimm): void {}
+
+  /** `papr_scm_remove`: unregister, then unbind. */
+  remove(): void {
+    if (this.bus) this.kernel.libnvdimm.unregisterBus(this.bus);
+    this.bus = undefined;
+    this.unbind();
+  }
+}
+
+function hex16(v: bigint): string {
+  return v.toString(16).padStart(16, "0");
+}
+
+/**
+ * The interleave-set cookie papr_scm derives from the unit GUID, as ndctl
+ * shows it (`iset_id`): the GUID's second half read little-endian, signed.
+ */
+export function isetCookie(uuid: string): bigint {
+  const hex = uuid.replace(/-/g, "");
+  if (!/^[0-9a-fA-F]{32}$/.test(hex)) return 0n;
+  let v = 0n;
+  for (let i = 15; i >= 8; i--) v = (v << 8n) | BigInt(parseInt(hex.slice(i * 2, i * 2 + 2), 16));
+  return BigInt.asIntN(64, v);
+}

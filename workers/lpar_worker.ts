@@ -1,0 +1,9 @@
+/**
+ * Worker entry of one LPAR: its guest kernel runs here, issuing hcalls
+ * through the Atomics channel. The control plane is exposed over comlink.
+ * @module
+ */
+import * as Comlink from "comlink";
+import { GuestHost } from "../guest/host.ts";
+
+Comlink.expose(new GuestHost());
