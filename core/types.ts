@@ -23,6 +23,25 @@ export interface CoreEnv {
   now(): bigint;
   /** A random 64-bit value (used for continue-tokens). */
   random64(): bigint;
+  /**
+   * An LPAR's real memory, which the hypervisor may write into (the
+   * PERFORMANCE_STATS buffer). Absent: no guest memory is reachable.
+   */
+  guestMemory?: GuestMemory;
+  /** Media activity the memory controller saw on a DRC (DAX loads and stores). */
+  media?: (drc: number) => MediaCounters;
+}
+
+/** Access to the guests' real memory from the hypervisor. */
+export interface GuestMemory {
+  /** Copies bytes to `lpar`'s real address; false when the range is not its memory. */
+  write(lpar: LparId, address: bigint, bytes: Uint8Array): boolean;
+}
+
+/** Loads and stores a DRC's memory has seen. */
+export interface MediaCounters {
+  reads: bigint;
+  writes: bigint;
 }
 
 /** One nvdimm as the hypervisor knows it. */
