@@ -187,7 +187,7 @@ export class ManagedSystem {
     if (this.#stopped) return;
     this.#stopped = true;
     for (const lpar of this.#lpars) lpar?.stop();
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([
         this.#hv.stop(),

@@ -10,7 +10,7 @@ import { PageTableReader } from "../channel/page_table.ts";
 import { DaxMemory } from "./dax.ts";
 import type { DtNode } from "./device_tree.ts";
 import { GuestKernel, KernelPanic, type KernelState, type PanicPoint } from "./kernel.ts";
-import { formatJson, type Json, ndctlList, type NdctlListFlags } from "./ndctl.ts";
+import { formatNdctl, type Json, ndctlList, type NdctlListFlags } from "./ndctl.ts";
 import { type KernelVersion, parseKernelVersion } from "./papr_scm/mod.ts";
 
 /** What the worker needs to start: its channel and page table. */
@@ -130,7 +130,7 @@ export class GuestHost {
 
   /** `ndctl list` output, as text. */
   ndctl(flags: NdctlListFlags): string {
-    return formatJson(this.ndctlJson(flags));
+    return formatNdctl(this.ndctlJson(flags));
   }
 
   /** `ndctl list` output, as data. */

@@ -39,6 +39,11 @@ export function ndctlList(lib: Libnvdimm, flags: NdctlListFlags): Json {
   return regions;
 }
 
+/** What `ndctl list` prints: nothing at all when nothing matched. */
+export function formatNdctl(value: Json): string {
+  return Array.isArray(value) && value.length === 0 ? "" : formatJson(value);
+}
+
 /** Formats a value as json-c's pretty printer does (ndctl's output). */
 export function formatJson(value: Json, indent = ""): string {
   if (value === null) return "null";
