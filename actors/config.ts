@@ -4,6 +4,7 @@
  * value and what is accepted.
  * @module
  */
+import { OP, opByName } from "../abi/hcalls.ts";
 import { healthFromNames } from "../abi/health.ts";
 import type { Personality } from "../core/types.ts";
 import { KERNEL_VERSIONS, type KernelVersion } from "../guest/papr_scm/mod.ts";
@@ -28,6 +29,33 @@ export interface NvdimmConfig {
   persistenceFailedCount?: number;
 }
 
+/** A point where a kernel panics: right after its `nth` call of `hcall` returns. */
+export interface PanicAtConfig {
+  /** Hcall name, e.g. `H_SCM_BIND_MEM`. */
+  hcall: string;
+  /** Which call (1 = the first). */
+  nth: number;
+}
+
+/** Faults injected into an LPAR. */
+export interface FaultsConfig {
+  /** The kernel started by activation (boot, and a supervisor's reboot) panics here. */
+  panicAt?: PanicAtConfig;
+}
+
+/** What the managed system does when an LPAR's kernel panics. */
+export type PanicPolicy = "kdump" | "reboot" | "stay-down";
+
+/** Supervision of an LPAR: the policy on panic and its restart budget. */
+export interface SupervisionConfig {
+  /** `kdump`: kexec a kdump kernel; `reboot`: restart the partition; `stay-down` (default). */
+  onPanic?: PanicPolicy;
+  /** At most this many restarts ... (default 3) */
+  maxRestarts?: number;
+  /** ... within this many seconds; then the LPAR stays down (default 60). */
+  windowSeconds?: number;
+}
+
 /** One logical partition. */
 export interface LparConfig {
   name: string;
@@ -36,6 +64,10 @@ export interface LparConfig {
   /** Load the papr_scm driver at boot (default true). */
   paprScm?: boolean;
   nvdimms?: NvdimmConfig[];
+  /** Faults to inject, e.g. `{ panicAt: { hcall: "H_SCM_BIND_MEM", nth: 2 } }`. */
+  faults?: FaultsConfig;
+  /** What happens when the kernel panics (default: it stays down). */
+  supervision?: SupervisionConfig;
 }
 
 /** The hypervisor's settings. */
@@ -51,6 +83,8 @@ export interface HypervisorSettings {
 
 /** A managed system: a hypervisor and its LPARs. */
 export interface SystemConfig {
+  /** Free text saying what the configuration is for (ignored by the simulator). */
+  description?: string;
   hypervisor?: HypervisorSettings;
   lpars: LparConfig[];
 }
@@ -73,10 +107,13 @@ export interface ResolvedLpar {
   kernel: KernelVersion;
   paprScm: boolean;
   nvdimms: ResolvedNvdimm[];
+  faults: FaultsConfig;
+  supervision: Required<SupervisionConfig>;
 }
 
 /** A configuration with every default filled in. */
 export interface ResolvedConfig {
+  description?: string;
   hypervisor: Required<HypervisorSettings>;
   lpars: ResolvedLpar[];
 }
@@ -139,7 +176,8 @@ function object(path: string, value: unknown): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function resolveNvdimm(path: string, value: unknown): ResolvedNvdimm {
+/** Checks one nvdimm (at `path`, for messages) and fills in its defaults. */
+export function resolveNvdimm(path: string, value: unknown): ResolvedNvdimm {
   const o = object(path, value);
   checkKeys(path, o, [
     "drc",
@@ -203,7 +241,10 @@ function resolveNvdimm(path: string, value: unknown): ResolvedNvdimm {
 /** Checks a configuration and fills in defaults; throws ConfigError. */
 export function resolveConfig(value: unknown): ResolvedConfig {
   const root = object("config", value);
-  checkKeys("config", root, ["hypervisor", "lpars"]);
+  checkKeys("config", root, ["description", "hypervisor", "lpars"]);
+  if (root.description !== undefined && typeof root.description !== "string") {
+    fail("config.description", root.description, "a string");
+  }
   const hv = object("config.hypervisor", root.hypervisor ?? {});
   checkKeys("config.hypervisor", hv, [
     "personality",
@@ -237,7 +278,7 @@ export function resolveConfig(value: unknown): ResolvedConfig {
   const lpars = (root.lpars as unknown[]).map((value, i): ResolvedLpar => {
     const path = `config.lpars[${i}]`;
     const o = object(path, value);
-    checkKeys(path, o, ["name", "kernel", "paprScm", "nvdimms"]);
+    checkKeys(path, o, ["name", "kernel", "paprScm", "nvdimms", "faults", "supervision"]);
     if (typeof o.name !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(o.name)) {
       fail(`${path}.name`, o.name, "1 to 64 letters, digits, '_', '.' or '-'");
     }
@@ -276,9 +317,131 @@ export function resolveConfig(value: unknown): ResolvedConfig {
       drcs.set(nvdimm.drc, { path: npath, nvdimm });
       return nvdimm;
     });
-    return { name: o.name, kernel: kernel as KernelVersion, paprScm: o.paprScm !== false, nvdimms };
+    return {
+      name: o.name,
+      kernel: kernel as KernelVersion,
+      paprScm: o.paprScm !== false,
+      nvdimms,
+      faults: resolveFaults(`${path}.faults`, o.faults),
+      supervision: resolveSupervision(`${path}.supervision`, o.supervision),
+    };
   });
-  return { hypervisor, lpars };
+  const resolved: ResolvedConfig = { hypervisor, lpars };
+  if (root.description !== undefined) resolved.description = root.description as string;
+  return resolved;
+}
+
+/** Checks a panic point, e.g. `{ hcall: "H_SCM_BIND_MEM", nth: 2 }`. */
+export function resolvePanicAt(path: string, value: unknown): PanicAtConfig {
+  const o = object(path, value);
+  checkKeys(path, o, ["hcall", "nth"]);
+  if (typeof o.hcall !== "string" || opByName(o.hcall) === undefined) {
+    fail(`${path}.hcall`, o.hcall, `an hcall name, one of ${Object.keys(OP).join(", ")}`);
+  }
+  return { hcall: o.hcall, nth: positiveInt(`${path}.nth`, o.nth) };
+}
+
+function resolveFaults(path: string, value: unknown): FaultsConfig {
+  if (value === undefined) return {};
+  const o = object(path, value);
+  checkKeys(path, o, ["panicAt"]);
+  return o.panicAt === undefined ? {} : { panicAt: resolvePanicAt(`${path}.panicAt`, o.panicAt) };
+}
+
+/** The policies an LPAR may have on panic. */
+export const PANIC_POLICIES: readonly PanicPolicy[] = ["kdump", "reboot", "stay-down"];
+
+/** Checks a supervision policy and fills in its defaults. */
+export function resolveSupervision(path: string, value: unknown): Required<SupervisionConfig> {
+  const o = object(path, value ?? {});
+  checkKeys(path, o, ["onPanic", "maxRestarts", "windowSeconds"]);
+  const onPanic = o.onPanic ?? "stay-down";
+  if (!(PANIC_POLICIES as readonly unknown[]).includes(onPanic)) {
+    fail(`${path}.onPanic`, onPanic, PANIC_POLICIES.map((p) => `"${p}"`).join(", "));
+  }
+  let maxRestarts = 3;
+  if (o.maxRestarts !== undefined) {
+    if (!Number.isSafeInteger(o.maxRestarts) || (o.maxRestarts as number) < 0) {
+      fail(`${path}.maxRestarts`, o.maxRestarts, "a non-negative integer");
+    }
+    maxRestarts = o.maxRestarts as number;
+  }
+  const windowSeconds = o.windowSeconds === undefined
+    ? 60
+    : positiveInt(`${path}.windowSeconds`, o.windowSeconds);
+  return { onPanic: onPanic as PanicPolicy, maxRestarts, windowSeconds };
+}
+
+/** Where a JSON syntax error is: 1-based line and column of a character offset. */
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const line = before.split("\n").length;
+  return { line, column: offset - before.lastIndexOf("\n") };
+}
+
+/**
+ * Parses a configuration's JSON text and checks it. `source` names it in
+ * messages (a file name). Syntax errors give the line and column.
+ *
+ * @example
+ * ```ts
+ * import { parseConfigText } from "./config.ts";
+ * const config = parseConfigText('{"lpars":[{"name":"lpar1"}]}', "inline");
+ * ```
+ */
+export function parseConfigText(text: string, source = "config"): SystemConfig {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    const message = (error as Error).message;
+    const at = /position (\d+)/.exec(message);
+    let where = "";
+    if (at) {
+      const { line, column } = lineColumn(text, Number(at[1]));
+      where = ` at line ${line}, column ${column}`;
+    } else if (/end of JSON input/i.test(message)) {
+      const { line, column } = lineColumn(text, text.length);
+      where = ` at line ${line}, column ${column} (end of file)`;
+    }
+    throw new ConfigError(
+      `${source}: not valid JSON${where}: ${message.replace(/ \(line \d+ column \d+\)$/, "")}`,
+    );
+  }
+  try {
+    resolveConfig(value);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError(`${source}: ${error.message}`);
+    throw error;
+  }
+  return value as SystemConfig;
+}
+
+/**
+ * Reads a JSON configuration file (the SystemConfig format) and checks it.
+ * The object is returned as written, nothing dropped; errors name the file
+ * and say what is wrong (unreadable, bad JSON with line and column, or the
+ * field, value and what is accepted).
+ *
+ * @example
+ * ```ts
+ * import { loadConfigFile, ManagedSystem } from "../mod.ts";
+ * await using system = await ManagedSystem.start(await loadConfigFile("examples/seed.json"));
+ * ```
+ */
+export async function loadConfigFile(path: string): Promise<SystemConfig> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    const why = error instanceof Deno.errors.NotFound
+      ? "no such file"
+      : error instanceof Deno.errors.IsADirectory
+      ? "it is a directory"
+      : (error as Error).message;
+    throw new ConfigError(`${path}: cannot read the configuration file: ${why}`);
+  }
+  return parseConfigText(text, path);
 }
 
 function sameDevice(a: ResolvedNvdimm, b: ResolvedNvdimm): boolean {
