@@ -40,14 +40,25 @@ export interface BindingView {
   state: "bound" | "pending";
 }
 
-function spawn(path: string, onError: (message: string) => void): Worker {
+/** A worker, and a promise that rejects with its first uncaught error. */
+interface Spawned {
+  worker: Worker;
+  failed: Promise<never>;
+}
+
+function spawn(path: string, who: string, onError: (message: string) => void): Spawned {
   const worker = new Worker(new URL(path, import.meta.url), { type: "module" });
-  worker.onerror = (event) => {
-    // An uncaught error in a worker would end the process: record it instead.
-    event.preventDefault();
-    onError(event.message);
-  };
-  return worker;
+  const failed = new Promise<never>((_, reject) => {
+    worker.onerror = (event) => {
+      // An uncaught error in a worker would end the process: record it, and
+      // fail whatever waits on the worker rather than leave it hanging.
+      event.preventDefault();
+      onError(event.message);
+      reject(new Error(`${who} worker failed: ${event.message}`));
+    };
+  });
+  failed.catch(() => {});
+  return { worker, failed };
 }
 
 /** A running hypervisor with its LPARs. */
@@ -73,20 +84,28 @@ export class ManagedSystem {
   static async start(config: SystemConfig | unknown): Promise<ManagedSystem> {
     const resolved = resolveConfig(config);
     const errors: string[] = [];
-    const hvWorker = spawn(
+    const { worker: hvWorker, failed } = spawn(
       "../workers/hypervisor_worker.ts",
+      "hypervisor",
       (m) => errors.push(`hypervisor: ${m}`),
     );
     const boot = Comlink.wrap<typeof hypervisorBoot>(hvWorker);
     const { hypervisor } = resolved;
-    const hv = await boot.start({
+    const starting = boot.start({
       personality: hypervisor.personality,
       powervm: {
         bindSliceBlocks: hypervisor.bindSliceBlocks,
         unbindSliceBlocks: hypervisor.unbindSliceBlocks,
         unbindContinue: hypervisor.unbindContinue,
       },
-    }) as unknown as Comlink.Remote<HypervisorActor>;
+    });
+    let hv: Comlink.Remote<HypervisorActor>;
+    try {
+      hv = await Promise.race([starting, failed]) as unknown as Comlink.Remote<HypervisorActor>;
+    } catch (error) {
+      hvWorker.terminate();
+      throw error;
+    }
     const system = new ManagedSystem(resolved, hvWorker, hv);
     system.errors.push(...errors);
     try {
@@ -117,14 +136,15 @@ export class ManagedSystem {
 
   async #addLpar(id: number, config: ResolvedConfig["lpars"][number]): Promise<Lpar> {
     const channels = await this.#hv.attachLpar(id);
-    const worker = spawn(
+    const { worker, failed } = spawn(
       "../workers/lpar_worker.ts",
+      `LPAR ${config.name}`,
       (m) => this.errors.push(`${config.name}: ${m}`),
     );
     const lpar = new Lpar(id, config, worker, channels.channel, () => this.#hv.releaseLpar(id));
     this.#lpars[id - 1] = lpar;
     const guest: Comlink.Remote<GuestHost> = lpar.guest;
-    await guest.init({ lpar: id, name: config.name, ...channels });
+    await Promise.race([guest.init({ lpar: id, name: config.name, ...channels }), failed]);
     for (const n of config.nvdimms) {
       await guest.attachScm(n.drc, await this.#hv.assign(n.drc, id));
     }

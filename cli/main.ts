@@ -125,14 +125,10 @@ export async function run(args: string[]): Promise<void> {
   try {
     Deno.exitCode = await main(args);
   } catch (error) {
-    if (
-      error instanceof UsageError || error instanceof RangeError ||
-      (error as Error)?.name === "ConfigError"
-    ) {
-      console.error(`error: ${(error as Error).message}`);
-      Deno.exitCode = 2;
-    } else {
-      throw error;
-    }
+    const e = error as Error;
+    console.error(`error: ${e.message}`);
+    // 2: the command line or configuration was wrong; 1: the run itself failed.
+    const usage = e instanceof UsageError || e instanceof RangeError || e?.name === "ConfigError";
+    Deno.exitCode = usage ? 2 : 1;
   }
 }
