@@ -3,12 +3,17 @@
  * @module
  */
 import type { ScmState } from "./state.ts";
-import type { CoreEnv, HcallResult, LparId, PowerVmOptions } from "./types.ts";
+import type { CoreEnv, HcallResult, LparId, PowerVmOptions, QemuOptions } from "./types.ts";
 
 /** State, tunables and the injected environment, handed to each handler. */
 export interface CoreContext {
   state: ScmState;
+  /** `powervm` tunables. */
   options: PowerVmOptions;
+  /** `qemu` tunables. */
+  qemu: QemuOptions;
+  /** How long a flush runs before it completes (ns of `env.now()`). */
+  flushLatencyNs: bigint;
   env: CoreEnv;
 }
 

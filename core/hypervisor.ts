@@ -18,8 +18,9 @@
 import { ARG_COUNT, H } from "../abi/hcalls.ts";
 import type { CoreContext, HandlerTable } from "./context.ts";
 import { POWERVM_DEFAULTS, POWERVM_HANDLERS } from "./powervm.ts";
+import { QEMU_DEFAULTS, QEMU_HANDLERS, qemuReply, validateQemuDrc } from "./qemu.ts";
 import { fail } from "./registers.ts";
-import { DrcState, FREE, ScmState } from "./state.ts";
+import { type DrcCounters, DrcState, FREE, ScmState } from "./state.ts";
 import type {
   BlockBinding,
   CoreEnv,
@@ -29,7 +30,11 @@ import type {
   Mapping,
   Personality,
   PowerVmOptions,
+  QemuOptions,
 } from "./types.ts";
+
+/** Default time a flush takes to complete: 2 ms. */
+export const DEFAULT_FLUSH_LATENCY_NS = 2_000_000n;
 
 /** How to build a core. */
 export interface CoreOptions {
@@ -37,19 +42,41 @@ export interface CoreOptions {
   personality: Personality;
   /** `powervm` tunables (slice sizes, logical base, ...). */
   powervm?: Partial<PowerVmOptions>;
+  /** `qemu` tunables (device-memory base, strict block size). */
+  qemu?: Partial<QemuOptions>;
+  /** Injected time time a flush needs to complete (default 2 ms). */
+  flushLatencyNs?: bigint;
   /** Injected time and randomness; defaults to a seeded generator and a counter clock. */
   env?: CoreEnv;
 }
 
-const TABLES: Record<Personality, HandlerTable> = {
-  powervm: POWERVM_HANDLERS,
-  qemu: new Map(),
+/** What an unregistered opcode answers, per personality. */
+type UnknownOpcode = (args: readonly bigint[]) => HcallResult;
+
+interface PersonalityDef {
+  table: HandlerTable;
+  unknown: UnknownOpcode;
+}
+
+const PERSONALITIES: Record<Personality, PersonalityDef> = {
+  powervm: { table: POWERVM_HANDLERS, unknown: () => fail(H.FUNCTION) },
+  // QEMU leaves the registers alone for an hcall it does not know.
+  qemu: { table: QEMU_HANDLERS, unknown: (args) => qemuReply(args, H.FUNCTION) },
 };
 
-/** Registers a personality's handler table (used by modules that add one). */
-export function registerPersonality(name: Personality, table: HandlerTable): void {
-  TABLES[name] = table;
+/**
+ * Registers a personality's handler table (used by modules that add one).
+ * `unknown` answers unregistered opcodes (default: H_FUNCTION, outputs zero).
+ */
+export function registerPersonality(
+  name: Personality,
+  table: HandlerTable,
+  unknown: UnknownOpcode = () => fail(H.FUNCTION),
+): void {
+  PERSONALITIES[name] = { table, unknown };
 }
+
+const U64 = (1n << 64n) - 1n;
 
 /** A deterministic environment: xorshift64* tokens from `seed`, a ticking clock. */
 export function seededEnv(seed = 0x9E3779B97F4A7C15n): CoreEnv {
@@ -70,22 +97,26 @@ export function seededEnv(seed = 0x9E3779B97F4A7C15n): CoreEnv {
 export class HypervisorCore {
   readonly personality: Personality;
   readonly #ctx: CoreContext;
-  readonly #table: HandlerTable;
+  readonly #def: PersonalityDef;
 
   constructor(options: CoreOptions) {
     this.personality = options.personality;
-    const table = TABLES[options.personality];
-    if (!table) {
-      throw new RangeError(
-        `unknown personality "${options.personality}"; accepted: ${Object.keys(TABLES).join(", ")}`,
-      );
+    const def = PERSONALITIES[options.personality];
+    if (!def) {
+      const accepted = Object.keys(PERSONALITIES).join(", ");
+      throw new RangeError(`unknown personality "${options.personality}"; accepted: ${accepted}`);
     }
-    this.#table = table;
+    const latency = options.flushLatencyNs ?? DEFAULT_FLUSH_LATENCY_NS;
+    if (latency < 0n) throw new RangeError(`flushLatencyNs ${latency}: must be 0 or more`);
+    this.#def = def;
     this.#ctx = {
       state: new ScmState(),
       options: { ...POWERVM_DEFAULTS, ...options.powervm },
+      qemu: { ...QEMU_DEFAULTS, ...options.qemu },
+      flushLatencyNs: latency,
       env: options.env ?? seededEnv(),
     };
+    this.#ctx.state.nextDeviceAddress = this.#ctx.qemu.deviceMemoryBase;
   }
 
   /** The state, read-only by convention, for inspection and invariant checks. */
@@ -98,18 +129,29 @@ export class HypervisorCore {
    * Never throws for any register values: a bad call gets an error code.
    */
   hcall(lpar: LparId, opcode: number, args: readonly bigint[]): HcallResult {
-    const handler = this.#table.get(opcode);
-    if (!handler) return fail(H.FUNCTION);
-    const regs = args.length >= ARG_COUNT ? args : [...args, ...Array(ARG_COUNT).fill(0n)];
+    // Registers are unsigned 64-bit: reduce whatever the caller passed.
+    const regs = new Array<bigint>(ARG_COUNT);
+    for (let i = 0; i < ARG_COUNT; i++) regs[i] = (args[i] ?? 0n) & U64;
+    const handler = this.#def.table.get(opcode);
+    if (!handler) return this.#def.unknown(regs);
     return handler(this.#ctx, lpar, regs);
   }
 
-  /** Creates an nvdimm (unassigned). */
+  /**
+   * Creates an nvdimm (unassigned) and gives it its fixed device address:
+   * the next free one from `qemu.deviceMemoryBase`, aligned to its block size.
+   * Under `qemu`, refuses what QEMU refuses (see `validateQemuDrc`).
+   */
   addDrc(spec: DrcSpec): void {
     if (this.#ctx.state.drcs.has(spec.index)) {
       throw new RangeError(`drc 0x${spec.index.toString(16)} already exists`);
     }
-    this.#ctx.state.drcs.set(spec.index, new DrcState(spec, this.#ctx.env.now()));
+    if (this.personality === "qemu") validateQemuDrc(spec, this.#ctx.qemu);
+    const state = this.#ctx.state;
+    const bs = spec.blockSize > 0n ? spec.blockSize : 1n;
+    const address = ((state.nextDeviceAddress + bs - 1n) / bs) * bs;
+    state.nextDeviceAddress = address + spec.blockSize * BigInt(spec.blocks);
+    state.drcs.set(spec.index, new DrcState(spec, this.#ctx.env.now(), address));
   }
 
   /** Removes an nvdimm; it must have no owner left. */
@@ -123,13 +165,18 @@ export class HypervisorCore {
 
   /** Assigns an nvdimm to an LPAR (several LPARs may share one). */
   assign(index: number, lpar: LparId): void {
-    this.#drc(index).owners.add(lpar);
+    const drc = this.#drc(index);
+    if (drc.owners.has(lpar)) return;
+    drc.owners.add(lpar);
+    // Under qemu the device's memory appears in the partition at once.
+    if (this.personality === "qemu") this.#ctx.state.touch(lpar);
   }
 
-  /** Takes an nvdimm from an LPAR, releasing what it still has bound there. */
+  /** Takes an nvdimm from an LPAR, releasing what it still has bound there and its flushes. */
   unassign(index: number, lpar: LparId): number {
+    const drc = this.#drc(index);
     const released = this.#ctx.state.releaseBlocks(lpar, index);
-    this.#drc(index).owners.delete(lpar);
+    if (drc.owners.delete(lpar) && this.personality === "qemu") this.#ctx.state.touch(lpar);
     return released;
   }
 
@@ -138,14 +185,52 @@ export class HypervisorCore {
     return this.#ctx.state.releaseBlocks(lpar);
   }
 
-  /** Sets an nvdimm's health bitmap. */
+  /** Sets an nvdimm's health bitmap (`qemu` reports only its UNARMED bit). */
   setHealth(index: number, bitmap: bigint): void {
-    this.#drc(index).health = bitmap;
+    this.#drc(index).health = bitmap & U64;
   }
 
-  /** The fully bound ranges of `lpar`'s logical address space. */
+  /**
+   * Fault injection: while `failing`, flushes requested on the nvdimm end in
+   * H_HARDWARE (a flush already requested keeps the outcome it was given).
+   */
+  setFlushFailure(index: number, failing: boolean): void {
+    this.#drc(index).flushFailure = failing;
+  }
+
+  /** A copy of an nvdimm's label area (metadata). */
+  metadata(index: number): Uint8Array {
+    return this.#drc(index).metadata.slice();
+  }
+
+  /** A copy of an nvdimm's hypervisor-side counters. */
+  counters(index: number): DrcCounters {
+    return { ...this.#drc(index).counters };
+  }
+
+  /** The fixed guest address of an nvdimm's memory under `qemu` (see addDrc). */
+  deviceAddress(index: number): bigint {
+    return this.#drc(index).deviceAddress;
+  }
+
+  /** Tokens of the flushes of an nvdimm not yet collected (pending or done). */
+  pendingFlushes(index: number): bigint[] {
+    return [...this.#drc(index).flushOps.keys()];
+  }
+
+  /**
+   * The ranges of `lpar`'s logical address space backed by SCM: the fully
+   * bound blocks (`powervm`); every assigned nvdimm at its device address
+   * (`qemu`, where memory is bound while plugged).
+   */
   mappings(lpar: LparId): Mapping[] {
-    return this.#ctx.state.mappings(lpar);
+    if (this.personality !== "qemu") return this.#ctx.state.mappings(lpar);
+    const out: Mapping[] = [];
+    for (const drc of this.#ctx.state.drcs.values()) {
+      if (!drc.owners.has(lpar) || drc.spec.blocks === 0) continue;
+      out.push({ base: drc.deviceAddress, size: drc.size, drc: drc.spec.index, offset: 0n });
+    }
+    return out.sort((x, y) => (x.base < y.base ? -1 : x.base > y.base ? 1 : 0));
   }
 
   /** A number that changes whenever `lpar`'s mappings change. */
@@ -173,33 +258,74 @@ export class HypervisorCore {
 
   /**
    * Checks the invariants that must hold after any sequence of hcalls and
-   * returns a description of each violation (none when all is well): a block
-   * is bound only to an owner of its DRC; no two blocks of one LPAR overlap in
-   * its logical address space.
+   * returns a description of each violation (none when all is well):
+   * - a block is bound only to an owner of its DRC; no two blocks of one LPAR
+   *   overlap in its logical address space;
+   * - a block is "pending" exactly while a bind op of its holder has reserved
+   *   but not reached it; every op and flush belongs to an owner of its DRC;
+   *   no op has token 0;
+   * - `qemu` keeps no binding state, and device address ranges are disjoint.
    */
   invariants(): string[] {
     const problems: string[] = [];
+    const state = this.#ctx.state;
+    const hex = (n: number) => `0x${n.toString(16)}`;
     const byLpar = new Map<LparId, Array<[bigint, bigint, string]>>();
-    for (const drc of this.#ctx.state.drcs.values()) {
+    const expectPending = new Set<string>();
+    for (const [token, op] of state.ops) {
+      if (token === 0n) problems.push(`an op of LPAR ${op.lpar} has token 0`);
+      if (op.kind !== "bind") continue;
+      const drc = state.drcs.get(op.drc);
+      if (!drc || !drc.owners.has(op.lpar)) {
+        problems.push(`bind op of LPAR ${op.lpar} on drc ${hex(op.drc)} it does not own`);
+        continue;
+      }
+      if (op.done > op.count) problems.push(`bind op on drc ${hex(op.drc)} past its end`);
+      for (let i = 0; i < op.count; i++) {
+        const b = op.first + i;
+        if (drc.boundTo[b] !== op.lpar) {
+          problems.push(`bind op of LPAR ${op.lpar}: drc ${hex(op.drc)} block ${b} not reserved`);
+        }
+        if (i >= op.done) expectPending.add(`${op.drc}:${b}`);
+      }
+    }
+    const devices: Array<[bigint, bigint, string]> = [];
+    for (const drc of state.drcs.values()) {
       const bs = drc.spec.blockSize;
+      const name = `drc ${hex(drc.spec.index)}`;
+      devices.push([drc.deviceAddress, drc.deviceAddress + drc.size, name]);
+      for (const [token, op] of drc.flushOps) {
+        if (!drc.owners.has(op.lpar)) {
+          problems.push(`${name} flush ${token} of non-owner ${op.lpar}`);
+        }
+        if (token === 0n || token > drc.flushToken) {
+          problems.push(`${name} bad flush token ${token}`);
+        }
+      }
       for (let b = 0; b < drc.spec.blocks; b++) {
         const lpar = drc.boundTo[b];
+        const where = `${name} block ${b}`;
+        if (Boolean(drc.pending[b]) !== expectPending.has(`${drc.spec.index}:${b}`)) {
+          problems.push(`${where} pending flag disagrees with the bind ops`);
+        }
         if (lpar === FREE) continue;
-        const where = `drc 0x${drc.spec.index.toString(16)} block ${b}`;
+        if (this.personality === "qemu") problems.push(`${where} bound under qemu`);
         if (!drc.owners.has(lpar)) problems.push(`${where} bound to non-owner LPAR ${lpar}`);
         const list = byLpar.get(lpar) ?? [];
         list.push([drc.address[b], drc.address[b] + bs, where]);
         byLpar.set(lpar, list);
       }
     }
-    for (const [lpar, ranges] of byLpar) {
+    const overlaps = (ranges: Array<[bigint, bigint, string]>, what: string) => {
       ranges.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
       for (let i = 1; i < ranges.length; i++) {
         if (ranges[i][0] < ranges[i - 1][1]) {
-          problems.push(`LPAR ${lpar}: ${ranges[i - 1][2]} overlaps ${ranges[i][2]}`);
+          problems.push(`${what}: ${ranges[i - 1][2]} overlaps ${ranges[i][2]}`);
         }
       }
-    }
+    };
+    for (const [lpar, ranges] of byLpar) overlaps(ranges, `LPAR ${lpar}`);
+    overlaps(devices.filter(([s, e]) => e > s), "device memory");
     return problems;
   }
 

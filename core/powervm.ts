@@ -14,6 +14,9 @@ import { HEALTH_ALL } from "../abi/health.ts";
 import { asDrcIndex, asIndex, fail, ok, result } from "./registers.ts";
 import type { CoreContext, HandlerTable } from "./context.ts";
 import { type BindOp, type DrcState, FREE, type UnbindOp } from "./state.ts";
+import { readMetadata, writeMetadata } from "./metadata.ts";
+import { performanceStats } from "./stats.ts";
+import { pollFlush, startFlush } from "./flush.ts";
 import type { HcallResult, LparId, PowerVmOptions } from "./types.ts";
 
 /** Defaults for the `powervm` tunables. */
@@ -31,12 +34,30 @@ function newToken(ctx: CoreContext): bigint {
   }
 }
 
+/**
+ * Abandons a sliced bind: what it bound stays bound, the blocks it had only
+ * reserved are freed (else they would stay reserved with nobody to finish them).
+ */
+function abandonBind(ctx: CoreContext, token: bigint, op: BindOp): void {
+  ctx.state.ops.delete(token);
+  const drc = ctx.state.drcs.get(op.drc);
+  if (!drc) return;
+  for (let i = op.done; i < op.count; i++) {
+    const b = op.first + i;
+    if (drc.boundTo[b] !== op.lpar || !drc.pending[b]) continue;
+    drc.boundTo[b] = FREE;
+    drc.pending[b] = 0;
+    drc.address[b] = 0n;
+  }
+  ctx.state.touch(op.lpar);
+}
+
 /** Drops any earlier op of the same kind by the same LPAR on the same target. */
 function replaceOp(ctx: CoreContext, fresh: BindOp | UnbindOp): bigint {
   for (const [token, op] of ctx.state.ops) {
     if (op.lpar !== fresh.lpar || op.kind !== fresh.kind) continue;
     if (op.kind === "bind" && fresh.kind === "bind" && op.drc === fresh.drc) {
-      ctx.state.ops.delete(token);
+      abandonBind(ctx, token, op);
     }
     if (op.kind === "unbind" && fresh.kind === "unbind" && op.opcode === fresh.opcode) {
       ctx.state.ops.delete(token);
@@ -146,7 +167,7 @@ function startUnbind(
   // An unbind of a DRC abandons any bind of it still in progress.
   for (const [token, op] of ctx.state.ops) {
     if (op.kind === "bind" && op.lpar === lpar && blocks.some(([d]) => d === op.drc)) {
-      ctx.state.ops.delete(token);
+      abandonBind(ctx, token, op);
     }
   }
   const op: UnbindOp = { kind: "unbind", lpar, opcode, blocks, done: 0 };
@@ -250,12 +271,55 @@ function health(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): HcallR
   return ok(drc.health, HEALTH_ALL);
 }
 
+/** H_SCM_READ_METADATA(drc, offset, length) → r4 the bytes as a big-endian number. */
+function readMeta(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): HcallResult {
+  const drc = ctx.state.owned(asDrcIndex(args[0]), lpar);
+  if (!drc) return fail(H.PARAMETER);
+  const { rc, value } = readMetadata(drc, args[1], args[2]);
+  return rc === H.SUCCESS ? ok(value) : fail(rc);
+}
+
+/** H_SCM_WRITE_METADATA(drc, offset, data, length). */
+function writeMeta(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): HcallResult {
+  const drc = ctx.state.owned(asDrcIndex(args[0]), lpar);
+  if (!drc) return fail(H.PARAMETER);
+  return fail(writeMetadata(drc, args[1], args[2], args[3]));
+}
+
+/** H_SCM_PERFORMANCE_STATS(drc, buffer address, size); see stats.ts. */
+function perfStats(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): HcallResult {
+  return performanceStats(ctx, lpar, args, ctx.state.owned(asDrcIndex(args[0]), lpar));
+}
+
+/**
+ * H_SCM_FLUSH(drc, token) → r4 token. PowerVM's documented codes: H_SUCCESS,
+ * H_PARAMETER, H_P2, H_BUSY. A device that needs no flush hcall has nothing
+ * buffered: H_SUCCESS at once. A new flush answers H_BUSY with its token in
+ * r4 until it completes; then its result (H_HARDWARE when fault injection
+ * made it fail). Unknown token → H_P2.
+ */
+function flush(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): HcallResult {
+  const [drcArg, token] = args;
+  const drc = ctx.state.owned(asDrcIndex(drcArg), lpar);
+  if (!drc) return fail(H.PARAMETER);
+  if (token === 0n && !drc.spec.hcallFlushRequired) return ok();
+  const fresh = token === 0n;
+  const status = pollFlush(ctx, drc, lpar, fresh ? startFlush(ctx, drc, lpar) : token, fresh);
+  if (status.state === "pending") return result(H.BUSY, status.token);
+  if (status.state === "done") return fail(status.rc);
+  return fail(H.P2);
+}
+
 /** The `powervm` handler table, by opcode (as QEMU registers its handlers). */
 export const POWERVM_HANDLERS: HandlerTable = new Map([
+  [OP.H_SCM_READ_METADATA, readMeta],
+  [OP.H_SCM_WRITE_METADATA, writeMeta],
   [OP.H_SCM_BIND_MEM, bindMem],
   [OP.H_SCM_UNBIND_MEM, unbindMem],
   [OP.H_SCM_UNBIND_ALL, unbindAll],
   [OP.H_SCM_QUERY_BLOCK_MEM_BINDING, queryBlock],
   [OP.H_SCM_QUERY_LOGICAL_MEM_BINDING, queryLogical],
   [OP.H_SCM_HEALTH, health],
+  [OP.H_SCM_PERFORMANCE_STATS, perfStats],
+  [OP.H_SCM_FLUSH, flush],
 ]);

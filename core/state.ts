@@ -11,11 +11,30 @@ export const FREE = -1;
 
 /** Counters the hypervisor keeps per nvdimm (reported by PERFORMANCE_STATS). */
 export interface DrcCounters {
+  /** Blocks bound. */
   binds: number;
+  /** Blocks unbound. */
   unbinds: number;
+  /** Successful READ_METADATA hcalls. */
   metadataReads: number;
+  /** Successful WRITE_METADATA hcalls. */
   metadataWrites: number;
+  /** Flush requests accepted. */
   flushes: number;
+  /** Flushes that completed with H_HARDWARE. */
+  flushFailures: number;
+  /** Successful PERFORMANCE_STATS hcalls (size queries included). */
+  statsQueries: number;
+}
+
+/** A flush the hypervisor runs in the background, polled with its token. */
+export interface FlushOp {
+  /** The LPAR that asked; only it may poll the token. */
+  lpar: LparId;
+  /** Hypervisor time of the request (ns). */
+  requestedAt: bigint;
+  /** Whether it will end in H_HARDWARE (decided when it is requested). */
+  fails: boolean;
 }
 
 /** One nvdimm: its spec, owners and per-block binding state. */
@@ -40,11 +59,21 @@ export class DrcState {
     metadataReads: 0,
     metadataWrites: 0,
     flushes: 0,
+    flushFailures: 0,
+    statsQueries: 0,
   };
   /** Hypervisor time when the nvdimm was created (ns). */
   readonly createdAt: bigint;
+  /** Fixed guest address of the whole device (the `qemu` personality's "plugged" memory). */
+  readonly deviceAddress: bigint;
+  /** Flushes in progress or completed but not yet collected, by token. */
+  readonly flushOps: Map<bigint, FlushOp> = new Map();
+  /** Last flush token handed out (tokens start at 1, per device, as in QEMU). */
+  flushToken = 0n;
+  /** While true, new flushes end in H_HARDWARE (control-plane fault injection). */
+  flushFailure = false;
 
-  constructor(spec: DrcSpec, now: bigint) {
+  constructor(spec: DrcSpec, now: bigint, deviceAddress = 0n) {
     this.spec = spec;
     this.boundTo = new Int32Array(spec.blocks).fill(FREE);
     this.pending = new Uint8Array(spec.blocks);
@@ -52,6 +81,12 @@ export class DrcState {
     this.metadata = new Uint8Array(spec.metadataSize);
     this.health = spec.health ?? 0n;
     this.createdAt = now;
+    this.deviceAddress = deviceAddress;
+  }
+
+  /** Bytes of SCM (label excluded). */
+  get size(): bigint {
+    return this.spec.blockSize * BigInt(this.spec.blocks);
   }
 
   /** Whether block `b` is bound (not merely reserved) to `lpar`. */
@@ -92,6 +127,8 @@ export class ScmState {
   readonly ops: Map<bigint, PendingOp> = new Map();
   /** Per LPAR, bumped whenever its mappings change (so page tables are refreshed). */
   readonly mapVersions: Map<LparId, number> = new Map();
+  /** Where the next added DRC's device address starts (see QemuOptions). */
+  nextDeviceAddress = 0n;
 
   /** The DRC if it exists and `lpar` owns it; else undefined (no probing of others). */
   owned(index: number | undefined, lpar: LparId): DrcState | undefined {
@@ -159,6 +196,11 @@ export class ScmState {
       if (drcIndex === undefined || (op.kind === "bind" && op.drc === drcIndex)) {
         this.ops.delete(token);
       }
+    }
+    // Its flushes go too: nobody is left to collect them.
+    for (const drc of this.drcs.values()) {
+      if (drcIndex !== undefined && drc.spec.index !== drcIndex) continue;
+      for (const [token, op] of drc.flushOps) if (op.lpar === lpar) drc.flushOps.delete(token);
     }
     if (released) this.touch(lpar);
     return released;

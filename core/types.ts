@@ -36,6 +36,12 @@ export interface CoreEnv {
 export interface GuestMemory {
   /** Copies bytes to `lpar`'s real address; false when the range is not its memory. */
   write(lpar: LparId, address: bigint, bytes: Uint8Array): boolean;
+  /**
+   * Copies `length` bytes from `lpar`'s real address; undefined when the range
+   * is not its memory. PERFORMANCE_STATS reads the guest's request (which stat
+   * ids it wants) with it. Absent: every buffer is taken as "all stats".
+   */
+  read?(lpar: LparId, address: bigint, length: number): Uint8Array | undefined;
 }
 
 /** Loads and stores a DRC's memory has seen. */
@@ -62,6 +68,8 @@ export interface DrcSpec {
   hcallFlushRequired?: boolean;
   /** Dirty-shutdown count (`ibm,persistence-failed-count`). */
   persistenceFailedCount?: number;
+  /** Label area is read-only (QEMU's nvdimm `readonly`): WRITE_METADATA answers H_P2. */
+  readOnly?: boolean;
 }
 
 /** Tunables of the `powervm` personality. */
@@ -74,6 +82,22 @@ export interface PowerVmOptions {
   unbindContinue: "long-busy" | "busy";
   /** First logical address handed out for bindings. */
   logicalBase: bigint;
+}
+
+/** Tunables of the `qemu` personality. */
+export interface QemuOptions {
+  /**
+   * Guest address of the first nvdimm (QEMU's device-memory region, which
+   * starts after the guest's RAM). Each DRC gets a fixed address when it is
+   * added: this base plus the sizes of every DRC added before it, so
+   * addresses never move and are not reused after a removal.
+   */
+  deviceMemoryBase: bigint;
+  /**
+   * Refuse DRCs whose block size is not QEMU's fixed 256 MiB (QEMU cannot
+   * make one). Off by default so small simulated devices stay possible.
+   */
+  strictBlockSize: boolean;
 }
 
 /** A contiguous range of one LPAR's logical address space bound to SCM. */
