@@ -11,11 +11,18 @@ import { HypervisorCore, seededEnv } from "../core/hypervisor.ts";
 import type {
   BlockBinding,
   DrcSpec,
+  GuestMemory,
   HcallResult,
   LparId,
+  MediaCounters,
   Personality,
   PowerVmOptions,
 } from "../core/types.ts";
+
+/** Bytes of real memory each LPAR gets for buffers the hypervisor writes (1 MiB). */
+export const REAL_MEMORY_BYTES = 1 << 20;
+/** Bytes of one DRC's media counters: reads and writes, two 64-bit words. */
+export const MEDIA_COUNTER_BYTES = 16;
 
 /** How to start the hypervisor. */
 export interface HypervisorConfig {
@@ -31,6 +38,8 @@ export interface LparChannels {
   channel: SharedArrayBuffer;
   doorbell: SharedArrayBuffer;
   pageTable: SharedArrayBuffer;
+  /** The LPAR's real memory: guest real address = offset into it. */
+  realMemory: SharedArrayBuffer;
 }
 
 /** One traced hcall. */
@@ -51,6 +60,8 @@ export class HypervisorActor {
   readonly #doorbell = createDoorbell();
   readonly #dispatcher: Dispatcher;
   readonly #scm = new Map<number, SharedArrayBuffer>();
+  /** Per DRC: [reads, writes] counted by the guests' DAX accesses. */
+  readonly #media = new Map<number, BigInt64Array>();
   readonly #lpars = new Map<LparId, LparSlot>();
   #trace?: TraceRecord[];
   #failure?: Error;
@@ -65,6 +76,8 @@ export class HypervisorActor {
       env: {
         now: () => BigInt(Math.round((performance.now() - origin) * 1e6)),
         random64: env.random64,
+        guestMemory: this.#guestMemory(),
+        media: (drc) => this.#mediaCounters(drc),
       },
     });
     this.#dispatcher = new Dispatcher(
@@ -87,6 +100,42 @@ export class HypervisorActor {
     return result;
   }
 
+  /**
+   * The core's window on the LPARs' real memory. `read` is beyond what the
+   * core's type asks for: it lets the core read a request the guest wrote
+   * (the stat ids of a PERFORMANCE_STATS call) if it wants to.
+   */
+  #guestMemory(): GuestMemory & {
+    read(lpar: LparId, address: bigint, length: number): Uint8Array | undefined;
+  } {
+    const range = (lpar: LparId, address: bigint, length: number) => {
+      const memory = this.#lpars.get(lpar)?.channels.realMemory;
+      if (!memory || address < 0n || address + BigInt(length) > BigInt(memory.byteLength)) {
+        return undefined;
+      }
+      return new Uint8Array(memory, Number(address), length);
+    };
+    return {
+      write(lpar, address, bytes) {
+        const view = range(lpar, address, bytes.length);
+        view?.set(bytes);
+        return view !== undefined;
+      },
+      read(lpar, address, length) {
+        return range(lpar, address, length)?.slice();
+      },
+    };
+  }
+
+  #mediaCounters(drc: number): MediaCounters {
+    const counters = this.#media.get(drc);
+    if (!counters) return { reads: 0n, writes: 0n };
+    return {
+      reads: BigInt.asUintN(64, Atomics.load(counters, 0)),
+      writes: BigInt.asUintN(64, Atomics.load(counters, 1)),
+    };
+  }
+
   #refreshPageTable(lpar: LparId, slot: LparSlot): void {
     slot.mapVersion = this.core.mapVersion(lpar);
     writePageTable(slot.channels.pageTable, this.core.mappings(lpar));
@@ -106,6 +155,20 @@ export class HypervisorActor {
     this.#check();
     this.core.addDrc(spec);
     this.#scm.set(spec.index, new SharedArrayBuffer(Number(spec.blockSize) * spec.blocks));
+    this.#media.set(spec.index, new BigInt64Array(new SharedArrayBuffer(MEDIA_COUNTER_BYTES)));
+  }
+
+  /** A DRC's media counters buffer, which the LPARs it is assigned to count into. */
+  mediaCounters(drc: number): SharedArrayBuffer {
+    this.#check();
+    const counters = this.#media.get(drc);
+    if (!counters) throw new RangeError(`no drc 0x${drc.toString(16)}`);
+    return counters.buffer as SharedArrayBuffer;
+  }
+
+  /** What a DRC's media counters read now (loads and stores in cache lines). */
+  media(drc: number): MediaCounters {
+    return this.#mediaCounters(drc);
   }
 
   /** Opens a channel for an LPAR. */
@@ -115,6 +178,7 @@ export class HypervisorActor {
       channel: createChannel(),
       doorbell: this.#doorbell,
       pageTable: createPageTable(),
+      realMemory: new SharedArrayBuffer(REAL_MEMORY_BYTES),
     };
     this.#dispatcher.attach(lpar, channels.channel);
     this.#lpars.set(lpar, { channels, mapVersion: 0 });

@@ -8,6 +8,8 @@ import { opByName, opName, rcName } from "../abi/hcalls.ts";
 import { PANIC, RESP, STOP } from "../channel/layout.ts";
 import { buildDeviceTree } from "../guest/device_tree.ts";
 import type { BootReport, GuestHost, RegionInfo } from "../guest/host.ts";
+import type { LabelResult } from "../guest/libnvdimm.ts";
+import type { PerfStat } from "../guest/papr_scm/v_mainline.ts";
 import type { PanicPoint } from "../guest/kernel.ts";
 import type { Json, NdctlListFlags } from "../guest/ndctl.ts";
 import type { KernelVersion } from "../guest/papr_scm/mod.ts";
@@ -173,6 +175,39 @@ export class Lpar {
   /** Writes bytes at `offset` of a region, by DAX. */
   write(region: string | number, offset: number, data: Uint8Array): Promise<void> {
     return this.#guest.write(region, offset, data);
+  }
+
+  /**
+   * Reads `length` bytes of a dimm's label area through the running driver
+   * (READ_METADATA hcalls). `dimm` is `"nmem0"`, `"region0"` or a DRC index.
+   * A failure is returned, not thrown: `{ rc: -22, error: "EINVAL" }`.
+   */
+  readLabel(dimm: string | number, offset: number, length: number): Promise<LabelResult> {
+    return this.#guest.readLabel(dimm, offset, length);
+  }
+
+  /** Writes bytes into a dimm's label area (WRITE_METADATA); a failure is returned. */
+  writeLabel(dimm: string | number, offset: number, data: Uint8Array): Promise<LabelResult> {
+    return this.#guest.writeLabel(dimm, offset, data);
+  }
+
+  /** Reads a dimm's `papr/<attribute>` sysfs file, e.g. `flags` or `perf_stats`. */
+  papr(dimm: string | number, attribute: string): Promise<string> {
+    return this.#guest.papr(dimm, attribute);
+  }
+
+  /** The dimm's performance statistics (mainline driver: H_SCM_PERFORMANCE_STATS). */
+  perfStats(dimm: string | number): Promise<PerfStat[]> {
+    return this.#guest.perfStats(dimm);
+  }
+
+  /**
+   * Flushes a region as `nvdimm_flush` does. With `ibm,hcall-flush-required`
+   * the driver loops on H_SCM_FLUSH (sleeping on long busy) and this gives
+   * its final return code name, e.g. `H_SUCCESS`; `none` when no hcall is needed.
+   */
+  flush(region: string | number): Promise<string> {
+    return this.#guest.flush(region);
   }
 
   /**

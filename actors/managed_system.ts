@@ -17,7 +17,7 @@
 import * as Comlink from "comlink";
 import { opName, rcName } from "../abi/hcalls.ts";
 import { healthFromNames } from "../abi/health.ts";
-import type { BlockBinding } from "../core/types.ts";
+import type { BlockBinding, MediaCounters } from "../core/types.ts";
 import type { HypervisorActor } from "./hypervisor_actor.ts";
 import { resolveConfig, type ResolvedConfig, type SystemConfig } from "./config.ts";
 import { Lpar } from "./lpar.ts";
@@ -146,7 +146,8 @@ export class ManagedSystem {
     const guest: Comlink.Remote<GuestHost> = lpar.guest;
     await Promise.race([guest.init({ lpar: id, name: config.name, ...channels }), failed]);
     for (const n of config.nvdimms) {
-      await guest.attachScm(n.drc, await this.#hv.assign(n.drc, id));
+      const memory = await this.#hv.assign(n.drc, id);
+      await guest.attachScm(n.drc, memory, await this.#hv.mediaCounters(n.drc));
     }
     return lpar;
   }
@@ -185,6 +186,11 @@ export class ManagedSystem {
   /** Sets a DRC's health bits by name, e.g. `["HEALTH_FATAL"]`. */
   setHealth(drc: number, bits: string[]): Promise<void> {
     return this.#hv.setHealth(drc, healthFromNames(bits));
+  }
+
+  /** A DRC's media counters (cache lines loaded and stored by DAX) as the hypervisor sees them. */
+  media(drc: number): Promise<MediaCounters> {
+    return this.#hv.media(drc);
   }
 
   /** Starts recording every hcall the hypervisor answers. */

@@ -11,7 +11,10 @@ import { DaxMemory } from "./dax.ts";
 import type { DtNode } from "./device_tree.ts";
 import { GuestKernel, KernelPanic, type KernelState, type PanicPoint } from "./kernel.ts";
 import { formatNdctl, type Json, ndctlList, type NdctlListFlags } from "./ndctl.ts";
-import { type KernelVersion, parseKernelVersion } from "./papr_scm/mod.ts";
+import type { LabelResult, Nvdimm } from "./libnvdimm.ts";
+import { type KernelVersion, PaprScmMainline, parseKernelVersion } from "./papr_scm/mod.ts";
+import type { PerfStat } from "./papr_scm/v_mainline.ts";
+import { rcName } from "../abi/hcalls.ts";
 
 /** What the worker needs to start: its channel and page table. */
 export interface GuestInit {
@@ -20,6 +23,8 @@ export interface GuestInit {
   channel: SharedArrayBuffer;
   doorbell: SharedArrayBuffer;
   pageTable: SharedArrayBuffer;
+  /** The partition's real memory, shared with the hypervisor (optional). */
+  realMemory?: SharedArrayBuffer;
 }
 
 /** Options for boot and kexec. */
@@ -67,9 +72,12 @@ export class GuestHost {
     this.#dax = new DaxMemory(new PageTableReader(init.pageTable));
   }
 
-  /** Makes a DRC's SCM reachable by DAX (the DRC was assigned to this LPAR). */
-  attachScm(drc: number, memory: SharedArrayBuffer): void {
-    this.#need().dax.attach(drc, memory);
+  /**
+   * Makes a DRC's SCM reachable by DAX (the DRC was assigned to this LPAR);
+   * `counters` are the hypervisor's media counters DAX accesses count into.
+   */
+  attachScm(drc: number, memory: SharedArrayBuffer, counters?: SharedArrayBuffer): void {
+    this.#need().dax.attach(drc, memory, counters);
   }
 
   /** Forgets a DRC's SCM (the DRC was taken away). */
@@ -87,6 +95,7 @@ export class GuestHost {
       paprScm: options.paprScm,
       panicAt: options.panicAt,
       kdump: options.kdump,
+      realMemory: this.#init?.realMemory,
       hvsc: (opcode, args, rets) => port.call(opcode, args, rets),
       panicRequested: () => port.takePanicRequest(),
     });
@@ -135,7 +144,10 @@ export class GuestHost {
 
   /** `ndctl list` output, as data. */
   ndctlJson(flags: NdctlListFlags): Json {
-    return ndctlList(this.#needKernel().libnvdimm, flags);
+    const kernel = this.#needKernel();
+    // Health and flags are read from the driver, which issues hcalls.
+    if (kernel.state !== "running") return ndctlList(kernel.libnvdimm, flags);
+    return this.#inKernel(() => ndctlList(kernel.libnvdimm, flags));
   }
 
   /** The regions the running kernel registered. */
@@ -158,6 +170,80 @@ export class GuestHost {
   write(region: string | number, offset: number, bytes: Uint8Array): void {
     const r = this.#region(region, offset, bytes.length);
     this.#need().dax.write(r.start + BigInt(offset), bytes);
+  }
+
+  /**
+   * Reads the label area of a dimm (`nmemN`, `regionN` or DRC index) as
+   * libnvdimm does: commands of at most `max_xfer` bytes, each split by the
+   * driver into hcalls. Errors come back as a negative errno, not thrown.
+   */
+  readLabel(key: string | number, offset: number, length: number): LabelResult {
+    const { kernel, dimm } = this.#dimm(key);
+    return this.#inKernel(() => kernel.libnvdimm.getConfigData(dimm, offset, length));
+  }
+
+  /** Writes the label area of a dimm; errors come back as a negative errno. */
+  writeLabel(key: string | number, offset: number, data: Uint8Array): LabelResult {
+    const { kernel, dimm } = this.#dimm(key);
+    return this.#inKernel(() => kernel.libnvdimm.setConfigData(dimm, offset, data));
+  }
+
+  /** Reads a dimm's `papr/<attribute>` sysfs file; throws when it is absent or fails. */
+  papr(key: string | number, attribute: string): string {
+    const { dimm } = this.#dimm(key);
+    const show = dimm.papr[attribute];
+    if (!show) {
+      const names = Object.keys(dimm.papr).join(", ") || "none";
+      throw new RangeError(`${dimm.dev} has no papr/${attribute}; it has: ${names}`);
+    }
+    return this.#inKernel(show);
+  }
+
+  /** The dimm's performance statistics as the mainline driver reads them. */
+  perfStats(key: string | number): PerfStat[] {
+    const { kernel, dimm } = this.#dimm(key);
+    const driver = kernel.driverFor(dimm.drcIndex);
+    if (!(driver instanceof PaprScmMainline)) {
+      throw new RangeError(`the ${kernel.version} driver does not read performance statistics`);
+    }
+    const stats = this.#inKernel(() => driver.readStats());
+    if (typeof stats === "number") throw new Error(`performance statistics failed: ${stats}`);
+    return stats;
+  }
+
+  /**
+   * Flushes a region (`nvdimm_flush`): the driver's H_SCM_FLUSH loop for a
+   * region that needs it, giving its final return code name; `none` when
+   * the region has no provider flush (no hcall is made).
+   */
+  flush(key: string | number): string {
+    const r = this.#region(key, 0, 0);
+    const flush = r.flush;
+    if (!flush) return "none";
+    return rcName(this.#inKernel(flush));
+  }
+
+  #dimm(key: string | number): { kernel: GuestKernel; dimm: Nvdimm } {
+    const kernel = this.#needKernel();
+    const dimm = kernel.libnvdimm.findDimm(key);
+    if (!dimm) {
+      const names = kernel.libnvdimm.dimms.map((d) => d.dev).join(", ") || "none";
+      throw new RangeError(`no dimm ${JSON.stringify(key)}; this kernel has: ${names}`);
+    }
+    return { kernel, dimm };
+  }
+
+  /** Runs kernel code that issues hcalls; a panic or a stop there is reported, not leaked. */
+  #inKernel<T>(step: () => T): T {
+    const kernel = this.#needKernel();
+    if (kernel.state !== "running") throw new Error(`the kernel is ${kernel.state}`);
+    try {
+      return step();
+    } catch (error) {
+      if (error instanceof ChannelStopped) kernel.halt();
+      if (error instanceof KernelPanic) throw new Error(`kernel panicked: ${error.message}`);
+      throw error;
+    }
   }
 
   /** Issues one hcall by hand through the real channel. */

@@ -8,6 +8,7 @@ import type { DtNode } from "./device_tree.ts";
 import { pmemNodes, readString } from "./device_tree.ts";
 import { Dmesg, type LogLevel } from "./dmesg.ts";
 import { Libnvdimm } from "./libnvdimm.ts";
+import { RealMemory } from "./memory.ts";
 import { DRIVERS, type KernelVersion, type PaprScm52 } from "./papr_scm/mod.ts";
 import type { KernelServices, PlparResult } from "./papr_scm/services.ts";
 
@@ -41,6 +42,8 @@ export interface KernelOptions {
   panicAt?: PanicPoint;
   /** This is a kdump (crash) kernel started by kexec after a panic. */
   kdump?: boolean;
+  /** The partition's real memory, which the hypervisor can write into. */
+  realMemory?: SharedArrayBuffer;
 }
 
 /** Kernel life cycle states. */
@@ -52,6 +55,8 @@ export class GuestKernel {
   readonly dmesg: Dmesg;
   readonly libnvdimm: Libnvdimm = new Libnvdimm();
   readonly drivers: PaprScm52[] = [];
+  /** This kernel's allocator over the partition's real memory (fresh at each boot). */
+  readonly memory?: RealMemory;
   state: KernelState = "booting";
   /** Hcalls issued by this kernel, by opcode. */
   readonly hcallCounts: Map<number, number> = new Map();
@@ -63,6 +68,7 @@ export class GuestKernel {
   constructor(options: KernelOptions) {
     this.version = options.version;
     this.#options = options;
+    if (options.realMemory) this.memory = new RealMemory(options.realMemory);
     this.dmesg = new Dmesg(() => (performance.now() - this.#bootedAt) / 1000);
     if (options.panicAt) {
       const op = opByName(options.panicAt.hcall);
@@ -79,7 +85,8 @@ export class GuestKernel {
   /** Boots: banner, then probes SCM devices. Throws KernelPanic if it panics. */
   boot(): void {
     const kind = this.#options.kdump ? " (kdump)" : "";
-    this.log("notice", `Linux version ${this.version}.0-papr-scm-sim${kind} #1 SMP`);
+    const release = /^\d/.test(this.version) ? `${this.version}.0` : this.version;
+    this.log("notice", `Linux version ${release}-papr-scm-sim${kind} #1 SMP`);
     const model = readString(this.#options.deviceTree, "compatible") ?? "unknown";
     this.log("info", `Machine model: ${model}, hypervisor calls via hvsc`);
     if (this.#options.paprScm !== false) this.#probeAll();
@@ -108,6 +115,7 @@ export class GuestKernel {
       log: (level, text) => this.log(level, text),
       msleep: (ms) => this.msleep(ms),
       libnvdimm: this.libnvdimm,
+      memory: this.memory,
     };
   }
 
@@ -127,6 +135,11 @@ export class GuestKernel {
   /** msleep: this thread really sleeps. */
   msleep(ms: number): void {
     Atomics.wait(this.#sleeper, 0, 0, ms);
+  }
+
+  /** The papr_scm driver bound to a DRC, if it probed. */
+  driverFor(drcIndex: number): PaprScm52 | undefined {
+    return this.drivers.find((d) => d.drcIndex === drcIndex);
   }
 
   /** Panics: logs it and unwinds whatever the kernel was doing. */

@@ -13,15 +13,57 @@ export interface Nvdimm {
   papr: Record<string, () => string>;
   /** Health as ndctl reads it, when the driver provides it. */
   health?: () => DimmHealth;
+  /** The label (config) area, when the driver implements the config commands. */
+  label?: LabelOps;
 }
 
 /** What `ndctl list -H` shows of a dimm. */
 export interface DimmHealth {
-  health_state: "ok" | "non-critical" | "critical" | "fatal";
-  shutdown_state: "clean" | "dirty";
+  /** `unknown` when the health command failed. */
+  health_state: "ok" | "non-critical" | "critical" | "fatal" | "unknown";
+  shutdown_state?: "clean" | "dirty";
   shutdown_count?: number;
+  /** 100 minus the fuel gauge, when the driver could read one (MemLife). */
+  life_used_percentage?: number;
   /** `flag_failed_*` and `flag_smart_event` words that are true. */
   flags: string[];
+}
+
+/**
+ * A driver's ND_CMD_GET_CONFIG_SIZE / GET_CONFIG_DATA / SET_CONFIG_DATA.
+ * `get` and `set` serve one command (at most `maxXfer` bytes) and return 0
+ * or a negative errno, as the driver's `cmd_rc`.
+ */
+export interface LabelOps {
+  /** `config_size`: bytes in the label area. */
+  size: number;
+  /** `max_xfer`: most bytes one command moves. */
+  maxXfer: number;
+  get(offset: number, out: Uint8Array): number;
+  set(offset: number, data: Uint8Array): number;
+}
+
+/** Linux errno names used by the label path. */
+export const ERRNO: Readonly<Record<number, string>> = {
+  5: "EIO",
+  6: "ENXIO",
+  12: "ENOMEM",
+  19: "ENODEV",
+  22: "EINVAL",
+  25: "ENOTTY",
+};
+
+/** What a label read or write ended in: 0 or a negative errno, and the bytes read. */
+export interface LabelResult {
+  rc: number;
+  /** Errno name when rc < 0, e.g. `EINVAL`. */
+  error?: string;
+  /** The bytes read (reads that succeeded only). */
+  data?: Uint8Array;
+}
+
+function labelError(rc: number): LabelResult {
+  return { rc, error: ERRNO[-rc] ?? String(rc) };
 }
 
 /** A region (`regionN`). */
@@ -35,6 +77,11 @@ export interface Region {
   isetId: bigint;
   persistenceDomain: "memory_controller" | "cpu_cache" | "none";
   dimm: Nvdimm;
+  /**
+   * The provider's flush (`ndr_desc.flush`), for regions that need an hcall
+   * to reach persistence; returns the final hcall return code.
+   */
+  flush?: () => number;
 }
 
 /** A bus (`ndbusN`) with its one dimm and region, as papr_scm registers them. */
@@ -90,5 +137,43 @@ export class Libnvdimm {
   /** A region by `regionN` name or by its dimm's DRC index. */
   findRegion(key: string | number): Region | undefined {
     return this.regions.find((r) => r.dev === key || r.dimm.drcIndex === key);
+  }
+
+  /** A dimm by `nmemN` name, by its region's `regionN` name, or by DRC index. */
+  findDimm(key: string | number): Nvdimm | undefined {
+    return this.dimms.find((d) => d.dev === key || d.drcIndex === key) ??
+      this.findRegion(key)?.dimm;
+  }
+
+  /**
+   * `nvdimm_get_config_data`: checks the whole range against the config
+   * size, then issues GET_CONFIG_DATA commands of at most `max_xfer` bytes.
+   */
+  getConfigData(dimm: Nvdimm, offset: number, length: number): LabelResult {
+    const label = dimm.label;
+    if (!label) return labelError(-25);
+    if (offset < 0 || length < 0 || offset + length > label.size) return labelError(-6);
+    const data = new Uint8Array(length);
+    for (let done = 0; done < length;) {
+      const chunk = Math.min(label.maxXfer, length - done);
+      const rc = label.get(offset + done, data.subarray(done, done + chunk));
+      if (rc < 0) return labelError(rc);
+      done += chunk;
+    }
+    return { rc: 0, data };
+  }
+
+  /** `nvdimm_set_config_data`: the same split for SET_CONFIG_DATA. */
+  setConfigData(dimm: Nvdimm, offset: number, data: Uint8Array): LabelResult {
+    const label = dimm.label;
+    if (!label) return labelError(-25);
+    if (offset < 0 || offset + data.length > label.size) return labelError(-6);
+    for (let done = 0; done < data.length;) {
+      const chunk = Math.min(label.maxXfer, data.length - done);
+      const rc = label.set(offset + done, data.subarray(done, done + chunk));
+      if (rc < 0) return labelError(rc);
+      done += chunk;
+    }
+    return { rc: 0 };
   }
 }

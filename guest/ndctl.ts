@@ -3,7 +3,7 @@
  * and json-c's pretty layout (`"key":value`, two-space indent).
  * @module
  */
-import type { Libnvdimm, Region } from "./libnvdimm.ts";
+import type { DimmHealth, Libnvdimm, Nvdimm, Region } from "./libnvdimm.ts";
 
 /** A JSON value that may hold 64-bit integers. */
 export type Json = string | number | bigint | boolean | null | Json[] | { [key: string]: Json };
@@ -32,11 +32,73 @@ export function regionJson(region: Region): Record<string, Json> {
   };
 }
 
-/** The value `ndctl list` prints for the given flags. */
+/** The dimm flag keys, in the order `util_dimm_to_json` adds them. */
+const DIMM_FLAG_ORDER = [
+  "flag_failed_map",
+  "flag_failed_save",
+  "flag_failed_arm",
+  "flag_failed_restore",
+  "flag_failed_flush",
+  "flag_smart_event",
+] as const;
+
+/** libndctl's `parse_papr_flags`: the `papr/flags` words it turns into dimm flags. */
+const PAPR_FLAG_WORDS: Readonly<Record<string, string>> = {
+  not_armed: "flag_failed_arm",
+  flush_fail: "flag_failed_flush",
+  restore_fail: "flag_failed_restore",
+  smart_notify: "flag_smart_event",
+  save_fail: "flag_failed_save",
+};
+
+/** The dimm's true flags, read from its `papr/flags` file as libndctl does. */
+export function dimmFlagKeys(dimm: Nvdimm): string[] {
+  let text = "";
+  try {
+    text = dimm.papr.flags?.() ?? "";
+  } catch {
+    // An unreadable flags file leaves every flag clear.
+  }
+  const set = new Set(text.split(" ").map((w) => PAPR_FLAG_WORDS[w]).filter(Boolean));
+  return DIMM_FLAG_ORDER.filter((k) => set.has(k));
+}
+
+/** `-H`: the health object in `util_dimm_health_to_json`'s key order. */
+export function healthJson(health: DimmHealth): Record<string, Json> {
+  const out: Record<string, Json> = { health_state: health.health_state };
+  if (health.health_state === "unknown") return out;
+  if (health.life_used_percentage !== undefined) {
+    out.life_used_percentage = health.life_used_percentage;
+  }
+  if (health.shutdown_state !== undefined) out.shutdown_state = health.shutdown_state;
+  if (health.shutdown_count !== undefined) out.shutdown_count = health.shutdown_count;
+  return out;
+}
+
+/**
+ * One dimm as `ndctl list -D` shows it (`util_dimm_to_json`): `dev`, then
+ * only the flags that are true; papr dimms have no id, handle, phys_id or
+ * security. With `-H`, `health` follows when the driver reports health.
+ */
+export function dimmJson(dimm: Nvdimm, flags: NdctlListFlags = {}): Record<string, Json> {
+  const out: Record<string, Json> = { dev: dimm.dev };
+  for (const key of dimmFlagKeys(dimm)) out[key] = true;
+  if (flags.health && dimm.health) out.health = healthJson(dimm.health());
+  return out;
+}
+
+/**
+ * The value `ndctl list` prints for the given flags: `-R` regions, `-D`
+ * dimms (`-H` adds health); both together give `{dimms, regions}` as
+ * ndctl nests them under the bus-less top level.
+ */
 export function ndctlList(lib: Libnvdimm, flags: NdctlListFlags): Json {
+  const wantDimms = flags.dimms || (flags.health && !flags.regions);
+  const dimms = wantDimms ? lib.dimms.map((d) => dimmJson(d, flags)) : [];
+  if (wantDimms && !flags.regions) return dimms;
   const regions = lib.regions.map(regionJson);
-  if (flags.regions && !flags.dimms) return regions;
-  return regions;
+  if (!wantDimms) return regions;
+  return { dimms, regions };
 }
 
 /** What `ndctl list` prints: nothing at all when nothing matched. */

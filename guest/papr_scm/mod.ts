@@ -6,9 +6,10 @@ import type { KernelServices, PlatformDevice } from "./services.ts";
 import { PaprScm52 } from "./v5_2.ts";
 import { PaprScm53 } from "./v5_3.ts";
 import { PaprScm54 } from "./v5_4.ts";
+import { PaprScmMainline } from "./v_mainline.ts";
 
-/** Kernel versions the simulator can boot. */
-export const KERNEL_VERSIONS = ["5.2", "5.3", "5.4"] as const;
+/** Kernel versions the simulator can boot (`mainline` is today's Linux). */
+export const KERNEL_VERSIONS = ["5.2", "5.3", "5.4", "mainline"] as const;
 
 /** A kernel version the simulator can boot. */
 export type KernelVersion = typeof KERNEL_VERSIONS[number];
@@ -21,6 +22,7 @@ export const DRIVERS: Record<KernelVersion, PaprScmDriverClass> = {
   "5.2": PaprScm52,
   "5.3": PaprScm53,
   "5.4": PaprScm54,
+  mainline: PaprScmMainline,
 };
 
 /** Checks a kernel version, naming the accepted ones when it is unknown. */
@@ -33,5 +35,5 @@ export function parseKernelVersion(value: unknown): KernelVersion {
   );
 }
 
-export { PaprScm52, PaprScm53, PaprScm54 };
+export { PaprScm52, PaprScm53, PaprScm54, PaprScmMainline };
 export type { KernelServices, PlatformDevice };

@@ -5,6 +5,7 @@
 import type { DtNode } from "../device_tree.ts";
 import type { LogLevel } from "../dmesg.ts";
 import type { Libnvdimm } from "../libnvdimm.ts";
+import type { RealMemory } from "../memory.ts";
 
 /** The result of `plpar_hcall`: r3 and the returned registers r4..r12. */
 export interface PlparResult {
@@ -22,6 +23,8 @@ export interface KernelServices {
   msleep(ms: number): void;
   /** The nvdimm subsystem. */
   libnvdimm: Libnvdimm;
+  /** The LPAR's real memory (`kzalloc`), when the partition has one. */
+  memory?: RealMemory;
 }
 
 /** A platform device the driver binds to: a device-tree node and its names. */
@@ -37,3 +40,15 @@ export interface PlatformDevice {
 export const ENODEV = 19;
 /** No such device or address. */
 export const ENXIO = 6;
+/** Invalid argument. */
+export const EINVAL = 22;
+/** I/O error. */
+export const EIO = 5;
+/** Out of memory. */
+export const ENOMEM = 12;
+/** No such entry. */
+export const ENOENT = 2;
+/** Operation not permitted. */
+export const EPERM = 1;
+/** Operation not supported. */
+export const EOPNOTSUPP = 95;

@@ -6,8 +6,8 @@
  */
 import { BIND_ANY_ADDR, H, OP } from "../../abi/hcalls.ts";
 import { readBool, readString, readU32, readU64 } from "../device_tree.ts";
-import type { NvdimmBus } from "../libnvdimm.ts";
-import { ENODEV, ENXIO, type KernelServices, type PlatformDevice } from "./services.ts";
+import type { LabelOps, Nvdimm, NvdimmBus, Region } from "../libnvdimm.ts";
+import { EINVAL, ENODEV, ENXIO, type KernelServices, type PlatformDevice } from "./services.ts";
 
 /** The driver of one `ibm,pmemory` device, Linux 5.2 behaviour. */
 export class PaprScm52 {
@@ -137,9 +137,13 @@ export class PaprScm52 {
   protected registerNvdimm(): void {
     const lib = this.kernel.libnvdimm;
     this.bus = lib.registerBus(this.pdev.name);
-    const dimm = lib.createDimm(this.bus, { drcIndex: this.drcIndex, papr: this.sysfs() });
+    const dimm = lib.createDimm(this.bus, {
+      drcIndex: this.drcIndex,
+      papr: this.sysfs(),
+      label: this.labelOps(),
+    });
     this.decorateDimm(dimm);
-    lib.createRegion(this.bus, {
+    const region = lib.createRegion(this.bus, {
       start: this.boundAddr,
       size: this.blocks * this.blockSize,
       volatile: this.isVolatile,
@@ -147,6 +151,7 @@ export class PaprScm52 {
       persistenceDomain: this.isVolatile ? "none" : "memory_controller",
       dimm,
     });
+    this.decorateRegion(region);
   }
 
   /** Driver attributes under the dimm's `papr/` directory (none in 5.2). */
@@ -155,7 +160,50 @@ export class PaprScm52 {
   }
 
   /** Hook for later versions to add health to the dimm. */
-  protected decorateDimm(_dimm: import("../libnvdimm.ts").Nvdimm): void {}
+  protected decorateDimm(_dimm: Nvdimm): void {}
+
+  /** Hook for later versions to give the region a flush. */
+  protected decorateRegion(_region: Region): void {}
+
+  /** The config commands as `papr_scm_ndctl` serves them. */
+  protected labelOps(): LabelOps {
+    return {
+      size: this.metadataSize,
+      maxXfer: this.labelMaxXfer(),
+      get: (offset, out) => this.metaGet(offset, out),
+      set: (offset, data) => this.metaSet(offset, data),
+    };
+  }
+
+  /** `max_xfer` answered to ND_CMD_GET_CONFIG_SIZE: one byte per command in 5.2. */
+  protected labelMaxXfer(): number {
+    return 1;
+  }
+
+  /**
+   * `papr_scm_meta_get` of 5.2: exactly one byte per command, checked only by
+   * its offset, so every byte of the area (the last one too) is readable.
+   */
+  metaGet(offset: number, out: Uint8Array): number {
+    if (offset >= this.metadataSize || out.length !== 1) return -EINVAL;
+    const r = this.hcall(OP.H_SCM_READ_METADATA, BigInt(this.drcIndex), BigInt(offset), 1n);
+    if (r.rc) return metaErrno(r.rc);
+    out[0] = Number(r.rets[0] & 0xFFn);
+    return 0;
+  }
+
+  /** `papr_scm_meta_set` of 5.2: one byte per command. */
+  metaSet(offset: number, data: Uint8Array): number {
+    if (offset >= this.metadataSize || data.length !== 1) return -EINVAL;
+    const rc = this.hcall(
+      OP.H_SCM_WRITE_METADATA,
+      BigInt(this.drcIndex),
+      BigInt(offset),
+      BigInt(data[0]),
+      1n,
+    ).rc;
+    return rc ? metaErrno(rc) : 0;
+  }
 
   /** `papr_scm_remove`: unregister, then unbind. */
   remove(): void {
@@ -163,6 +211,12 @@ export class PaprScm52 {
     this.bus = undefined;
     this.unbind();
   }
+}
+
+/** How the metadata paths turn an hcall error into an errno. */
+export function metaErrno(rc: number): number {
+  // H_PARAMETER is a bad DRC index; anything else an invalid parameter.
+  return rc === H.PARAMETER ? -ENODEV : -EINVAL;
 }
 
 function hex16(v: bigint): string {

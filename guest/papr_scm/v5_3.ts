@@ -2,14 +2,73 @@
  * papr_scm as merged in Linux 5.3 by the kexec series: on H_OVERLAP at probe
  * it warns, unbinds everything of the DRC with UNBIND_ALL and binds once
  * more. Its bind no longer logs H_OVERLAP, so a second one fails silently.
+ *
+ * 5.3 also moves label data up to 8 bytes per command, split into 8, 4, 2
+ * and 1-byte hcalls, with the off-by-one bounds check (`>=`) that makes the
+ * last bytes of the area unreadable (fixed in 5.5).
  * @module
  */
 import { H, isLongBusy, longBusyMsecs, OP, UNBIND_SCOPE } from "../../abi/hcalls.ts";
-import { PaprScm52 } from "./v5_2.ts";
+import { EINVAL } from "./services.ts";
+import { metaErrno, PaprScm52 } from "./v5_2.ts";
+
+/** The hcall width for `len` bytes still to move: 8, 4, 2 or 1. */
+function width(len: number): number {
+  return len >= 8 ? 8 : len >= 4 ? 4 : len >= 2 ? 2 : 1;
+}
 
 /** Linux 5.3 behaviour. */
 export class PaprScm53 extends PaprScm52 {
   static override readonly version: string = "5.3";
+
+  protected override labelMaxXfer(): number {
+    return 8;
+  }
+
+  /** The bounds check of 5.3 and 5.4: `offset + length >= size` (off by one). */
+  protected metaOutOfRange(offset: number, length: number): boolean {
+    return offset + length >= this.metadataSize;
+  }
+
+  /** `papr_scm_meta_get`: 8/4/2/1-byte READ_METADATA, big-endian in r4. */
+  override metaGet(offset: number, out: Uint8Array): number {
+    if (this.metaOutOfRange(offset, out.length)) return -EINVAL;
+    for (let done = 0; done < out.length;) {
+      const n = width(out.length - done);
+      const r = this.hcall(
+        OP.H_SCM_READ_METADATA,
+        BigInt(this.drcIndex),
+        BigInt(offset + done),
+        BigInt(n),
+      );
+      if (r.rc) return metaErrno(r.rc);
+      for (let i = 0; i < n; i++) {
+        out[done + i] = Number((r.rets[0] >> BigInt(8 * (n - 1 - i))) & 0xFFn);
+      }
+      done += n;
+    }
+    return 0;
+  }
+
+  /** `papr_scm_meta_set`: 8/4/2/1-byte WRITE_METADATA, data big-endian in r6. */
+  override metaSet(offset: number, data: Uint8Array): number {
+    if (this.metaOutOfRange(offset, data.length)) return -EINVAL;
+    for (let done = 0; done < data.length;) {
+      const n = width(data.length - done);
+      let value = 0n;
+      for (let i = 0; i < n; i++) value = (value << 8n) | BigInt(data[done + i]);
+      const rc = this.hcall(
+        OP.H_SCM_WRITE_METADATA,
+        BigInt(this.drcIndex),
+        BigInt(offset + done),
+        value,
+        BigInt(n),
+      ).rc;
+      if (rc) return metaErrno(rc);
+      done += n;
+    }
+    return 0;
+  }
 
   protected override bindAtProbe(): number {
     let rc = this.bind();
