@@ -101,13 +101,10 @@ export class HypervisorActor {
   }
 
   /**
-   * The core's window on the LPARs' real memory. `read` is beyond what the
-   * core's type asks for: it lets the core read a request the guest wrote
-   * (the stat ids of a PERFORMANCE_STATS call) if it wants to.
+   * The core's window on the LPARs' real memory: it writes the SCMSTATS
+   * buffer there and reads the stat ids a guest asked for.
    */
-  #guestMemory(): GuestMemory & {
-    read(lpar: LparId, address: bigint, length: number): Uint8Array | undefined;
-  } {
+  #guestMemory(): GuestMemory {
     const range = (lpar: LparId, address: bigint, length: number) => {
       const memory = this.#lpars.get(lpar)?.channels.realMemory;
       if (!memory || address < 0n || address + BigInt(length) > BigInt(memory.byteLength)) {
