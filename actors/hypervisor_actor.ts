@@ -139,8 +139,15 @@ export class HypervisorActor {
   }
 
   #fail(error: unknown): void {
+    if (this.#failure) return;
     this.#failure = error instanceof Error ? error : new Error(String(error));
     stopDoorbell(this.#doorbell);
+    // Tell the managed system, which stops the whole system cleanly. (comlink
+    // ignores messages that are not its own.)
+    const scope = globalThis as unknown as { postMessage?: (m: unknown) => void };
+    if ("WorkerGlobalScope" in globalThis && typeof scope.postMessage === "function") {
+      scope.postMessage({ hypervisorFailure: this.#failure.message });
+    }
   }
 
   #check(): void {
@@ -242,6 +249,15 @@ export class HypervisorActor {
   async stop(): Promise<void> {
     stopDoorbell(this.#doorbell);
     await this.#running;
+  }
+
+  /**
+   * Test-only control: fails the actor as a crash of its serve loop would
+   * (the dispatcher stops; the managed system learns of it through the
+   * worker's error and stops every LPAR). Used by tests/supervision_test.ts.
+   */
+  injectFailure(message = "injected failure"): void {
+    this.#fail(new Error(message));
   }
 
   /** Why the hypervisor failed, if it did. */

@@ -6,14 +6,14 @@
 import * as Comlink from "comlink";
 import { opByName, opName, rcName } from "../abi/hcalls.ts";
 import { PANIC, RESP, STOP } from "../channel/layout.ts";
-import { buildDeviceTree } from "../guest/device_tree.ts";
+import { buildDeviceTree, type DtNode, pmemNode } from "../guest/device_tree.ts";
 import type { BootReport, GuestHost, RegionInfo } from "../guest/host.ts";
 import type { LabelResult } from "../guest/libnvdimm.ts";
 import type { PerfStat } from "../guest/papr_scm/v_mainline.ts";
 import type { PanicPoint } from "../guest/kernel.ts";
 import type { Json, NdctlListFlags } from "../guest/ndctl.ts";
 import type { KernelVersion } from "../guest/papr_scm/mod.ts";
-import type { ResolvedLpar } from "./config.ts";
+import type { ResolvedLpar, ResolvedNvdimm, SupervisionConfig } from "./config.ts";
 
 /** Options for boot, kexec and reboot. */
 export interface LparBootOptions {
@@ -37,6 +37,35 @@ export interface HcallAnswer {
 /** Where an LPAR is in its life. */
 export type LparState = "not activated" | "running" | "panicked" | "halted" | "shut down";
 
+/** @internal What an LPAR needs from its managed system. */
+export interface LparHooks {
+  /** Partition shutdown at the hypervisor: releases every binding; the count. */
+  release(): Promise<number>;
+  /** Records a line in the system's event log. */
+  event(text: string): void;
+}
+
+/** What a supervisor did after a panic. */
+export interface SupervisorAction {
+  policy: SupervisionConfig["onPanic"];
+  /** `kdump`, `reboot`, or `stay-down` (by policy or because the budget is spent). */
+  action: "kdump" | "reboot" | "stay-down";
+  /** Why, as logged. */
+  message: string;
+}
+
+function nodeSpec(n: ResolvedNvdimm) {
+  return {
+    drcIndex: n.drc,
+    blockSize: n.blockSize,
+    blocks: n.blocks,
+    metadataSize: n.metadataSize,
+    uuid: n.uuid,
+    hcallFlushRequired: n.hcallFlushRequired,
+    persistenceFailedCount: n.persistenceFailedCount,
+  };
+}
+
 /** One LPAR of a managed system. */
 export class Lpar {
   /** Hypervisor-side LPAR id. */
@@ -45,10 +74,20 @@ export class Lpar {
   /** Kernel version running now (or last). */
   kernel: KernelVersion;
   state: LparState = "not activated";
+  /** What the supervisor did after each panic, oldest first. */
+  readonly supervisorActions: SupervisorAction[] = [];
   readonly #worker: Worker;
   readonly #guest: Comlink.Remote<GuestHost>;
   readonly #header: Int32Array;
-  readonly #release: () => Promise<number>;
+  readonly #hooks: LparHooks;
+  readonly #nvdimms: ResolvedNvdimm[];
+  readonly #dead: Promise<never>;
+  #kill!: (error: Error) => void;
+  #stoppedBy?: Error;
+  #restarts: number[] = [];
+  #supervising = false;
+  /** Test-only fault: the kernel ignores DLPAR remove requests. */
+  ignoreDlparRemove = false;
 
   /** @internal Created by ManagedSystem. */
   constructor(
@@ -56,15 +95,32 @@ export class Lpar {
     config: ResolvedLpar,
     worker: Worker,
     channel: SharedArrayBuffer,
-    release: () => Promise<number>,
+    hooks: LparHooks,
   ) {
     this.id = id;
     this.config = config;
     this.kernel = config.kernel;
+    this.#nvdimms = [...config.nvdimms];
     this.#worker = worker;
     this.#guest = Comlink.wrap<GuestHost>(worker);
     this.#header = new Int32Array(channel);
-    this.#release = release;
+    this.#hooks = hooks;
+    this.#dead = new Promise<never>((_, reject) => (this.#kill = reject));
+    this.#dead.catch(() => {});
+  }
+
+  /** The nvdimms assigned to this LPAR now (configured, plus DLPAR changes). */
+  get nvdimms(): readonly ResolvedNvdimm[] {
+    return this.#nvdimms;
+  }
+
+  /**
+   * A control-plane call that fails instead of hanging when the LPAR's
+   * worker is stopped (system stop, hypervisor failure).
+   */
+  #call<T>(call: () => Promise<T>): Promise<T> {
+    if (this.#stoppedBy) return Promise.reject(this.#stoppedBy);
+    return Promise.race([call(), this.#dead]);
   }
 
   /** The partition's name. */
@@ -78,15 +134,7 @@ export class Lpar {
   }
 
   #deviceTree() {
-    return buildDeviceTree(this.config.nvdimms.map((n) => ({
-      drcIndex: n.drc,
-      blockSize: n.blockSize,
-      blocks: n.blocks,
-      metadataSize: n.metadataSize,
-      uuid: n.uuid,
-      hcallFlushRequired: n.hcallFlushRequired,
-      persistenceFailedCount: n.persistenceFailedCount,
-    })));
+    return buildDeviceTree(this.#nvdimms.map(nodeSpec));
   }
 
   #track(report: BootReport): BootReport {
@@ -105,10 +153,20 @@ export class Lpar {
     };
   }
 
-  /** Activates the partition: boots its kernel, which probes its nvdimms. */
+  /**
+   * Activates the partition: boots its kernel, which probes its nvdimms.
+   * A configured `faults.panicAt` applies unless `options.panicAt` is given.
+   * If the kernel panics, the supervision policy runs before this returns;
+   * the report is that of the kernel this call booted.
+   */
   async boot(options: LparBootOptions = {}): Promise<BootReport> {
     if (this.state === "running") throw new Error(`LPAR ${this.name} is already running`);
-    return this.#track(await this.#guest.boot(this.#bootOptions(options)));
+    const panicAt = options.panicAt ?? this.config.faults.panicAt;
+    const report = this.#track(
+      await this.#call(() => this.#guest.boot(this.#bootOptions({ ...options, panicAt }))),
+    );
+    await this.#supervise();
+    return report;
   }
 
   /**
@@ -122,7 +180,11 @@ export class Lpar {
       );
     }
     const kdump = this.state === "panicked";
-    return this.#track(await this.#guest.boot(this.#bootOptions(options, kdump)));
+    const report = this.#track(
+      await this.#call(() => this.#guest.boot(this.#bootOptions(options, kdump))),
+    );
+    await this.#supervise();
+    return report;
   }
 
   /**
@@ -131,50 +193,155 @@ export class Lpar {
    */
   async panic(reason?: string): Promise<void> {
     Atomics.store(this.#header, PANIC, 1);
-    const state = await this.#guest.panic(reason);
+    const state = await this.#call(() => this.#guest.panic(reason));
     if (state === "panicked") this.state = "panicked";
+    await this.#supervise();
   }
 
   /** Clean reboot: the driver unbinds its regions, then the kernel boots again. */
   async reboot(options: LparBootOptions = {}): Promise<BootReport> {
-    return this.#track(await this.#guest.reboot(this.#bootOptions(options)));
+    const report = this.#track(
+      await this.#call(() => this.#guest.reboot(this.#bootOptions(options))),
+    );
+    await this.#supervise();
+    return report;
   }
 
   /** Shutdown: the kernel stops; the hypervisor releases every binding of the LPAR. */
   async shutdown(): Promise<number> {
-    await this.#guest.shutdown();
+    await this.#call(() => this.#guest.shutdown());
     this.state = "shut down";
-    return await this.#release();
+    return await this.#hooks.release();
+  }
+
+  /**
+   * Runs the supervision policy while the kernel is panicked: `kdump`
+   * kexecs a kdump kernel, `reboot` restarts the partition (the hypervisor
+   * releases its bindings, then the configured kernel boots), `stay-down`
+   * leaves it. More than `maxRestarts` restarts within `windowSeconds`
+   * and it stays down, saying so in the system's events.
+   */
+  async #supervise(): Promise<void> {
+    if (this.#supervising) return;
+    this.#supervising = true;
+    try {
+      while (this.state === "panicked") {
+        const { onPanic, maxRestarts, windowSeconds } = this.config.supervision;
+        const now = performance.now();
+        this.#restarts = this.#restarts.filter((t) => now - t < windowSeconds * 1000);
+        let action: SupervisorAction["action"] = onPanic;
+        let message: string;
+        if (onPanic === "stay-down") {
+          message = `${this.name}: kernel panicked; policy stay-down: the LPAR stays down`;
+        } else if (this.#restarts.length >= maxRestarts) {
+          action = "stay-down";
+          message = `${this.name}: kernel panicked; restart budget spent ` +
+            `(${this.#restarts.length} restarts in the last ${windowSeconds} s, at most ` +
+            `${maxRestarts}): the LPAR stays down`;
+        } else {
+          this.#restarts.push(now);
+          message = `${this.name}: kernel panicked; policy ${onPanic}: ` +
+            (onPanic === "kdump" ? "kexec of a kdump kernel" : "partition restart") +
+            ` (restart ${this.#restarts.length} of at most ${maxRestarts} in ${windowSeconds} s)`;
+        }
+        this.supervisorActions.push({ policy: onPanic, action, message });
+        this.#hooks.event(message);
+        if (action === "stay-down") return;
+        if (action === "kdump") {
+          this.#track(await this.#call(() => this.#guest.boot(this.#bootOptions({}, true))));
+        } else {
+          await this.#call(() => this.#guest.shutdown());
+          await this.#hooks.release();
+          const panicAt = this.config.faults.panicAt;
+          this.#track(await this.#call(() => this.#guest.boot(this.#bootOptions({ panicAt }))));
+        }
+      }
+    } finally {
+      this.#supervising = false;
+    }
   }
 
   /** The current kernel's log. */
   dmesg(options: { debug?: boolean } = {}): Promise<string[]> {
-    return this.#guest.dmesg(options.debug ?? false);
+    return this.#call(() => this.#guest.dmesg(options.debug ?? false));
   }
 
-  /** `ndctl list` as text (default `-R`). */
+  /**
+   * `ndctl list` as text (default `-R`).
+   * @example
+   * ```ts
+   * console.log(await lpar.ndctl({ regions: true, dimms: true, health: true }));
+   * ```
+   */
   ndctl(flags: NdctlListFlags = { regions: true }): Promise<string> {
-    return this.#guest.ndctl(flags);
+    return this.#call(() => this.#guest.ndctl(flags));
   }
 
   /** `ndctl list` as data (default `-R`). */
   ndctlJson(flags: NdctlListFlags = { regions: true }): Promise<Json> {
-    return this.#guest.ndctlJson(flags);
+    return this.#call<Json>(() => this.#guest.ndctlJson(flags));
+  }
+
+  /**
+   * A sysfs-like view of the running kernel's nvdimm devices: with no path
+   * (or a directory) the entries, one per line (directories end in `/`);
+   * with a file's path, its text. Paths are absolute or relative to
+   * `/sys/bus/nd/devices`.
+   * @example
+   * ```ts
+   * console.log(await lpar.sysfs("region0/resource")); // 0x...
+   * console.log(await lpar.sysfs("/sys/bus/nd/devices/nmem0/papr/flags"));
+   * ```
+   */
+  sysfs(path?: string): Promise<string> {
+    return this.#call(() => this.#guest.sysfs(path));
   }
 
   /** The regions of the running kernel. */
   regions(): Promise<RegionInfo[]> {
-    return this.#guest.regions();
+    return this.#call(() => this.#guest.regions());
   }
 
   /** Reads `length` bytes at `offset` of a region (`"region0"` or a DRC index), by DAX. */
   read(region: string | number, offset: number, length: number): Promise<Uint8Array> {
-    return this.#guest.read(region, offset, length);
+    return this.#call(() => this.#guest.read(region, offset, length));
   }
 
   /** Writes bytes at `offset` of a region, by DAX. */
   write(region: string | number, offset: number, data: Uint8Array): Promise<void> {
-    return this.#guest.write(region, offset, data);
+    return this.#call(() => this.#guest.write(region, offset, data));
+  }
+
+  /** @internal DLPAR add, guest side: SCM attached, node added, probed if running. */
+  async hotplugAdd(
+    nvdimm: ResolvedNvdimm,
+    attach: () => Promise<void>,
+  ): Promise<{ node: DtNode; rc: number | undefined }> {
+    await this.#call(attach);
+    this.#nvdimms.push(nvdimm);
+    const node = pmemNode(nodeSpec(nvdimm));
+    if (this.state !== "running") return { node, rc: undefined };
+    const { rc, state } = await this.#call(() => this.#guest.hotplugAdd(node));
+    if (state === "panicked") {
+      this.state = "panicked";
+      await this.#supervise();
+    }
+    return { node, rc };
+  }
+
+  /** @internal DLPAR remove, guest side: asks the driver to let go; true if it did. */
+  async hotplugRemove(drc: number): Promise<boolean> {
+    const { removed } = this.state === "running"
+      ? await this.#call(() => this.#guest.hotplugRemove(drc, this.ignoreDlparRemove))
+      : { removed: false };
+    return removed;
+  }
+
+  /** @internal DLPAR remove, after the hypervisor took the DRC: forget it here. */
+  async forget(drc: number): Promise<void> {
+    const i = this.#nvdimms.findIndex((n) => n.drc === drc);
+    if (i >= 0) this.#nvdimms.splice(i, 1);
+    await this.#call(() => this.#guest.detachScm(drc));
   }
 
   /**
@@ -221,12 +388,14 @@ export class Lpar {
     const op = typeof opcode === "string" ? opByName(opcode) : opcode;
     if (op === undefined) throw new RangeError(`unknown hcall ${JSON.stringify(opcode)}`);
     const regs = args.map((a) => BigInt.asUintN(64, BigInt(a)));
-    const { rc, rets } = await this.#guest.hcall(op, regs);
+    const { rc, rets } = await this.#call(() => this.#guest.hcall(op, regs));
     return { rc, rcName: rcName(rc), rets };
   }
 
   /** @internal Stops the worker: stop word, wake it, then terminate. */
-  stop(): void {
+  stop(reason: Error = new Error(`LPAR ${this.name} was stopped`)): void {
+    this.#stoppedBy ??= reason;
+    this.#kill(reason);
     Atomics.store(this.#header, STOP, 1);
     Atomics.notify(this.#header, RESP);
     this.#guest[Comlink.releaseProxy]();

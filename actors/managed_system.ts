@@ -12,6 +12,13 @@
  * await lpar.boot();
  * console.log(await lpar.ndctl());
  * ```
+ *
+ * DLPAR (dynamic reconfiguration) of nvdimms on running LPARs:
+ * ```ts
+ * await system.dlparAdd("lpar1", { drc: "0x44100003", blocks: 2 });
+ * const removed = await system.dlparRemove("lpar1", 0x44100003);
+ * console.log(removed.message);
+ * ```
  * @module
  */
 import * as Comlink from "comlink";
@@ -19,7 +26,14 @@ import { opName, rcName } from "../abi/hcalls.ts";
 import { healthFromNames } from "../abi/health.ts";
 import type { BlockBinding, MediaCounters } from "../core/types.ts";
 import type { HypervisorActor } from "./hypervisor_actor.ts";
-import { resolveConfig, type ResolvedConfig, type SystemConfig } from "./config.ts";
+import {
+  type NvdimmConfig,
+  resolveConfig,
+  type ResolvedConfig,
+  type ResolvedNvdimm,
+  resolveNvdimm,
+  type SystemConfig,
+} from "./config.ts";
 import { Lpar } from "./lpar.ts";
 import type { hypervisorBoot } from "../workers/hypervisor_worker.ts";
 import type { GuestHost } from "../guest/host.ts";
@@ -38,6 +52,52 @@ export interface BindingView {
   lpar: string;
   address: bigint;
   state: "bound" | "pending";
+}
+
+/** What a DLPAR operation did. */
+export interface DlparResult {
+  action: "add" | "remove";
+  lpar: string;
+  drc: number;
+  /** add: the running kernel's probe result (0 or -errno); undefined when not running. */
+  probe?: number;
+  /** add: the region the driver registered, if any. */
+  region?: string;
+  /** remove: true when the hypervisor had to force the release (kernel crashed or ignored it). */
+  forced?: boolean;
+  /** remove: blocks the hypervisor released (0 after a clean unbind by the driver). */
+  released?: number;
+  /** The line also recorded in `system.events`. */
+  message: string;
+}
+
+/** The hypervisor failed; the managed system stopped every LPAR and itself. */
+export class HypervisorFailedError extends Error {
+  constructor(reason: string) {
+    super(`hypervisor failed: ${reason}; the managed system was stopped`);
+    this.name = "HypervisorFailedError";
+  }
+}
+
+const hex = (drc: number) => `0x${drc.toString(16)}`;
+
+function drcSpec(n: ResolvedNvdimm) {
+  return {
+    index: n.drc,
+    blockSize: n.blockSize,
+    blocks: n.blocks,
+    metadataSize: n.metadataSize,
+    uuid: n.uuid,
+    health: n.health,
+    hcallFlushRequired: n.hcallFlushRequired,
+    persistenceFailedCount: n.persistenceFailedCount,
+  };
+}
+
+function sameDevice(a: ResolvedNvdimm, b: ResolvedNvdimm): boolean {
+  return a.blocks === b.blocks && a.blockSize === b.blockSize &&
+    a.metadataSize === b.metadataSize && a.uuid === b.uuid &&
+    a.hcallFlushRequired === b.hcallFlushRequired;
 }
 
 /** A worker, and a promise that rejects with its first uncaught error. */
@@ -67,8 +127,15 @@ export class ManagedSystem {
   readonly #hvWorker: Worker;
   readonly #hv: Comlink.Remote<HypervisorActor>;
   readonly #lpars: Lpar[] = [];
+  readonly #drcs = new Map<number, ResolvedNvdimm>();
   readonly errors: string[] = [];
+  /** What the system did on its own (supervision, DLPAR, failures), oldest first. */
+  readonly events: string[] = [];
+  /** Why the hypervisor failed, once it has. */
+  failure?: string;
   #stopped = false;
+  #hvKill!: (error: Error) => void;
+  readonly #hvDead = new Promise<never>((_, reject) => (this.#hvKill = reject));
 
   private constructor(
     config: ResolvedConfig,
@@ -78,6 +145,52 @@ export class ManagedSystem {
     this.config = config;
     this.#hvWorker = hvWorker;
     this.#hv = hv;
+    this.#hvDead.catch(() => {});
+  }
+
+  /** A call to the hypervisor that fails instead of hanging once it has failed. */
+  #hvCall<T>(call: () => Promise<T>): Promise<T> {
+    if (this.#stopped) {
+      return Promise.reject(
+        this.failure === undefined
+          ? new Error("the managed system was stopped")
+          : new HypervisorFailedError(this.failure),
+      );
+    }
+    return Promise.race([call(), this.#hvDead]);
+  }
+
+  /** Records a line in `events`. */
+  #event(text: string): void {
+    this.events.push(text);
+  }
+
+  /**
+   * The hypervisor failed (its worker errored, or the actor's serve loop
+   * failed): every LPAR is stopped, pending calls fail with
+   * HypervisorFailedError, and the system stops. Never hangs.
+   */
+  #hypervisorFailed(reason: string): void {
+    if (this.failure !== undefined || this.#stopped) return;
+    this.failure = reason;
+    const error = new HypervisorFailedError(reason);
+    this.errors.push(`hypervisor: ${reason}`);
+    this.#event(error.message);
+    this.#hvKill(error);
+    this.stop();
+  }
+
+  /**
+   * Test-only: makes the hypervisor actor fail as if its serve loop had
+   * crashed (`HypervisorActor.injectFailure`). The system then stops itself;
+   * see `failure` and `events`.
+   */
+  async injectHypervisorFailure(reason = "injected failure"): Promise<void> {
+    try {
+      await this.#hvCall(() => this.#hv.injectFailure(reason));
+    } catch (error) {
+      if (!(error instanceof HypervisorFailedError)) throw error;
+    }
   }
 
   /** Starts a system from a configuration (checked first; see SystemConfig). */
@@ -108,22 +221,21 @@ export class ManagedSystem {
     }
     const system = new ManagedSystem(resolved, hvWorker, hv);
     system.errors.push(...errors);
+    hvWorker.addEventListener("message", (event: MessageEvent) => {
+      const reason = (event.data as { hypervisorFailure?: string } | null)?.hypervisorFailure;
+      if (typeof reason === "string") system.#hypervisorFailed(reason);
+    });
+    failed.catch((error: Error) =>
+      system.#hypervisorFailed(
+        error.message.replace(/^hypervisor worker failed: (Uncaught )?(Error: )?/, ""),
+      )
+    );
     try {
-      const created = new Set<number>();
       for (const lpar of resolved.lpars) {
         for (const n of lpar.nvdimms) {
-          if (created.has(n.drc)) continue;
-          created.add(n.drc);
-          await hv.createDrc({
-            index: n.drc,
-            blockSize: n.blockSize,
-            blocks: n.blocks,
-            metadataSize: n.metadataSize,
-            uuid: n.uuid,
-            health: n.health,
-            hcallFlushRequired: n.hcallFlushRequired,
-            persistenceFailedCount: n.persistenceFailedCount,
-          });
+          if (system.#drcs.has(n.drc)) continue;
+          system.#drcs.set(n.drc, n);
+          await system.#hvCall(() => hv.createDrc(drcSpec(n)));
         }
       }
       await Promise.all(resolved.lpars.map((config, i) => system.#addLpar(i + 1, config)));
@@ -135,13 +247,16 @@ export class ManagedSystem {
   }
 
   async #addLpar(id: number, config: ResolvedConfig["lpars"][number]): Promise<Lpar> {
-    const channels = await this.#hv.attachLpar(id);
+    const channels = await this.#hvCall(() => this.#hv.attachLpar(id));
     const { worker, failed } = spawn(
       "../workers/lpar_worker.ts",
       `LPAR ${config.name}`,
       (m) => this.errors.push(`${config.name}: ${m}`),
     );
-    const lpar = new Lpar(id, config, worker, channels.channel, () => this.#hv.releaseLpar(id));
+    const lpar = new Lpar(id, config, worker, channels.channel, {
+      release: () => this.#hvCall(() => this.#hv.releaseLpar(id)),
+      event: (text) => this.#event(text),
+    });
     this.#lpars[id - 1] = lpar;
     const guest: Comlink.Remote<GuestHost> = lpar.guest;
     await Promise.race([guest.init({ lpar: id, name: config.name, ...channels }), failed]);
@@ -150,6 +265,133 @@ export class ManagedSystem {
       await guest.attachScm(n.drc, memory, await this.#hv.mediaCounters(n.drc));
     }
     return lpar;
+  }
+
+  #lparOf(lpar: string | Lpar): Lpar {
+    return typeof lpar === "string" ? this.lpar(lpar) : lpar;
+  }
+
+  /**
+   * DLPAR add: gives an nvdimm to an LPAR. The hypervisor creates the DRC
+   * (or reuses it if it exists, described identically) and assigns it;
+   * its SCM is handed to that LPAR's worker; a new `ibm,pmemory` node
+   * appears in the LPAR's device tree and, if the kernel is running, the
+   * driver probes it now (otherwise at the next boot).
+   * @example
+   * ```ts
+   * const added = await system.dlparAdd("lpar1", { drc: "0x44100003", blocks: 2 });
+   * console.log(added.region); // "region1"
+   * ```
+   */
+  async dlparAdd(lpar: string | Lpar, nvdimm: NvdimmConfig): Promise<DlparResult> {
+    const target = this.#lparOf(lpar);
+    const n = resolveNvdimm("nvdimm", nvdimm);
+    if (target.nvdimms.some((m) => m.drc === n.drc)) {
+      throw new RangeError(`dlparAdd: drc ${hex(n.drc)} is already assigned to ${target.name}`);
+    }
+    const known = this.#drcs.get(n.drc);
+    if (known && !sameDevice(known, n)) {
+      throw new RangeError(
+        `dlparAdd: drc ${hex(n.drc)} exists with different settings; describe it identically`,
+      );
+    }
+    if (!known) {
+      await this.#hvCall(() => this.#hv.createDrc(drcSpec(n)));
+      this.#drcs.set(n.drc, n);
+    }
+    const memory = await this.#hvCall(() => this.#hv.assign(n.drc, target.id));
+    const regionsBefore = target.state === "running" ? await target.regions() : [];
+    const { rc } = await target.hotplugAdd(known ?? n, () => this.#attach(target, n.drc, memory));
+    let region: string | undefined;
+    if (rc === 0) {
+      const found = (await target.regions()).find((r) => r.drc === n.drc);
+      if (found && !regionsBefore.some((r) => r.dev === found.dev)) region = found.dev;
+    }
+    const message = `dlpar: added drc ${hex(n.drc)} to ${target.name}` +
+      (rc === undefined
+        ? ` (${target.state}: probed at its next boot)`
+        : rc === 0
+        ? `; papr_scm probed it: ${region ?? "no region"}`
+        : `; papr_scm probe failed: ${rc}`);
+    this.#event(message);
+    return { action: "add", lpar: target.name, drc: n.drc, probe: rc, region, message };
+  }
+
+  /** Hands a DRC's SCM to an LPAR's worker. */
+  async #attach(lpar: Lpar, drc: number, memory: SharedArrayBuffer): Promise<void> {
+    await lpar.guest.attachScm(drc, memory, await this.#hvCall(() => this.#hv.mediaCounters(drc)));
+  }
+
+  /**
+   * DLPAR remove: asks the LPAR's kernel to release the nvdimm (papr_scm's
+   * remove() unregisters the region and unbinds), then the hypervisor
+   * unassigns the DRC and its SCM is detached from the worker. If the
+   * kernel is not running (panicked, halted, shut down) or ignores the
+   * request, the hypervisor forces the release of its bindings and the
+   * result (and `events`) says so.
+   * @example
+   * ```ts
+   * const r = await system.dlparRemove("lpar1", 0x44100002);
+   * console.log(r.forced, r.message);
+   * ```
+   */
+  async dlparRemove(lpar: string | Lpar, drc: number | string): Promise<DlparResult> {
+    const target = this.#lparOf(lpar);
+    const index = typeof drc === "string" ? parseInt(drc, 16) : drc;
+    if (!target.nvdimms.some((m) => m.drc === index)) {
+      throw new RangeError(
+        `dlparRemove: drc ${hex(index)} is not assigned to ${target.name}; it has: ${
+          target.nvdimms.map((m) => hex(m.drc)).join(", ") || "none"
+        }`,
+      );
+    }
+    const state = target.state;
+    const unbound = await target.hotplugRemove(index);
+    const released = await this.#hvCall(() => this.#hv.unassign(index, target.id));
+    await target.forget(index);
+    const forced = released > 0;
+    const why = state !== "running"
+      ? `the LPAR is ${state}`
+      : unbound
+      ? "the driver did not unbind everything"
+      : "the kernel ignored the request";
+    const message = forced
+      ? `dlpar: removed drc ${hex(index)} from ${target.name}: ${why}; ` +
+        `forced release at the hypervisor (${released} blocks released)`
+      : `dlpar: removed drc ${hex(index)} from ${target.name}` +
+        (unbound ? " (papr_scm unbound it)" : ` (nothing was bound; ${why})`);
+    this.#event(message);
+    return { action: "remove", lpar: target.name, drc: index, forced, released, message };
+  }
+
+  /**
+   * DLPAR move: removes the nvdimm from one LPAR (forcing the release if
+   * needed) and adds it to another, described as before. The data stays in
+   * the SCM.
+   * @example
+   * ```ts
+   * await system.dlparMove(0x44100002, "lpar1", "lpar2");
+   * ```
+   */
+  async dlparMove(
+    drc: number | string,
+    from: string | Lpar,
+    to: string | Lpar,
+  ): Promise<{ removed: DlparResult; added: DlparResult }> {
+    const source = this.#lparOf(from);
+    const index = typeof drc === "string" ? parseInt(drc, 16) : drc;
+    const n = source.nvdimms.find((m) => m.drc === index);
+    const removed = await this.dlparRemove(source, index);
+    const added = await this.dlparAdd(to, {
+      drc: index,
+      blocks: n!.blocks,
+      blockSize: Number(n!.blockSize),
+      metadataSize: n!.metadataSize,
+      uuid: n!.uuid,
+      hcallFlushRequired: n!.hcallFlushRequired,
+      persistenceFailedCount: n!.persistenceFailedCount,
+    });
+    return { removed, added };
   }
 
   /** Every LPAR, in configuration order. */
@@ -174,18 +416,18 @@ export class ManagedSystem {
 
   /** The hypervisor's binding table. */
   async bindings(): Promise<BindingView[]> {
-    const table: BlockBinding[] = await this.#hv.bindings();
+    const table: BlockBinding[] = await this.#hvCall(() => this.#hv.bindings());
     return table.map((b) => ({ ...b, lpar: this.#nameOf(b.lpar) }));
   }
 
   /** Invariant violations in the hypervisor's state (none expected). */
   invariants(): Promise<string[]> {
-    return this.#hv.invariants();
+    return this.#hvCall(() => this.#hv.invariants());
   }
 
   /** Sets a DRC's health bits by name, e.g. `["HEALTH_FATAL"]`. */
   setHealth(drc: number, bits: string[]): Promise<void> {
-    return this.#hv.setHealth(drc, healthFromNames(bits));
+    return this.#hvCall(() => this.#hv.setHealth(drc, healthFromNames(bits)));
   }
 
   /** A DRC's media counters (cache lines loaded and stored by DAX) as the hypervisor sees them. */
@@ -195,12 +437,12 @@ export class ManagedSystem {
 
   /** Starts recording every hcall the hypervisor answers. */
   traceStart(): Promise<void> {
-    return this.#hv.traceStart();
+    return this.#hvCall(() => this.#hv.traceStart());
   }
 
   /** Stops recording and returns the hcalls answered since traceStart(), by name. */
   async traceTake(): Promise<HcallTrace[]> {
-    const records = await this.#hv.traceTake();
+    const records = await this.#hvCall(() => this.#hv.traceTake());
     return records.map((r) => ({
       lpar: this.#nameOf(r.lpar),
       hcall: opName(r.opcode),
@@ -212,11 +454,12 @@ export class ManagedSystem {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    for (const lpar of this.#lpars) lpar?.stop();
+    const reason = this.failure === undefined ? undefined : new HypervisorFailedError(this.failure);
+    for (const lpar of this.#lpars) lpar?.stop(reason);
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([
-        this.#hv.stop(),
+        this.failure === undefined ? this.#hv.stop() : Promise.resolve(),
         new Promise((resolve) => (timer = setTimeout(resolve, 1000))),
       ]);
     } catch {

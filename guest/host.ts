@@ -10,6 +10,7 @@ import { PageTableReader } from "../channel/page_table.ts";
 import { DaxMemory } from "./dax.ts";
 import type { DtNode } from "./device_tree.ts";
 import { GuestKernel, KernelPanic, type KernelState, type PanicPoint } from "./kernel.ts";
+import { sysfsRead } from "./sysfs.ts";
 import { formatNdctl, type Json, ndctlList, type NdctlListFlags } from "./ndctl.ts";
 import type { LabelResult, Nvdimm } from "./libnvdimm.ts";
 import { type KernelVersion, PaprScmMainline, parseKernelVersion } from "./papr_scm/mod.ts";
@@ -110,6 +111,34 @@ export class GuestHost {
     if (kernel?.state === "running") this.#run(() => kernel.shutdownDrivers());
     kernel?.halt();
     return this.boot(options);
+  }
+
+  /** DLPAR add: the running kernel probes a new `ibm,pmemory` node (0 or -errno). */
+  hotplugAdd(node: DtNode): { rc: number; state: KernelState | "none" } {
+    const kernel = this.#kernel;
+    if (!kernel || kernel.state !== "running") return { rc: -19, state: kernel?.state ?? "none" };
+    let rc = -19;
+    this.#run(() => (rc = kernel.hotplugAdd(node)));
+    return { rc, state: kernel.state };
+  }
+
+  /**
+   * DLPAR remove: the running kernel's driver releases the DRC. `ignore`
+   * (a fault) makes the kernel ignore the request. True when a driver let go.
+   */
+  hotplugRemove(drc: number, ignore = false): { removed: boolean; state: KernelState | "none" } {
+    const kernel = this.#kernel;
+    if (!kernel || kernel.state !== "running" || ignore) {
+      return { removed: false, state: kernel?.state ?? "none" };
+    }
+    let removed = false;
+    this.#run(() => (removed = kernel.hotplugRemove(drc)));
+    return { removed, state: kernel.state };
+  }
+
+  /** A sysfs path of the running kernel: a listing or a file's text. */
+  sysfs(path?: string): string {
+    return sysfsRead(this.#needKernel().libnvdimm, path);
   }
 
   /** Stops the kernel without any unbind (the hypervisor cleans up at shutdown). */

@@ -5,7 +5,7 @@
  */
 import { opByName, opName, RET_COUNT } from "../abi/hcalls.ts";
 import type { DtNode } from "./device_tree.ts";
-import { pmemNodes, readString } from "./device_tree.ts";
+import { PMEM_PARENT, pmemNodes, readString } from "./device_tree.ts";
 import { Dmesg, type LogLevel } from "./dmesg.ts";
 import { Libnvdimm } from "./libnvdimm.ts";
 import { RealMemory } from "./memory.ts";
@@ -94,18 +94,44 @@ export class GuestKernel {
   }
 
   #probeAll(): void {
+    for (const { path, node } of pmemNodes(this.#options.deviceTree)) this.#probe(path, node);
+  }
+
+  #probe(path: string, node: DtNode): number {
+    const compatible = readString(node, "compatible");
+    if (compatible !== "ibm,pmemory" && compatible !== "ibm,pmemory-v2") return -19;
     const Driver = DRIVERS[this.version];
-    const services = this.services();
-    for (const { path, node } of pmemNodes(this.#options.deviceTree)) {
-      const compatible = readString(node, "compatible");
-      if (compatible !== "ibm,pmemory" && compatible !== "ibm,pmemory-v2") continue;
-      const driver = new Driver(services, {
-        node,
-        path,
-        name: `ibm,persistent-memory:${node.name}`,
-      });
-      if (driver.probe() === 0) this.drivers.push(driver);
-    }
+    const driver = new Driver(this.services(), {
+      node,
+      path,
+      name: `ibm,persistent-memory:${node.name}`,
+    });
+    const rc = driver.probe();
+    if (rc === 0) this.drivers.push(driver);
+    return rc;
+  }
+
+  /**
+   * DLPAR add: a new `ibm,pmemory` node appeared under the SCM parent; the
+   * driver probes it. Returns the probe's result (0 or a negative errno).
+   */
+  hotplugAdd(node: DtNode): number {
+    this.log("info", `dlpar: added ${PMEM_PARENT}/${node.name}`);
+    if (this.#options.paprScm === false) return -19;
+    return this.#probe(`/${PMEM_PARENT}/${node.name}`, node);
+  }
+
+  /**
+   * DLPAR remove: the driver bound to the DRC's node is removed (papr_scm's
+   * remove() unregisters the region and unbinds). False when no driver had it.
+   */
+  hotplugRemove(drc: number): boolean {
+    const i = this.drivers.findIndex((d) => d.drcIndex === drc);
+    this.log("info", `dlpar: removing ${PMEM_PARENT}/ibm,pmemory@${drc.toString(16)}`);
+    if (i < 0) return false;
+    const [driver] = this.drivers.splice(i, 1);
+    driver.remove();
+    return true;
   }
 
   /** The facilities drivers use. */

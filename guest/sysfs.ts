@@ -1,0 +1,106 @@
+/**
+ * A sysfs-like view of one running kernel's nvdimm devices: the directories
+ * and attributes a kernel developer looks at under `/sys/bus/nd/devices`
+ * (`nmemN/papr/flags`, `regionN/size`, `regionN/resource`, ...). Driver
+ * attributes (`papr/`) appear only where the kernel's driver has them.
+ *
+ * @example
+ * ```ts
+ * import { sysfsRead } from "./sysfs.ts";
+ * import { Libnvdimm } from "./libnvdimm.ts";
+ * console.log(sysfsRead(new Libnvdimm(), "/sys/bus/nd/devices")); // "" (no devices)
+ * ```
+ * @module
+ */
+import type { Libnvdimm, Nvdimm, Region } from "./libnvdimm.ts";
+
+/** Where the listing starts. */
+export const SYSFS_ROOT = "/sys/bus/nd/devices";
+
+/** A file's text, or a directory's entries. */
+type Entry = (() => string) | Tree;
+interface Tree {
+  [name: string]: Entry;
+}
+
+function hex(v: bigint): string {
+  return `0x${v.toString(16)}`;
+}
+
+function dimmTree(dimm: Nvdimm): Tree {
+  const papr: Tree = {};
+  for (const [name, read] of Object.entries(dimm.papr)) papr[name] = read;
+  const tree: Tree = { devtype: () => "nvdimm", modalias: () => "nd:t1" };
+  if (Object.keys(papr).length) tree.papr = papr;
+  return tree;
+}
+
+/** The `namespaceN.0` of a region: one label-less raw namespace spanning it. */
+export function namespaceName(region: Region): string {
+  return `namespace${region.dev.slice("region".length)}.0`;
+}
+
+function regionTree(region: Region): Tree {
+  return {
+    size: () => region.size.toString(),
+    resource: () => hex(region.start),
+    align: () => "16777216",
+    available_size: () => "0",
+    mappings: () => "1",
+    mapping0: () => `${region.dimm.dev},0,${region.size},0`,
+    set_cookie: () => hex(BigInt.asUintN(64, region.isetId)),
+    persistence_domain: () => region.persistenceDomain === "none" ? "" : region.persistenceDomain,
+    devtype: () => region.volatile ? "nd_volatile" : "nd_pmem",
+    [namespaceName(region)]: namespaceTree(region),
+  };
+}
+
+function namespaceTree(region: Region): Tree {
+  return {
+    devtype: () => "nd_namespace_io",
+    mode: () => "raw",
+    size: () => region.size.toString(),
+    resource: () => hex(region.start),
+    sector_size: () => "512",
+  };
+}
+
+/** The tree under /sys/bus/nd/devices for a kernel's libnvdimm. */
+export function sysfsTree(lib: Libnvdimm): Tree {
+  const root: Tree = {};
+  for (const bus of lib.buses) {
+    root[bus.dev] = { provider: () => bus.provider, devtype: () => "nvdimm_bus" };
+    if (bus.dimm) root[bus.dimm.dev] = dimmTree(bus.dimm);
+    if (bus.region) {
+      const tree = regionTree(bus.region);
+      root[bus.region.dev] = tree;
+      root[namespaceName(bus.region)] = tree[namespaceName(bus.region)];
+    }
+  }
+  return root;
+}
+
+/**
+ * Reads a path: a directory gives its entries one per line (directories end
+ * in `/`), a file gives its text. Paths may be absolute or relative to
+ * /sys/bus/nd/devices. Throws RangeError naming what exists when not found.
+ */
+export function sysfsRead(lib: Libnvdimm, path = SYSFS_ROOT): string {
+  const rel = path.startsWith(SYSFS_ROOT) ? path.slice(SYSFS_ROOT.length) : path;
+  const parts = rel.split("/").filter((p) => p !== "" && p !== ".");
+  let entry: Entry = sysfsTree(lib);
+  let where = SYSFS_ROOT;
+  for (const part of parts) {
+    if (typeof entry === "function" || !(part in entry)) {
+      const there = typeof entry === "function" ? "(a file)" : Object.keys(entry).join(", ");
+      throw new RangeError(`${where}/${part}: no such file or directory; ${where} has: ${there}`);
+    }
+    entry = entry[part];
+    where += `/${part}`;
+  }
+  if (typeof entry === "function") return entry();
+  return Object.entries(entry)
+    .map(([name, e]) => typeof e === "function" ? name : `${name}/`)
+    .sort()
+    .join("\n");
+}
