@@ -170,6 +170,8 @@ function startUnbind(
       abandonBind(ctx, token, op);
     }
   }
+  // Blocks only reserved by an abandoned bind are free now: not unbound by us.
+  blocks = blocks.filter(([d, b]) => ctx.state.drcs.get(d)?.boundTo[b] === lpar);
   const op: UnbindOp = { kind: "unbind", lpar, opcode, blocks, done: 0 };
   return continueUnbind(ctx, replaceOp(ctx, op), op);
 }
