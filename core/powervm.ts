@@ -294,11 +294,11 @@ function perfStats(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): Hca
 }
 
 /**
- * H_SCM_FLUSH(drc, token) → r4 token. PowerVM's documented codes: H_SUCCESS,
- * H_PARAMETER, H_P2, H_BUSY. A device that needs no flush hcall has nothing
- * buffered: H_SUCCESS at once. A new flush answers H_BUSY with its token in
- * r4 until it completes; then its result (H_HARDWARE when fault injection
- * made it fail). Unknown token → H_P2.
+ * H_SCM_FLUSH(drc, token) → r4 token. A device that needs no flush hcall has
+ * nothing buffered: H_SUCCESS at once. A flush in progress answers long busy
+ * (1 ms) with its token in r4, as the Linux doc lists for this hcall and the
+ * reference says continuation works for unbind and flush; the caller polls
+ * with the token until the result, which consumes it.
  */
 function flush(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): HcallResult {
   const [drcArg, token] = args;
@@ -307,7 +307,7 @@ function flush(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): HcallRe
   if (token === 0n && !drc.spec.hcallFlushRequired) return ok();
   const fresh = token === 0n;
   const status = pollFlush(ctx, drc, lpar, fresh ? startFlush(ctx, drc, lpar) : token, fresh);
-  if (status.state === "pending") return result(H.BUSY, status.token);
+  if (status.state === "pending") return result(H.LONG_BUSY_ORDER_1_MSEC, status.token);
   if (status.state === "done") return fail(status.rc);
   return fail(H.P2);
 }

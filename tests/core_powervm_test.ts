@@ -764,17 +764,17 @@ Deno.test("powervm H_SCM_FLUSH", async (t) => {
     },
     { name: "unknown token → H_P2", op: F, args: [big(A), 3n], rc: H.P2 },
     {
-      name: "new flush → H_BUSY, r4 = token 1",
+      name: "new flush → long busy, r4 = token 1",
       op: F,
       args: [big(A), 0n],
-      rc: H.BUSY,
+      rc: H.LONG_BUSY_ORDER_1_MSEC,
       outs: [1n],
     },
     {
-      name: "still running → H_BUSY with the token",
+      name: "still running → long busy with the token",
       op: F,
       args: [big(A), 1n],
-      rc: H.BUSY,
+      rc: H.LONG_BUSY_ORDER_1_MSEC,
       outs: [1n],
       before: (hv, env) => {
         hv.hcall(1, F, [big(A), 0n]);
