@@ -1,12 +1,24 @@
 /**
  * The command line: `deno run mod.ts <command> [options]`.
+ *
+ * @example
+ * ```ts
+ * import { main } from "./main.ts";
+ * const lines: string[] = [];
+ * const code = await main(["scenario", "list"], { print: (t) => lines.push(t) });
+ * ```
  * @module
  */
 import { parseArgs } from "node:util";
-import { KERNEL_VERSIONS } from "../guest/papr_scm/mod.ts";
-import "../scenarios/builtin.ts";
+import { ConfigError, loadConfigFile, type SystemConfig } from "../actors/config.ts";
+import { ManagedSystem } from "../actors/managed_system.ts";
+import type { LparBootOptions } from "../actors/lpar.ts";
+import { formatNdctl, parseNdctlArgs } from "../guest/ndctl.ts";
+import { KERNEL_VERSIONS, type KernelVersion, parseKernelVersion } from "../guest/papr_scm/mod.ts";
+import { parsePersonality } from "../scenarios/builtin.ts";
 import { formatKexecStory, runKexecStory } from "../scenarios/kexec.ts";
 import { toJsonText } from "../scenarios/json.ts";
+import { formatMatrix, runMatrix } from "../scenarios/matrix.ts";
 import { getScenario, listScenarios } from "../scenarios/registry.ts";
 
 /** Raised for a bad command line; the message says what is accepted. */
@@ -28,29 +40,48 @@ export function usage(): string {
     "  demo                        the kexec story for every driver version",
     "  scenario list               the scenarios and what they show",
     "  scenario <name> [options]   run one scenario",
+    "  matrix [options]            kexec, panic+kdump, clean reboot and shutdown+activate",
+    "                              for every kernel under both personalities: one table",
+    "  show [options] <view>       boot a configuration and print a view of one LPAR:",
+    "       ndctl [list] [-R] [-D] [-H] [-N]   ndctl list (flags combine: -RDH)",
+    "       sysfs [path]                       /sys/bus/nd/devices listing or file",
+    "       dmesg                              the kernel log",
+    "       bindings                           the hypervisor's binding table",
+    "       events                             what the managed system did",
     "  help                        this text",
     "",
-    "scenario options:",
-    `  --kernel <${KERNEL_VERSIONS.join("|")}>   kernel version (default 5.4)`,
+    "options:",
+    `  --kernel <${KERNEL_VERSIONS.join("|")}>  kernel version (default: the configuration's, 5.4)`,
     "  --next-kernel <version>     kernel after the kexec (default: the same)",
-    "  --hypervisor <powervm|qemu> hypervisor personality (default powervm)",
+    "  --hypervisor <powervm|qemu> hypervisor personality (default: the configuration's)",
+    "  --config <file.json>        a SystemConfig JSON file (see examples/)",
+    "  --lpar <name>               the LPAR to use (default: the first)",
     "  --lpars <n>                 number of LPARs (contention)",
-    "  --json                      print one JSON object instead of text",
+    "  --then <kexec|panic|reboot|shutdown>  (show) do this after booting, then show",
+    "  --json                      print JSON instead of text",
   ].join("\n");
 }
 
-interface Output {
+/** Where the CLI writes. */
+export interface Output {
   print(text: string): void;
+  /** Error messages (default: console.error). */
+  error?(text: string): void;
 }
 
 const OPTIONS = {
   kernel: { type: "string" },
   "next-kernel": { type: "string" },
   hypervisor: { type: "string" },
+  config: { type: "string" },
+  lpar: { type: "string" },
   lpars: { type: "string" },
+  then: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
+
+type Values = ReturnType<typeof parse>["values"];
 
 function parse(args: string[]) {
   try {
@@ -61,21 +92,81 @@ function parse(args: string[]) {
   }
 }
 
-/** Runs a command line; returns the exit code. */
+const VIEWS = ["ndctl", "sysfs", "dmesg", "bindings", "events"];
+const THEN = ["kexec", "panic", "reboot", "shutdown"];
+
+/** `show`'s arguments: options, then the view and its own arguments (e.g. `-RDH`). */
+function splitShow(args: string[]): { options: string[]; view: string[] } {
+  for (let i = 1; i < args.length; i++) {
+    const arg = args[i];
+    if (arg.startsWith("-")) {
+      const name = arg.replace(/^--?/, "").split("=")[0];
+      const spec = (OPTIONS as Record<string, { type: string }>)[name];
+      if (spec?.type === "string" && !arg.includes("=")) i++;
+      continue;
+    }
+    return { options: args.slice(0, i), view: args.slice(i) };
+  }
+  return { options: args, view: [] };
+}
+
+/**
+ * Runs a command line; returns the exit code: 0, or 2 for a bad command
+ * line or configuration (the message, on `out.error`, says what is
+ * accepted). Failures of the run itself are thrown.
+ */
 export async function main(args: string[], out: Output = { print: console.log }): Promise<number> {
-  const { values, positionals } = parse(args);
+  try {
+    return await dispatch(args, out);
+  } catch (error) {
+    if (
+      error instanceof UsageError || error instanceof RangeError || error instanceof ConfigError
+    ) {
+      (out.error ?? console.error)(`error: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+async function dispatch(args: string[], out: Output): Promise<number> {
+  const split = args[0] === "show" ? splitShow(args) : { options: args, view: [] };
+  const { values, positionals } = parse(split.options);
   const [command, ...rest] = positionals;
   if (values.help || command === undefined || command === "help") {
     out.print(usage());
     return 0;
   }
+  const config = values.config === undefined ? undefined : await loadConfigFile(values.config);
   switch (command) {
     case "demo":
       return await demo(out, values.json === true);
     case "scenario":
-      return await scenario(rest, values, out);
+      return await scenario(rest, values, config, out);
+    case "matrix":
+      return await matrix(rest, values, config, out);
+    case "show":
+      return await show(split.view, values, config, out);
     default:
-      throw new UsageError(`unknown command "${command}"; accepted: demo, scenario, help`);
+      throw new UsageError(
+        `unknown command "${command}"; accepted: demo, scenario, matrix, show, help`,
+      );
+  }
+}
+
+function noExtra(command: string, rest: string[]): void {
+  if (rest.length) throw new UsageError(`${command}: unexpected argument "${rest[0]}"`);
+}
+
+function onlyOptions(command: string, values: Values, accepted: string[]): void {
+  const given = Object.keys(values).filter((k) => k !== "json" && k !== "help");
+  const bad = given.find((k) => !accepted.includes(k));
+  if (bad) {
+    throw new UsageError(
+      `${command} does not take --${bad}; it takes: ${
+        [...accepted, "json"].map((o) => `--${o}`).join(", ")
+      }`,
+    );
   }
 }
 
@@ -92,7 +183,8 @@ async function demo(out: Output, json: boolean): Promise<number> {
 
 async function scenario(
   rest: string[],
-  values: ReturnType<typeof parse>["values"],
+  values: Values,
+  config: SystemConfig | undefined,
   out: Output,
 ): Promise<number> {
   const [name, ...extra] = rest;
@@ -100,23 +192,115 @@ async function scenario(
     for (const s of listScenarios()) out.print(`${s.name.padEnd(16)} ${s.summary}`);
     return 0;
   }
-  if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  noExtra(`scenario ${name}`, extra);
   const s = getScenario(name);
-  const given = Object.keys(values).filter((k) => k !== "json" && k !== "help");
-  const unknown = given.filter((k) => !s.options.includes(k));
-  if (unknown.length) {
-    throw new UsageError(
-      `scenario ${name} does not take --${unknown[0]}; it takes: ${
-        s.options.map((o) => `--${o}`).join(", ") || "no options"
-      }`,
-    );
-  }
+  onlyOptions(`scenario ${name}`, values, s.options);
   const lpars = values.lpars === undefined ? undefined : Number(values.lpars);
   if (lpars !== undefined && (!Number.isInteger(lpars) || lpars < 1 || lpars > 256)) {
     throw new UsageError(`--lpars ${values.lpars}: expected an integer from 1 to 256`);
   }
-  const result = await s.run({ ...values, lpars });
+  const result = await s.run({ ...values, lpars, config });
   out.print(values.json ? toJsonText(result.json) : result.text);
+  return 0;
+}
+
+async function matrix(
+  rest: string[],
+  values: Values,
+  config: SystemConfig | undefined,
+  out: Output,
+): Promise<number> {
+  noExtra("matrix", rest);
+  onlyOptions("matrix", values, ["kernel", "hypervisor", "config"]);
+  const hypervisor = parsePersonality(values.hypervisor);
+  const result = await runMatrix({
+    kernels: values.kernel === undefined ? undefined : [parseKernelVersion(values.kernel)],
+    hypervisors: hypervisor === undefined ? undefined : [hypervisor],
+    config,
+  });
+  out.print(values.json ? toJsonText(result) : formatMatrix(result));
+  return 0;
+}
+
+/** The system `show` boots when no --config is given: the seed's one LPAR. */
+const SHOW_DEFAULT: SystemConfig = {
+  lpars: [{ name: "lpar1", kernel: "5.4", nvdimms: [{ drc: "0x44100002", blocks: 4 }] }],
+};
+
+async function show(
+  view: string[],
+  values: Values,
+  config: SystemConfig | undefined,
+  out: Output,
+): Promise<number> {
+  onlyOptions("show", values, ["config", "lpar", "kernel", "hypervisor", "then"]);
+  const [what, ...args] = view;
+  if (what === undefined || !VIEWS.includes(what)) {
+    throw new UsageError(
+      `show: ${what === undefined ? "no view given" : `unknown view "${what}"`}; ` +
+        `accepted: ${VIEWS.join(", ")} (e.g. show --config examples/seed.json ndctl -RDH)`,
+    );
+  }
+  if (values.then !== undefined && !THEN.includes(values.then)) {
+    throw new UsageError(`--then ${JSON.stringify(values.then)}: accepted: ${THEN.join(", ")}`);
+  }
+  if (what !== "ndctl" && what !== "sysfs" && args.length) {
+    throw new UsageError(`show ${what}: unexpected argument "${args[0]}"`);
+  }
+  if (what === "sysfs" && args.length > 1) {
+    throw new UsageError(`show sysfs: one path at most, got "${args.join(" ")}"`);
+  }
+  const ndctlFlags = what === "ndctl" ? parseNdctlArgs(args) : undefined;
+  const kernel: KernelVersion | undefined = values.kernel === undefined
+    ? undefined
+    : parseKernelVersion(values.kernel);
+  const hypervisor = parsePersonality(values.hypervisor);
+  const base = config ?? SHOW_DEFAULT;
+  await using system = await ManagedSystem.start({
+    ...base,
+    hypervisor: { ...base.hypervisor, ...(hypervisor ? { personality: hypervisor } : {}) },
+  });
+  const lpar = values.lpar === undefined ? system.lpars[0] : system.lpar(values.lpar);
+  const boot: LparBootOptions = kernel ? { kernel } : {};
+  for (const l of system.lpars) await l.boot(l === lpar ? boot : {});
+  switch (values.then) {
+    case "kexec":
+      await lpar.kexec(boot);
+      break;
+    case "panic":
+      await lpar.panic();
+      break;
+    case "reboot":
+      await lpar.reboot(boot);
+      break;
+    case "shutdown":
+      await lpar.shutdown();
+      break;
+  }
+  const json = values.json === true;
+  const notRunning = lpar.state === "shut down" || lpar.state === "not activated";
+  if (what === "ndctl") {
+    const value = notRunning ? [] : await lpar.ndctlJson(ndctlFlags);
+    out.print(json ? toJsonText(value) : formatNdctl(value));
+  } else if (what === "sysfs") {
+    const text = await lpar.sysfs(args[0]);
+    out.print(json ? toJsonText({ path: args[0] ?? "/sys/bus/nd/devices", text }) : text);
+  } else if (what === "dmesg") {
+    const lines = await lpar.dmesg();
+    out.print(json ? toJsonText(lines) : lines.join("\n"));
+  } else if (what === "bindings") {
+    const table = await system.bindings();
+    out.print(
+      json
+        ? toJsonText(table)
+        : table.map((b) =>
+          `drc 0x${b.drc.toString(16)} block ${b.block}: ${b.state} to ${b.lpar} ` +
+          `at 0x${b.address.toString(16)}`
+        ).join("\n") || "(no bindings)",
+    );
+  } else {
+    out.print(json ? toJsonText(system.events) : system.events.join("\n") || "(no events)");
+  }
   return 0;
 }
 

@@ -16,11 +16,61 @@ export interface NdctlListFlags {
   dimms?: boolean;
   /** `-H`: health of dimms. */
   health?: boolean;
+  /** `-N`: namespaces (nested in their region when `-R` is given too). */
+  namespaces?: boolean;
 }
 
-/** One region as `ndctl list -R` shows it. */
-export function regionJson(region: Region): Record<string, Json> {
-  return {
+const FLAG_LETTERS: Readonly<Record<string, keyof NdctlListFlags>> = {
+  R: "regions",
+  D: "dimms",
+  H: "health",
+  N: "namespaces",
+};
+const LONG_FLAGS: Readonly<Record<string, keyof NdctlListFlags>> = {
+  "--regions": "regions",
+  "--dimms": "dimms",
+  "--health": "health",
+  "--namespaces": "namespaces",
+};
+
+/**
+ * Parses `ndctl list` options as ndctl takes them (`-R -D`, `-RDH`,
+ * `--regions`, ...; a leading `list` is allowed). No object flag lists
+ * namespaces, as ndctl does. Throws RangeError naming what is accepted.
+ * @example
+ * ```ts
+ * import { parseNdctlArgs } from "./ndctl.ts";
+ * parseNdctlArgs(["list", "-RD"]); // { regions: true, dimms: true }
+ * ```
+ */
+export function parseNdctlArgs(args: readonly string[]): NdctlListFlags {
+  const flags: NdctlListFlags = {};
+  const rest = args[0] === "list" ? args.slice(1) : args;
+  for (const arg of rest) {
+    if (arg in LONG_FLAGS) {
+      flags[LONG_FLAGS[arg]] = true;
+    } else if (/^-[A-Za-z]+$/.test(arg) && [...arg.slice(1)].every((c) => c in FLAG_LETTERS)) {
+      for (const c of arg.slice(1)) flags[FLAG_LETTERS[c]] = true;
+    } else {
+      throw new RangeError(
+        `ndctl list: unsupported option "${arg}"; accepted: -R, -D, -H, -N (combinable, ` +
+          `e.g. -RDH), --regions, --dimms, --health, --namespaces`,
+      );
+    }
+  }
+  if (!flags.regions && !flags.dimms && !flags.health && !flags.namespaces) {
+    flags.namespaces = true;
+  }
+  return flags;
+}
+
+/**
+ * One region as `ndctl list -R` shows it. With `-D` too, its `mappings`
+ * (the dimm, offset, length and position of each) come after `iset_id`;
+ * with `-N`, its namespaces follow under `namespaces`.
+ */
+export function regionJson(region: Region, flags: NdctlListFlags = {}): Record<string, Json> {
+  const out: Record<string, Json> = {
     dev: region.dev,
     size: region.size,
     align: 16777216,
@@ -28,7 +78,30 @@ export function regionJson(region: Region): Record<string, Json> {
     max_available_extent: region.size,
     type: region.volatile ? "volatile" : "pmem",
     iset_id: region.isetId,
-    persistence_domain: region.persistenceDomain,
+  };
+  if (flags.dimms) {
+    out.mappings = [{ dimm: region.dimm.dev, offset: 0, length: region.size, position: 0 }];
+  }
+  out.persistence_domain = region.persistenceDomain;
+  if (flags.namespaces) out.namespaces = [namespaceJson(region)];
+  return out;
+}
+
+/**
+ * The region's namespace as `util_namespace_to_json` shows a label-less
+ * (`nd_namespace_io`) raw namespace: `dev`, `mode`, `size`, `sector_size`,
+ * `blockdev`; no uuid (it has no label). The simulator does not parse the
+ * label area, so each region has one such namespace spanning it
+ * (`namespaceN.0`, block device `pmemN`).
+ */
+export function namespaceJson(region: Region): Record<string, Json> {
+  const id = region.dev.slice("region".length);
+  return {
+    dev: `namespace${id}.0`,
+    mode: "raw",
+    size: region.size,
+    sector_size: 512,
+    blockdev: `pmem${id}`,
   };
 }
 
@@ -95,10 +168,19 @@ export function dimmJson(dimm: Nvdimm, flags: NdctlListFlags = {}): Record<strin
 export function ndctlList(lib: Libnvdimm, flags: NdctlListFlags): Json {
   const wantDimms = flags.dimms || (flags.health && !flags.regions);
   const dimms = wantDimms ? lib.dimms.map((d) => dimmJson(d, flags)) : [];
-  if (wantDimms && !flags.regions) return dimms;
-  const regions = lib.regions.map(regionJson);
-  if (!wantDimms) return regions;
-  return { dimms, regions };
+  // -N with -R: namespaces nest in their regions; -N alone: a top-level list.
+  const regions = flags.regions ? lib.regions.map((r) => regionJson(r, flags)) : [];
+  const namespaces = flags.namespaces && !flags.regions ? lib.regions.map(namespaceJson) : [];
+  const kinds: Array<[string, Json[]]> = [];
+  if (wantDimms) kinds.push(["dimms", dimms]);
+  if (flags.regions) kinds.push(["regions", regions]);
+  if (flags.namespaces && !flags.regions) kinds.push(["namespaces", namespaces]);
+  if (kinds.length === 0) return lib.regions.map((r) => regionJson(r));
+  if (kinds.length === 1) return kinds[0][1];
+  // Several kinds: an object of the non-empty lists, as ndctl nests them.
+  const out: Record<string, Json> = {};
+  for (const [key, list] of kinds) if (list.length) out[key] = list;
+  return Object.keys(out).length ? out : [];
 }
 
 /** What `ndctl list` prints: nothing at all when nothing matched. */

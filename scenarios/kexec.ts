@@ -6,6 +6,7 @@
  */
 import { ManagedSystem } from "../actors/managed_system.ts";
 import type { HcallTrace } from "../actors/managed_system.ts";
+import type { SystemConfig } from "../actors/config.ts";
 import type { Personality } from "../core/types.ts";
 import type { Json } from "../guest/ndctl.ts";
 import { formatNdctl } from "../guest/ndctl.ts";
@@ -14,18 +15,41 @@ import type { KernelVersion } from "../guest/papr_scm/mod.ts";
 /** The nvdimm of the original bug report. */
 export const SEED_DRC = 0x44100002;
 
-/** How the old kernel goes away. */
-export type KexecMode = "kexec" | "panic" | "panic-mid-bind";
+/**
+ * How the old kernel goes away: `kexec` (nothing unbound), `panic` (then a
+ * kdump kernel by kexec), `panic-mid-bind`, `reboot` (clean: the driver
+ * unbinds first) or `shutdown` (the hypervisor releases every binding, then
+ * the partition is activated again).
+ */
+export type KexecMode = "kexec" | "panic" | "panic-mid-bind" | "reboot" | "shutdown";
+
+/** Every mode, in the order the matrix shows them. */
+export const KEXEC_MODES: readonly KexecMode[] = [
+  "kexec",
+  "panic",
+  "panic-mid-bind",
+  "reboot",
+  "shutdown",
+];
 
 /** Options of one run of the story. */
 export interface KexecStoryOptions {
-  kernel: KernelVersion;
+  /** Kernel version (default: the configuration's, else 5.4). */
+  kernel?: KernelVersion;
   /** Kernel version after the kexec (default: the same). */
   nextKernel?: KernelVersion;
   hypervisor?: Personality;
   mode?: KexecMode;
   /** Blocks of the seed nvdimm (default 40: three bind slices of 16). */
   blocks?: number;
+  /**
+   * Run on this system instead of the seed's: its LPAR `lpar` (default the
+   * first) and that LPAR's first nvdimm. `kernel` and `hypervisor`, when
+   * given, override the configuration's.
+   */
+  config?: SystemConfig;
+  /** LPAR of `config` to use (default its first). */
+  lpar?: string;
 }
 
 /** Whether the data written before came back after. */
@@ -50,6 +74,12 @@ export interface KexecStoryReport {
   pattern: PatternOutcome;
   /** Whether the region came back at the address it had before. */
   addressReused: boolean;
+  /** Whether the new kernel has a region for the nvdimm. */
+  regionBack: boolean;
+  /** Hcalls issued by the new kernel (and the partition restart), `hcalls.length`. */
+  hcallCount: number;
+  /** The papr_scm messages the new kernel logged (without timestamps and device prefix). */
+  messages: string[];
 }
 
 /** A recognisable pattern: the position, the kernel version and a tag. */
@@ -62,13 +92,22 @@ function pattern(length: number, seed: string): Uint8Array {
 
 /** Runs the story once on a fresh system and reports what happened. */
 export async function runKexecStory(options: KexecStoryOptions): Promise<KexecStoryReport> {
-  const { kernel, mode = "kexec", hypervisor = "powervm", blocks = 40 } = options;
+  const { mode = "kexec", blocks = 40 } = options;
+  const config: SystemConfig = options.config ?? {
+    lpars: [{ name: "lpar1", kernel: options.kernel, nvdimms: [{ drc: SEED_DRC, blocks }] }],
+  };
+  const hypervisor = options.hypervisor ?? config.hypervisor?.personality ?? "powervm";
+  const lparName = options.lpar ?? config.lpars[0]?.name;
+  const lparConfig = config.lpars.find((l) => l.name === lparName) ?? config.lpars[0];
+  const kernel = options.kernel ?? lparConfig?.kernel ?? "5.4";
   const nextKernel = options.nextKernel ?? kernel;
   await using system = await ManagedSystem.start({
-    hypervisor: { personality: hypervisor },
-    lpars: [{ name: "lpar1", kernel, nvdimms: [{ drc: SEED_DRC, blocks }] }],
+    ...config,
+    hypervisor: { ...config.hypervisor, personality: hypervisor },
+    // The story drives the LPAR itself: no supervisor reacts to its panic.
+    lpars: config.lpars.map((l) => (l === lparConfig ? { ...l, kernel, supervision: {} } : l)),
   });
-  const lpar = system.lpar("lpar1");
+  const lpar = system.lpar(lparConfig.name);
   const data = pattern(4096, `papr_scm ${kernel}`);
   let written = false;
   if (mode === "panic-mid-bind") {
@@ -86,8 +125,18 @@ export async function runKexecStory(options: KexecStoryOptions): Promise<KexecSt
   if (mode === "panic") await lpar.panic();
   const oldKernelTail = (await lpar.dmesg()).slice(-2);
   await system.traceStart();
-  const report = await lpar.kexec({ kernel: nextKernel });
+  let report;
+  if (mode === "reboot") {
+    report = await lpar.reboot({ kernel: nextKernel });
+  } else if (mode === "shutdown") {
+    await lpar.shutdown();
+    report = await lpar.boot({ kernel: nextKernel });
+  } else {
+    report = await lpar.kexec({ kernel: nextKernel });
+  }
   const hcalls = await system.traceTake();
+  const drc = lparConfig.nvdimms?.[0]?.drc;
+  const drcHex = typeof drc === "number" ? drc.toString(16) : String(drc).replace(/^0x/i, "");
   const after = await lpar.regions();
   let outcome: PatternOutcome = written ? "lost" : "not written";
   if (written && after.length > 0) {
@@ -106,6 +155,12 @@ export async function runKexecStory(options: KexecStoryOptions): Promise<KexecSt
     hcalls,
     pattern: outcome,
     addressReused: before.length > 0 && after.length > 0 && before[0].start === after[0].start,
+    regionBack: after.length > 0,
+    hcallCount: hcalls.length,
+    messages: report.dmesg
+      .map((l) => l.replace(/^\[[ \d.]+\] /, ""))
+      .filter((l) => l.startsWith("papr_scm ") && l.includes(`@${drcHex.toLowerCase()}:`))
+      .map((l) => l.replace(/^papr_scm [^ ]+: /, "")),
   };
 }
 
@@ -115,7 +170,18 @@ export function formatKexecStory(r: KexecStoryReport): string {
     ? `kexec into ${r.nextKernel}`
     : r.mode === "panic"
     ? `panic, then kdump kernel ${r.nextKernel} by kexec`
+    : r.mode === "reboot"
+    ? `clean reboot into ${r.nextKernel}`
+    : r.mode === "shutdown"
+    ? `shutdown, then activate ${r.nextKernel}`
     : `panic in the middle of the probe's bind, then kdump kernel ${r.nextKernel}`;
+  const action = r.mode === "kexec"
+    ? "kexec -e (nothing was unbound)"
+    : r.mode === "reboot"
+    ? "reboot (papr_scm unbinds in remove())"
+    : r.mode === "shutdown"
+    ? "shutdown (the hypervisor releases the bindings), then activate"
+    : "kdump: kexec -p (nothing was unbound)";
   const lines = [
     `=== papr_scm ${r.kernel} on ${r.hypervisor}: ${how} ===`,
     "$ ndctl list -R            # before",
@@ -124,14 +190,16 @@ export function formatKexecStory(r: KexecStoryReport): string {
       ? "(no region: no pattern written)"
       : "wrote a 4 KiB pattern at region offset 0",
   ];
-  if (r.mode !== "kexec") lines.push(...r.oldKernelTail.map((l) => `old kernel: ${l}`));
+  if (r.mode.startsWith("panic")) lines.push(...r.oldKernelTail.map((l) => `old kernel: ${l}`));
   lines.push(
-    `# ${r.mode === "kexec" ? "kexec -e" : "kdump: kexec -p"} (nothing was unbound)`,
+    `# ${action}`,
     "$ dmesg                    # the new kernel",
     ...r.dmesg.map((l) => `  ${l}`),
     "$ ndctl list -R            # after",
     formatNdctl(r.regionsAfter) || "(prints nothing: no regions)",
-    `hcalls after the kexec: ${r.hcalls.map((h) => `${h.hcall}→${h.rc}`).join(", ") || "none"}`,
+    `hcalls after the ${r.mode === "kexec" || r.mode.startsWith("panic") ? "kexec" : r.mode}: ${
+      r.hcalls.map((h) => `${h.hcall}→${h.rc}`).join(", ") || "none"
+    }`,
     `pattern: ${r.pattern}; address reused: ${r.addressReused ? "yes" : "no"}`,
     "",
   );
