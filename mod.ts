@@ -24,17 +24,36 @@ export * from "./abi/hcalls.ts";
 export * from "./abi/health.ts";
 export { HypervisorCore, seededEnv } from "./core/hypervisor.ts";
 export type * from "./core/types.ts";
-export { ManagedSystem } from "./actors/managed_system.ts";
-export type { BindingView, HcallTrace } from "./actors/managed_system.ts";
+export { HypervisorFailedError, ManagedSystem } from "./actors/managed_system.ts";
+export type { BindingView, DlparResult, HcallTrace } from "./actors/managed_system.ts";
 export { Lpar } from "./actors/lpar.ts";
-export type { HcallAnswer, LparBootOptions, LparState } from "./actors/lpar.ts";
-export { ConfigError, resolveConfig } from "./actors/config.ts";
-export type { LparConfig, NvdimmConfig, SystemConfig } from "./actors/config.ts";
+export type { HcallAnswer, LparBootOptions, LparState, SupervisorAction } from "./actors/lpar.ts";
+export {
+  ConfigError,
+  loadConfigFile,
+  PANIC_POLICIES,
+  parseConfigText,
+  resolveConfig,
+} from "./actors/config.ts";
+export type {
+  FaultsConfig,
+  HypervisorSettings,
+  LparConfig,
+  NvdimmConfig,
+  PanicAtConfig,
+  PanicPolicy,
+  SupervisionConfig,
+  SystemConfig,
+} from "./actors/config.ts";
+export { formatNdctl, parseNdctlArgs } from "./guest/ndctl.ts";
+export type { Json, NdctlListFlags } from "./guest/ndctl.ts";
 export { KERNEL_VERSIONS } from "./guest/papr_scm/mod.ts";
 export type { KernelVersion } from "./guest/papr_scm/mod.ts";
 export type { BootReport, RegionInfo } from "./guest/host.ts";
 export { formatKexecStory, runKexecStory } from "./scenarios/kexec.ts";
-export type { KexecStoryOptions, KexecStoryReport } from "./scenarios/kexec.ts";
+export type { KexecMode, KexecStoryOptions, KexecStoryReport } from "./scenarios/kexec.ts";
+export { formatMatrix, MATRIX_MODES, runMatrix } from "./scenarios/matrix.ts";
+export type { Matrix, MatrixOptions, MatrixRow } from "./scenarios/matrix.ts";
 export { main as runCli } from "./cli/main.ts";
 
 if (import.meta.main) {
