@@ -379,6 +379,79 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
   return { line, column: offset - before.lastIndexOf("\n") };
 }
 
+/** Where the first JSON syntax error is (a character offset), for messages. */
+function jsonErrorOffset(text: string): number {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && " \t\n\r".includes(text[i])) i++;
+  };
+  const fail = (): never => {
+    throw i;
+  };
+  const literal = (word: string) => {
+    for (const c of word) if (text[i++] !== c) (i--, fail());
+  };
+  const string = () => {
+    if (text[i] !== '"') fail();
+    i++;
+    while (i < text.length && text[i] !== '"') {
+      if (text[i] < " ") fail();
+      i += text[i] === "\\" ? 2 : 1;
+    }
+    if (i >= text.length) fail();
+    i++;
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === "{") {
+      i++;
+      ws();
+      if (text[i] === "}") return void i++;
+      for (;;) {
+        ws();
+        string();
+        ws();
+        if (text[i] !== ":") fail();
+        i++;
+        value();
+        ws();
+        if (text[i] === ",") i++;
+        else if (text[i] === "}") return void i++;
+        else fail();
+      }
+    } else if (c === "[") {
+      i++;
+      ws();
+      if (text[i] === "]") return void i++;
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ",") i++;
+        else if (text[i] === "]") return void i++;
+        else fail();
+      }
+    } else if (c === '"') string();
+    else if (c === "t") literal("true");
+    else if (c === "f") literal("false");
+    else if (c === "n") literal("null");
+    else {
+      const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+      if (!m) fail();
+      i += m![0].length;
+    }
+  };
+  try {
+    value();
+    ws();
+    if (i < text.length) fail();
+  } catch (at) {
+    if (typeof at === "number") return at;
+    throw at;
+  }
+  return text.length;
+}
+
 /**
  * Parses a configuration's JSON text and checks it. `source` names it in
  * messages (a file name). Syntax errors give the line and column.
@@ -394,18 +467,13 @@ export function parseConfigText(text: string, source = "config"): SystemConfig {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    const message = (error as Error).message;
+    const message = (error as Error).message.replace(/ \(line \d+ column \d+\)$/, "");
     const at = /position (\d+)/.exec(message);
-    let where = "";
-    if (at) {
-      const { line, column } = lineColumn(text, Number(at[1]));
-      where = ` at line ${line}, column ${column}`;
-    } else if (/end of JSON input/i.test(message)) {
-      const { line, column } = lineColumn(text, text.length);
-      where = ` at line ${line}, column ${column} (end of file)`;
-    }
+    const offset = at ? Number(at[1]) : jsonErrorOffset(text);
+    const { line, column } = lineColumn(text, offset);
+    const end = offset >= text.length ? " (end of file)" : "";
     throw new ConfigError(
-      `${source}: not valid JSON${where}: ${message.replace(/ \(line \d+ column \d+\)$/, "")}`,
+      `${source}: not valid JSON at line ${line}, column ${column}${end}: ${message}`,
     );
   }
   try {
