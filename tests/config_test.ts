@@ -229,8 +229,8 @@ Deno.test("loadConfigFile", async (t) => {
 
   await t.step("bad JSON: the file, line and column", async () => {
     await assert.rejects(
-      loadConfigFile("tests/fixtures/bad_json.json"),
-      /^ConfigError: tests\/fixtures\/bad_json\.json: not valid JSON at line 4, column 5: Expected ','/,
+      loadConfigFile("tests/fixtures/bad_json.txt"),
+      /^ConfigError: tests\/fixtures\/bad_json\.txt: not valid JSON at line 4, column 5: Expected ','/,
     );
     assert.throws(
       () => parseConfigText('{"lpars": [}', "inline"),
