@@ -119,14 +119,23 @@ export async function main(args: string[], out: Output = { print: console.log })
   try {
     return await dispatch(args, out);
   } catch (error) {
-    if (
-      error instanceof UsageError || error instanceof RangeError || error instanceof ConfigError
-    ) {
-      (out.error ?? console.error)(`error: ${error.message}`);
+    if (isUsage(error)) {
+      (out.error ?? console.error)(`error: ${(error as Error).message}`);
       return 2;
     }
     throw error;
   }
+}
+
+/**
+ * A bad command line or configuration (exit code 2). A RangeError from an
+ * LPAR's worker (a bad sysfs path, an unknown region) arrives through
+ * comlink as an Error named RangeError.
+ */
+function isUsage(error: unknown): boolean {
+  const name = (error as Error)?.name;
+  return error instanceof UsageError || error instanceof ConfigError ||
+    error instanceof RangeError || name === "RangeError" || name === "ConfigError";
 }
 
 async function dispatch(args: string[], out: Output): Promise<number> {
@@ -312,7 +321,6 @@ export async function run(args: string[]): Promise<void> {
     const e = error as Error;
     console.error(`error: ${e.message}`);
     // 2: the command line or configuration was wrong; 1: the run itself failed.
-    const usage = e instanceof UsageError || e instanceof RangeError || e?.name === "ConfigError";
-    Deno.exitCode = usage ? 2 : 1;
+    Deno.exitCode = isUsage(e) ? 2 : 1;
   }
 }
