@@ -41,6 +41,8 @@ export interface PanicAtConfig {
 export interface FaultsConfig {
   /** The kernel started by activation (boot, and a supervisor's reboot) panics here. */
   panicAt?: PanicAtConfig;
+  /** The kernel ignores DLPAR remove requests (the hypervisor then forces the release). */
+  ignoreDlparRemove?: boolean;
 }
 
 /** What the managed system does when an LPAR's kernel panics. */
@@ -344,8 +346,16 @@ export function resolvePanicAt(path: string, value: unknown): PanicAtConfig {
 function resolveFaults(path: string, value: unknown): FaultsConfig {
   if (value === undefined) return {};
   const o = object(path, value);
-  checkKeys(path, o, ["panicAt"]);
-  return o.panicAt === undefined ? {} : { panicAt: resolvePanicAt(`${path}.panicAt`, o.panicAt) };
+  checkKeys(path, o, ["panicAt", "ignoreDlparRemove"]);
+  const faults: FaultsConfig = {};
+  if (o.panicAt !== undefined) faults.panicAt = resolvePanicAt(`${path}.panicAt`, o.panicAt);
+  if (o.ignoreDlparRemove !== undefined) {
+    if (typeof o.ignoreDlparRemove !== "boolean") {
+      fail(`${path}.ignoreDlparRemove`, o.ignoreDlparRemove, "true or false");
+    }
+    faults.ignoreDlparRemove = o.ignoreDlparRemove;
+  }
+  return faults;
 }
 
 /** The policies an LPAR may have on panic. */

@@ -86,8 +86,8 @@ export class Lpar {
   #stoppedBy?: Error;
   #restarts: number[] = [];
   #supervising = false;
-  /** Test-only fault: the kernel ignores DLPAR remove requests. */
-  ignoreDlparRemove = false;
+  /** Fault: the kernel ignores DLPAR remove requests (config `faults.ignoreDlparRemove`). */
+  ignoreDlparRemove: boolean;
 
   /** @internal Created by ManagedSystem. */
   constructor(
@@ -101,6 +101,7 @@ export class Lpar {
     this.config = config;
     this.kernel = config.kernel;
     this.#nvdimms = [...config.nvdimms];
+    this.ignoreDlparRemove = config.faults.ignoreDlparRemove === true;
     this.#worker = worker;
     this.#guest = Comlink.wrap<GuestHost>(worker);
     this.#header = new Int32Array(channel);
@@ -329,12 +330,10 @@ export class Lpar {
     return { node, rc };
   }
 
-  /** @internal DLPAR remove, guest side: asks the driver to let go; true if it did. */
-  async hotplugRemove(drc: number): Promise<boolean> {
-    const { removed } = this.state === "running"
-      ? await this.#call(() => this.#guest.hotplugRemove(drc, this.ignoreDlparRemove))
-      : { removed: false };
-    return removed;
+  /** @internal DLPAR remove, guest side: asks the driver to let go; why not, if it did not. */
+  async hotplugRemove(drc: number): Promise<{ removed: boolean; why?: string }> {
+    if (this.state !== "running") return { removed: false, why: `the LPAR is ${this.state}` };
+    return await this.#call(() => this.#guest.hotplugRemove(drc, this.ignoreDlparRemove));
   }
 
   /** @internal DLPAR remove, after the hypervisor took the DRC: forget it here. */

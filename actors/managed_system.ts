@@ -345,16 +345,11 @@ export class ManagedSystem {
         }`,
       );
     }
-    const state = target.state;
-    const unbound = await target.hotplugRemove(index);
+    const { removed: unbound, why: notWhy } = await target.hotplugRemove(index);
     const released = await this.#hvCall(() => this.#hv.unassign(index, target.id));
     await target.forget(index);
     const forced = released > 0;
-    const why = state !== "running"
-      ? `the LPAR is ${state}`
-      : unbound
-      ? "the driver did not unbind everything"
-      : "the kernel ignored the request";
+    const why = unbound ? "the driver did not unbind everything" : notWhy ?? "no answer";
     const message = forced
       ? `dlpar: removed drc ${hex(index)} from ${target.name}: ${why}; ` +
         `forced release at the hypervisor (${released} blocks released)`

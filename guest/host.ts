@@ -126,14 +126,21 @@ export class GuestHost {
    * DLPAR remove: the running kernel's driver releases the DRC. `ignore`
    * (a fault) makes the kernel ignore the request. True when a driver let go.
    */
-  hotplugRemove(drc: number, ignore = false): { removed: boolean; state: KernelState | "none" } {
+  hotplugRemove(
+    drc: number,
+    ignore = false,
+  ): { removed: boolean; state: KernelState | "none"; why?: string } {
     const kernel = this.#kernel;
-    if (!kernel || kernel.state !== "running" || ignore) {
-      return { removed: false, state: kernel?.state ?? "none" };
+    if (!kernel || kernel.state !== "running") {
+      return { removed: false, state: kernel?.state ?? "none", why: "the kernel is not running" };
+    }
+    if (ignore) {
+      return { removed: false, state: kernel.state, why: "the kernel ignored the request" };
     }
     let removed = false;
     this.#run(() => (removed = kernel.hotplugRemove(drc)));
-    return { removed, state: kernel.state };
+    const why = removed ? undefined : "no driver was bound to it (its probe had failed)";
+    return { removed, state: kernel.state, why };
   }
 
   /** A sysfs path of the running kernel: a listing or a file's text. */

@@ -35,7 +35,12 @@ Deno.test("config errors", async (t) => {
       `unknown key "size"`,
       "blocks, blockSize",
     );
-    rejects({ lpars: [lpar({ faults: { crash: true } })] }, "faults", `"crash"`, "panicAt");
+    rejects(
+      { lpars: [lpar({ faults: { crash: true } })] },
+      "faults",
+      `"crash"`,
+      "panicAt, ignoreDlparRemove",
+    );
     rejects(
       { lpars: [lpar({ supervision: { policy: "x" } })] },
       "supervision",
@@ -81,6 +86,12 @@ Deno.test("config errors", async (t) => {
       "a non-negative integer",
     );
     rejects({ description: 7, lpars: [lpar()] }, "config.description", "7", "a string");
+    rejects(
+      { lpars: [lpar({ faults: { ignoreDlparRemove: 1 } })] },
+      "faults.ignoreDlparRemove",
+      "1",
+      "true or false",
+    );
   });
 
   await t.step("sizes: block size a multiple of 4096, total within the limit", () => {

@@ -102,10 +102,16 @@ Deno.test("dlpar remove from a panicked LPAR forces the release and says so", as
 });
 
 Deno.test("dlpar remove from an LPAR that ignores the request forces the release", async () => {
-  await using system = await twoLpars();
+  await using system = await ManagedSystem.start({
+    lpars: [{
+      name: "lpar1",
+      nvdimms: [{ drc: DRC_A, blocks: 4, blockSize: MiB16 }],
+      faults: { ignoreDlparRemove: true },
+    }],
+  });
   const lpar = system.lpar("lpar1");
   await lpar.boot();
-  lpar.ignoreDlparRemove = true;
+  assert.equal(lpar.ignoreDlparRemove, true);
   const removed = await system.dlparRemove("lpar1", DRC_A);
   assert.equal(removed.forced, true);
   assert.match(removed.message, /the kernel ignored the request; forced release/);
@@ -128,4 +134,26 @@ Deno.test("dlpar move: the nvdimm and its data go to another LPAR", async () => 
   assert.equal(back, "moved");
   assert.ok((await system.bindings()).every((b) => b.lpar === "lpar2"));
   assert.deepEqual(await system.invariants(), []);
+});
+
+Deno.test("dlpar remove after a failed probe (5.2 after kexec) forces the old kernel's bindings", async () => {
+  await using system = await ManagedSystem.start({
+    lpars: [{
+      name: "lpar1",
+      kernel: "5.2",
+      nvdimms: [{ drc: DRC_A, blocks: 4, blockSize: MiB16 }],
+    }],
+  });
+  const lpar = system.lpar("lpar1");
+  await lpar.boot();
+  await lpar.kexec(); // bind err: -68, no region; the old kernel's bindings remain
+  assert.deepEqual(await lpar.regions(), []);
+  const removed = await system.dlparRemove("lpar1", DRC_A);
+  assert.equal(removed.forced, true);
+  assert.equal(removed.released, 4);
+  assert.match(
+    removed.message,
+    /no driver was bound to it \(its probe had failed\); forced release/,
+  );
+  assert.deepEqual(await system.bindings(), []);
 });
