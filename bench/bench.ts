@@ -1,0 +1,332 @@
+/**
+ * Benchmark of the hcall channel, run by `deno task bench` (`--json` prints
+ * one JSON object instead of the table).
+ *
+ * In one run, side by side:
+ * - the project's channel: the real hypervisor actor in its worker, bench
+ *   LPAR workers issuing H_SCM_HEALTH on their own DRC in a tight loop, with
+ *   1 LPAR and with 8 LPARs (median and p99 round trip, aggregate hcalls/s,
+ *   fairness = busiest LPAR's hcalls / least busy's);
+ * - a comlink call to a worker answering the same hcall from a pure core;
+ * - a plain postMessage echo;
+ * - an Atomics.wait/notify round trip with no spinning;
+ * - the CPU an idle system burns in one second;
+ * - the scale run: 64 LPARs × 2 nvdimms boot, bind, kexec and bind again.
+ *
+ * Channel round trips are timed in batches (mean per call of each batch of
+ * {@link BATCH} calls), since one call is shorter than performance.now() can
+ * resolve reliably; their p99 is therefore a p99 of batch means. Baselines
+ * take microseconds per call and are timed one call at a time.
+ * @module
+ */
+import process from "node:process";
+import * as Comlink from "comlink";
+import { H, OP } from "../abi/hcalls.ts";
+import type { BenchWorker } from "./bench_worker.ts";
+import { ATOMICS_WORDS, type HammerResult } from "./protocol.ts";
+import { Rig } from "./rig.ts";
+import { runScale } from "./scale.ts";
+
+/** Calls per timed batch on the channel. */
+export const BATCH = 64;
+const RUN_MS = 1000;
+
+/** Latency figures of one mechanism, in nanoseconds. */
+export interface Latency {
+  medianNs: number;
+  p99Ns: number;
+  samples: number;
+}
+
+/** One channel configuration's figures. */
+export interface ChannelFigures extends Latency {
+  lpars: number;
+  hcallsPerSec: number;
+  /** Busiest LPAR's completed hcalls / least busy's. */
+  fairness: number;
+  perLpar: number[];
+}
+
+/** Everything the benchmark measures. */
+export interface BenchReport {
+  channel1: ChannelFigures;
+  channel8: ChannelFigures;
+  comlink: Latency;
+  postMessage: Latency;
+  atomics: Latency;
+  idle: { lpars: number; seconds: number; cpuMs: number; cpuPercent: number };
+  scale: { lpars: number; nvdimms: number; wallMs: number; rssMiB: number; peakRssMiB: number };
+  ratios: {
+    comlinkOverChannel: number;
+    postMessageOverChannel: number;
+    atomicsOverChannel: number;
+  };
+  targets: Record<string, { met: boolean; value: string }>;
+  notes: string[];
+}
+
+function quantile(sorted: Float64Array | number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+function latency(ns: number[]): Latency {
+  const sorted = Float64Array.from(ns).sort();
+  return { medianNs: quantile(sorted, 0.5), p99Ns: quantile(sorted, 0.99), samples: ns.length };
+}
+
+function spawnBenchWorker(): { worker: Worker; remote: Comlink.Remote<BenchWorker> } {
+  const worker = new Worker(new URL("./bench_worker.ts", import.meta.url), { type: "module" });
+  return { worker, remote: Comlink.wrap<BenchWorker>(worker) };
+}
+
+async function comlinkBaseline(count: number): Promise<Latency> {
+  const { worker, remote } = spawnBenchWorker();
+  try {
+    const args = [0x44100001n];
+    for (let i = 0; i < 500; i++) await remote.coreHcall(OP.H_SCM_HEALTH, args);
+    const ns: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const t0 = performance.now();
+      const { rc } = await remote.coreHcall(OP.H_SCM_HEALTH, args);
+      ns.push((performance.now() - t0) * 1e6);
+      if (rc !== H.SUCCESS) throw new Error(`comlink baseline: rc ${rc}`);
+    }
+    return latency(ns);
+  } finally {
+    remote[Comlink.releaseProxy]();
+    worker.terminate();
+  }
+}
+
+async function postMessageBaseline(count: number): Promise<Latency> {
+  const { worker, remote } = spawnBenchWorker();
+  const { port1, port2 } = new MessageChannel();
+  try {
+    await remote.echoOn(Comlink.transfer(port2, [port2]));
+    const ns: number[] = [];
+    let resolve = () => {};
+    port1.onmessage = () => resolve();
+    const message = { opcode: OP.H_SCM_HEALTH, args: [0x44100001n] };
+    for (let i = 0; i < count + 500; i++) {
+      const answered = new Promise<void>((r) => (resolve = r));
+      const t0 = performance.now();
+      port1.postMessage(message);
+      await answered;
+      if (i >= 500) ns.push((performance.now() - t0) * 1e6);
+    }
+    return latency(ns);
+  } finally {
+    port1.close();
+    await remote.closeEcho();
+    remote[Comlink.releaseProxy]();
+    worker.terminate();
+  }
+}
+
+async function atomicsBaseline(count: number): Promise<Latency> {
+  const server = spawnBenchWorker(), client = spawnBenchWorker();
+  try {
+    const buffer = new SharedArrayBuffer(ATOMICS_WORDS * 4);
+    const serving = server.remote.atomicsServe(buffer);
+    const ns = await client.remote.atomicsClient(buffer, count + 1000);
+    await serving;
+    return latency(ns.slice(1000));
+  } finally {
+    for (const w of [server, client]) {
+      w.remote[Comlink.releaseProxy]();
+      w.worker.terminate();
+    }
+  }
+}
+
+async function channelRun(rig: Rig, ms: number): Promise<ChannelFigures> {
+  const results: HammerResult[] = await rig.runFor(
+    ms,
+    (l) => l.worker.hammer(OP.H_SCM_HEALTH, [BigInt(l.drc)], BATCH, H.SUCCESS),
+  );
+  const errors = results.flatMap((r) => r.errors);
+  if (errors.length) throw new Error(`channel run: unexpected answers: ${errors.join("; ")}`);
+  const perLpar = results.map((r) => r.calls);
+  const total = perLpar.reduce((a, b) => a + b, 0);
+  const seconds = Math.max(...results.map((r) => r.elapsedMs)) / 1000;
+  const lat = latency(results.flatMap((r) => r.batchNs));
+  return {
+    lpars: results.length,
+    ...lat,
+    hcallsPerSec: total / seconds,
+    fairness: Math.max(...perLpar) / Math.max(1, Math.min(...perLpar)),
+    perLpar,
+  };
+}
+
+async function channelBench(lpars: number): Promise<{ figures: ChannelFigures; rig: Rig }> {
+  const rig = await Rig.start({ lpars });
+  try {
+    await channelRun(rig, 200); // warm up the JIT on both sides
+    return { figures: await channelRun(rig, RUN_MS), rig };
+  } catch (error) {
+    await rig.stop();
+    throw error;
+  }
+}
+
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+async function idleCpu(seconds: number): Promise<number> {
+  await new Promise((r) => setTimeout(r, 300)); // let every loop fall asleep
+  const before = cpuMs();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  return cpuMs() - before;
+}
+
+/** Runs every measurement once. */
+export async function runBench(): Promise<BenchReport> {
+  const notes = [
+    `channel latencies are per-call means of batches of ${BATCH} calls (p99 = p99 of batch means)`,
+    "baselines are timed one call at a time",
+    "memory: process.memoryUsage.rss() (VmRSS) and getrusage ru_maxrss (VmHWM), whole process; " +
+    "/proc/self/status needs --allow-all in Deno 2.9",
+  ];
+  const comlink = await comlinkBaseline(3000);
+  const postMessage = await postMessageBaseline(5000);
+  const atomics = await atomicsBaseline(20000);
+  const one = await channelBench(1);
+  await one.rig.stop();
+  const eight = await channelBench(8);
+  let idleMs: number;
+  try {
+    idleMs = await idleCpu(1);
+  } finally {
+    await eight.rig.stop();
+  }
+  const scale = await runScale({ lpars: 64, nvdimms: 2, blocks: 2, blockSize: 1 << 20 });
+  const scaleOk = scale.invariants.length === 0 && scale.errors.length === 0 &&
+    Object.values(scale.regionsAfter).every((r) => r.length === 2);
+  if (!scaleOk) notes.push(`scale run not clean: ${JSON.stringify(scale.invariants)}`);
+  const c1 = one.figures, c8 = eight.figures;
+  const ratio = (x: Latency) => x.medianNs / c1.medianNs;
+  const f = (x: number, d = 2) => x.toFixed(d);
+  return {
+    channel1: c1,
+    channel8: c8,
+    comlink,
+    postMessage,
+    atomics,
+    idle: { lpars: 8, seconds: 1, cpuMs: idleMs, cpuPercent: idleMs / 10 },
+    scale: {
+      lpars: scale.lpars,
+      nvdimms: scale.nvdimms,
+      wallMs: scale.wallMs,
+      rssMiB: scale.rssMiB,
+      peakRssMiB: scale.peakRssMiB,
+    },
+    ratios: {
+      comlinkOverChannel: ratio(comlink),
+      postMessageOverChannel: ratio(postMessage),
+      atomicsOverChannel: ratio(atomics),
+    },
+    targets: {
+      "1 LPAR median <= 1 us": { met: c1.medianNs <= 1000, value: `${f(c1.medianNs, 0)} ns` },
+      "1 LPAR >= 100x faster than comlink": {
+        met: ratio(comlink) >= 100,
+        value: `${f(ratio(comlink), 0)}x`,
+      },
+      "8 LPARs >= 1.5M hcalls/s": {
+        met: c8.hcallsPerSec >= 1.5e6,
+        value: `${f(c8.hcallsPerSec / 1e6)}M/s`,
+      },
+      "8 LPARs fairness <= 1.25": { met: c8.fairness <= 1.25, value: f(c8.fairness) },
+      "idle system burns no core (< 2% of one core)": {
+        met: idleMs < 20,
+        value: `${f(idleMs, 1)} ms CPU in 1 s`,
+      },
+      "64 LPARs x 2 nvdimms boot+bind+kexec+bind < 5 s": {
+        met: scaleOk && scale.wallMs < 5000,
+        value: `${f(scale.wallMs / 1000)} s`,
+      },
+      "64 LPARs resident memory < 1 GiB": {
+        met: Math.max(scale.rssMiB, scale.peakRssMiB) < 1024,
+        value: `${f(scale.rssMiB, 0)} MiB (peak ${f(scale.peakRssMiB, 0)} MiB)`,
+      },
+    },
+    notes,
+  };
+}
+
+function us(ns: number): string {
+  return ns < 10_000 ? (ns / 1000).toFixed(3) : (ns / 1000).toFixed(1);
+}
+
+/** The report as a table. */
+export function formatBench(r: BenchReport): string {
+  const rows: string[][] = [[
+    "mechanism",
+    "median us",
+    "p99 us",
+    "calls/s",
+    "fairness",
+    "x channel(1)",
+  ]];
+  const ch = (name: string, c: ChannelFigures) => [
+    name,
+    us(c.medianNs),
+    us(c.p99Ns),
+    `${(c.hcallsPerSec / 1e6).toFixed(2)}M`,
+    c.fairness.toFixed(2),
+    (c.medianNs / r.channel1.medianNs).toFixed(2),
+  ];
+  const base = (name: string, l: Latency) => [
+    name,
+    us(l.medianNs),
+    us(l.p99Ns),
+    `${(1e9 / l.medianNs / 1e3).toFixed(0)}k`,
+    "-",
+    (l.medianNs / r.channel1.medianNs).toFixed(1),
+  ];
+  rows.push(ch("channel, 1 LPAR", r.channel1));
+  rows.push(ch("channel, 8 LPARs", r.channel8));
+  rows.push(base("comlink call", r.comlink));
+  rows.push(base("postMessage echo", r.postMessage));
+  rows.push(base("Atomics.wait/notify", r.atomics));
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  const line = (row: string[]) =>
+    row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  ");
+  const out = [
+    line(rows[0]),
+    widths.map((w) => "-".repeat(w)).join("  "),
+    ...rows.slice(1).map(line),
+  ];
+  out.push("");
+  out.push(`8 LPARs per-LPAR hcalls: ${r.channel8.perLpar.join(" ")}`);
+  out.push(
+    `idle (${r.idle.lpars} LPARs started, ${r.idle.seconds} s): ${
+      r.idle.cpuMs.toFixed(1)
+    } ms CPU (${r.idle.cpuPercent.toFixed(2)}% of one core)`,
+  );
+  out.push(
+    `scale: ${r.scale.lpars} LPARs x ${r.scale.nvdimms} nvdimms boot+bind+kexec+bind in ${
+      (r.scale.wallMs / 1000).toFixed(2)
+    } s, RSS ${r.scale.rssMiB.toFixed(0)} MiB, peak ${r.scale.peakRssMiB.toFixed(0)} MiB`,
+  );
+  out.push("");
+  out.push("targets:");
+  for (const [name, t] of Object.entries(r.targets)) {
+    out.push(`  [${t.met ? "met" : "NOT MET"}] ${name}: ${t.value}`);
+  }
+  out.push("");
+  for (const note of r.notes) out.push(`note: ${note}`);
+  return out.join("\n");
+}
+
+if (import.meta.main) {
+  const report = await runBench();
+  if (Deno.args.includes("--json")) {
+    console.log(JSON.stringify(report));
+  } else {
+    console.log(formatBench(report));
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The scale run: many LPARs with several small nvdimms each boot, bind,
+ * kexec and bind again, all at once, on one managed system. The benchmark
+ * reports its wall time and memory; tests/scale_test.ts checks its results.
+ * @module
+ */
+import process from "node:process";
+import { type BindingView, ManagedSystem } from "../actors/managed_system.ts";
+import type { RegionInfo } from "../guest/host.ts";
+
+/** Options of a scale run. */
+export interface ScaleOptions {
+  lpars: number;
+  /** nvdimms per LPAR (default 2). */
+  nvdimms?: number;
+  /** Blocks per nvdimm (default 2). */
+  blocks?: number;
+  /** Bytes per block (default 1 MiB, so the SCM buffers stay small). */
+  blockSize?: number;
+}
+
+/** What a scale run saw. */
+export interface ScaleReport {
+  lpars: number;
+  nvdimms: number;
+  blocks: number;
+  /** Milliseconds from start() until every LPAR is bound again after kexec. */
+  wallMs: number;
+  /** Of which: starting the system (workers, DRCs). */
+  startMs: number;
+  /** Resident memory of the whole process at the end (MiB). */
+  rssMiB: number;
+  /** Peak resident memory of the whole process so far (getrusage ru_maxrss, MiB). */
+  peakRssMiB: number;
+  /** Each LPAR's regions after the first boot, by LPAR name. */
+  regionsBefore: Record<string, RegionInfo[]>;
+  /** Each LPAR's regions after kexec, by LPAR name. */
+  regionsAfter: Record<string, RegionInfo[]>;
+  /** LPAR states after kexec. */
+  states: Record<string, string>;
+  /** The binding table after kexec. */
+  bindings: BindingView[];
+  /** Invariant violations after kexec (none expected). */
+  invariants: string[];
+  /** Worker errors. */
+  errors: string[];
+}
+
+/** DRC index of nvdimm `j` of LPAR `i` (both 0-based). */
+export function scaleDrc(i: number, j: number): number {
+  return 0x44300000 + i * 16 + j;
+}
+
+/** Boots, kexecs and checks `lpars` LPARs at once; the system is stopped before returning. */
+export async function runScale(options: ScaleOptions): Promise<ScaleReport> {
+  const nvdimms = options.nvdimms ?? 2, blocks = options.blocks ?? 2;
+  const blockSize = options.blockSize ?? 1 << 20;
+  const t0 = performance.now();
+  const system = await ManagedSystem.start({
+    lpars: Array.from({ length: options.lpars }, (_, i) => ({
+      name: `lpar${i + 1}`,
+      nvdimms: Array.from({ length: nvdimms }, (_, j) => ({
+        drc: scaleDrc(i, j),
+        blocks,
+        blockSize,
+      })),
+    })),
+  });
+  try {
+    const startMs = performance.now() - t0;
+    const regionsBefore: Record<string, RegionInfo[]> = {};
+    const regionsAfter: Record<string, RegionInfo[]> = {};
+    const states: Record<string, string> = {};
+    await Promise.all(system.lpars.map(async (lpar) => {
+      await lpar.boot();
+      regionsBefore[lpar.name] = await lpar.regions();
+    }));
+    await Promise.all(system.lpars.map(async (lpar) => {
+      await lpar.kexec();
+      regionsAfter[lpar.name] = await lpar.regions();
+      states[lpar.name] = lpar.state;
+    }));
+    const wallMs = performance.now() - t0;
+    const bindings = await system.bindings();
+    const invariants = await system.invariants();
+    return {
+      lpars: options.lpars,
+      nvdimms,
+      blocks,
+      wallMs,
+      startMs,
+      rssMiB: process.memoryUsage.rss() / 2 ** 20,
+      peakRssMiB: process.resourceUsage().maxRSS / 1024,
+      regionsBefore,
+      regionsAfter,
+      states,
+      bindings,
+      invariants,
+      errors: [...system.errors],
+    };
+  } finally {
+    await system.stop();
+  }
+}
