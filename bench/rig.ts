@@ -134,7 +134,7 @@ export class Rig {
     if (this.#stopped) return;
     this.#stopped = true;
     Atomics.store(new Int32Array(this.#control), CTL_STOP, 1);
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([
         this.hv.stop(),
