@@ -4,7 +4,7 @@
  * UNBIND_MEM on the bound range, looping only on H_BUSY.
  * @module
  */
-import { BIND_ANY_ADDR, H, OP } from "../../abi/hcalls.ts";
+import { BIND_ANY_ADDR, H, isLongBusy, longBusyMsecs, OP } from "../../abi/hcalls.ts";
 import { readBool, readString, readU32, readU64 } from "../device_tree.ts";
 import type { LabelOps, Nvdimm, NvdimmBus, Region } from "../libnvdimm.ts";
 import { EINVAL, ENODEV, ENXIO, type KernelServices, type PlatformDevice } from "./services.ts";
@@ -37,6 +37,28 @@ export class PaprScm52 {
 
   protected hcall(opcode: number, ...args: bigint[]) {
     return this.kernel.hcall(opcode, ...args);
+  }
+
+  /**
+   * The loop the driver wraps around a continuable hcall: call with the
+   * token from r4 while the answer is H_BUSY and, when `sleepOnLongBusy`,
+   * sleep the hinted time on long busy and call again. Returns the final rc.
+   */
+  protected untilDone(
+    call: (token: bigint) => { rc: number; rets: bigint[] },
+    sleepOnLongBusy: boolean,
+  ): number {
+    let token = 0n, rc: number;
+    do {
+      const r = call(token);
+      rc = r.rc;
+      token = r.rets[0];
+      if (sleepOnLongBusy && isLongBusy(rc)) {
+        this.kernel.msleep(longBusyMsecs(rc));
+        rc = H.BUSY;
+      }
+    } while (rc === H.BUSY);
+    return rc;
   }
 
   /** Reads the device-tree properties; a missing required one fails the probe. */
@@ -112,18 +134,12 @@ export class PaprScm52 {
 
   /** `drc_pmem_unbind` of 5.2: UNBIND_MEM of the bound range, looping on H_BUSY. */
   unbind(): number {
-    let token = 0n, rc: number;
-    do {
-      const r = this.hcall(
-        OP.H_SCM_UNBIND_MEM,
-        BigInt(this.drcIndex),
-        this.boundAddr,
-        this.blocks,
-        token,
-      );
-      rc = r.rc;
-      token = r.rets[0];
-    } while (rc === H.BUSY);
+    const drc = BigInt(this.drcIndex);
+    // Long busy is not retried: 5.2's loop only knows H_BUSY.
+    const rc = this.untilDone(
+      (token) => this.hcall(OP.H_SCM_UNBIND_MEM, drc, this.boundAddr, this.blocks, token),
+      false,
+    );
     if (rc) this.dev("err", `unbind error: ${rc}`);
     return rc;
   }

@@ -8,7 +8,7 @@
  * last bytes of the area unreadable (fixed in 5.5).
  * @module
  */
-import { H, isLongBusy, longBusyMsecs, OP, UNBIND_SCOPE } from "../../abi/hcalls.ts";
+import { H, OP, UNBIND_SCOPE } from "../../abi/hcalls.ts";
 import { EINVAL } from "./services.ts";
 import { metaErrno, PaprScm52 } from "./v5_2.ts";
 
@@ -92,21 +92,8 @@ export class PaprScm53 extends PaprScm52 {
   /** UNBIND_ALL of the DRC: sleeps on long busy, retries on H_BUSY. */
   override unbind(): number {
     this.dev("debug", `unbind drc 0x${this.drcIndex.toString(16)}`);
-    let token = 0n, rc: number;
-    do {
-      const r = this.hcall(
-        OP.H_SCM_UNBIND_ALL,
-        BigInt(UNBIND_SCOPE.DRC),
-        BigInt(this.drcIndex),
-        token,
-      );
-      rc = r.rc;
-      token = r.rets[0];
-      if (isLongBusy(rc)) {
-        this.kernel.msleep(longBusyMsecs(rc));
-        rc = H.BUSY;
-      }
-    } while (rc === H.BUSY);
+    const drc = BigInt(this.drcIndex), scope = BigInt(UNBIND_SCOPE.DRC);
+    const rc = this.untilDone((token) => this.hcall(OP.H_SCM_UNBIND_ALL, scope, drc, token), true);
     if (rc) this.dev("err", `unbind error: ${rc}`);
     else this.dev("debug", `unbind drc 0x${this.drcIndex.toString(16)} complete`);
     return rc;

@@ -6,7 +6,7 @@
  * dirty-shutdown counter, and H_SCM_FLUSH for regions that need it.
  * @module
  */
-import { H, isLongBusy, longBusyMsecs, OP } from "../../abi/hcalls.ts";
+import { H, OP } from "../../abi/hcalls.ts";
 import { HEALTH } from "../../abi/health.ts";
 import { readBool, readU64 } from "../device_tree.ts";
 import { type DimmHealth, ERRNO, type Nvdimm, type Region } from "../libnvdimm.ts";
@@ -244,16 +244,10 @@ export class PaprScmMainline extends PaprScm54 {
   flush(): number {
     const drc = `0x${this.drcIndex.toString(16)}`;
     this.dev("debug", `flush drc ${drc}`);
-    let token = 0n, rc: number;
-    do {
-      const r = this.hcall(OP.H_SCM_FLUSH, BigInt(this.drcIndex), token);
-      rc = r.rc;
-      token = r.rets[0];
-      if (isLongBusy(rc)) {
-        this.kernel.msleep(longBusyMsecs(rc));
-        rc = H.BUSY;
-      }
-    } while (rc === H.BUSY);
+    const rc = this.untilDone(
+      (token) => this.hcall(OP.H_SCM_FLUSH, BigInt(this.drcIndex), token),
+      true,
+    );
     if (rc) this.dev("err", `flush error: ${rc}`);
     else this.dev("debug", `flush drc ${drc} complete`);
     return rc;
