@@ -2,11 +2,17 @@
  * The hypervisor's side of the hcall channels: finds pending requests on
  * every attached channel, answers them, and keeps the busy LPARs fair.
  *
- * Fairness: on a machine with fewer cores than LPARs, whichever LPAR the OS
- * happens to run next to the hypervisor would get nearly all the service.
- * The dispatcher therefore lets no LPAR get more than `maxLead` answers ahead
- * of the least-served busy LPAR; one held back sees its DEFERRED word, stops
- * spinning and sleeps, which gives its core to the LPAR that lags.
+ * Fairness and throughput: on a machine with fewer cores than busy LPARs,
+ * every runnable guest thread competes with the hypervisor's thread for the
+ * cores, and whichever guest the OS happens to run gets the service. The
+ * dispatcher therefore serves at most `maxActive` LPARs at a time (by default
+ * one fewer than the cores, so the hypervisor keeps a core). While others
+ * wait, an active LPAR keeps its turn for at most `maxLead` answers, so no
+ * LPAR gets more than `maxLead` answers ahead of one that waits; the turn then
+ * goes to the least-served waiting LPAR. A waiting LPAR sees its DEFERRED word,
+ * stops spinning and sleeps, which gives its core to the active one. An active
+ * LPAR that issues nothing for `releaseAfterMs` gives its turn up at once, and
+ * an LPAR back from idle starts level with the busy ones, not far behind.
  * @module
  */
 import { ARG_COUNT, RET_COUNT } from "../abi/hcalls.ts";
@@ -21,6 +27,7 @@ import {
   HV_STOP,
   REQ,
   RESP,
+  STOP,
 } from "./layout.ts";
 
 /** Serves one hcall: the calling LPAR comes from the channel, never a register. */
@@ -28,7 +35,7 @@ export type HcallHandler = (lpar: LparId, opcode: number, args: readonly bigint[
 
 /** Tunables of the serve loop. */
 export interface DispatcherOptions {
-  /** Answers an LPAR may be ahead of the least-served busy LPAR. */
+  /** Answers an active LPAR gets in one turn while others wait (its most lead). */
   maxLead: number;
   /** An LPAR with no request for this long (ms) no longer counts as busy. */
   idleAfterMs: number;
@@ -36,21 +43,35 @@ export interface DispatcherOptions {
   idlePasses: number;
   /** Longest synchronous serving stretch before yielding to control messages (ms). */
   sliceMs: number;
+  /** LPARs served at the same time when more are busy (default: cores - 1, at least 1). */
+  maxActive: number;
+  /** An active LPAR with no request for this long (ms) gives its turn up. */
+  releaseAfterMs: number;
 }
 
 const DEFAULTS: DispatcherOptions = {
-  maxLead: 50_000,
+  maxLead: 16_384,
   idleAfterMs: 200,
   idlePasses: 2_000,
-  sliceMs: 2,
+  sliceMs: 5,
+  maxActive: Math.max(1, (globalThis.navigator?.hardwareConcurrency ?? 2) - 1),
+  releaseAfterMs: 0.05,
 };
 
 interface Slot {
   lpar: LparId;
   header: Int32Array;
   regs: BigUint64Array;
+  /** Answers given. */
   served: number;
+  /** Last time (ms) a request was seen pending. */
   lastActive: number;
+  /** Whether the LPAR holds one of the `maxActive` turns. */
+  active: boolean;
+  /** Answers left in the current turn. */
+  quota: number;
+  /** Whether the LPAR has a request it is being held back on. */
+  waiting: boolean;
 }
 
 /** Serves every attached channel from one thread. */
@@ -60,8 +81,10 @@ export class Dispatcher {
   readonly #options: DispatcherOptions;
   #slots: Slot[] = [];
   readonly #args: bigint[] = new Array(ARG_COUNT).fill(0n);
-  #clock = 0;
+  #clock = performance.now();
   #passes = 0;
+  #active = 0;
+  #waiting = 0;
 
   constructor(
     doorbell: SharedArrayBuffer,
@@ -79,43 +102,120 @@ export class Dispatcher {
       throw new RangeError(`LPAR ${lpar} attached twice`);
     }
     const { header, regs } = channelViews(channel);
-    this.#slots = [...this.#slots, { lpar, header, regs, served: 0, lastActive: -Infinity }];
+    this.#slots = [...this.#slots, {
+      lpar,
+      header,
+      regs,
+      served: 0,
+      lastActive: -Infinity,
+      active: false,
+      quota: 0,
+      waiting: false,
+    }];
   }
 
   /** Stops serving an LPAR's channel. */
   detach(lpar: LparId): void {
+    const slot = this.#slots.find((s) => s.lpar === lpar);
+    if (slot?.active) this.#active--;
+    if (slot?.waiting) this.#waiting--;
     this.#slots = this.#slots.filter((s) => s.lpar !== lpar);
+  }
+
+  /** Whether some LPAR has a request it is being held back on. */
+  get holding(): boolean {
+    return this.#waiting > 0;
   }
 
   /** One pass over every channel; returns how many requests were answered. */
   serveOnce(): number {
-    const slots = this.#slots;
-    if ((++this.#passes & 255) === 0) this.#clock = performance.now();
-    const now = this.#clock, idleAfter = this.#options.idleAfterMs;
-    let floor = Infinity;
-    for (const s of slots) {
-      if (now - s.lastActive < idleAfter && s.served < floor) floor = s.served;
-    }
+    const slots = this.#slots, options = this.#options;
+    if ((++this.#passes & 31) === 0) this.#clock = performance.now();
+    const now = this.#clock;
     let answered = 0;
+    // Active LPARs first: answer, end turns that are used up or unused.
     for (const s of slots) {
+      if (!s.active) continue;
       const header = s.header;
       const req = Atomics.load(header, REQ);
-      if (req === header[RESP]) continue;
-      if (now - s.lastActive >= idleAfter) {
-        // Back from idle: start level with the busy ones, not far behind them.
-        if (floor !== Infinity && s.served < floor) s.served = floor;
-      } else if (s.served - floor > this.#options.maxLead) {
-        if (header[DEFERRED] === 0) Atomics.store(header, DEFERRED, 1);
-        s.lastActive = now;
+      if (req === header[RESP]) {
+        if (now - s.lastActive > options.releaseAfterMs) this.#deactivate(s);
         continue;
       }
       s.lastActive = now;
-      if (header[DEFERRED] !== 0) Atomics.store(header, DEFERRED, 0);
       this.#answer(s, req);
       s.served++;
       answered++;
+      if (--s.quota <= 0 && this.#waiting > 0) this.#deactivate(s);
+    }
+    // Then the others: a free turn goes to the least-served LPAR with a request.
+    let best: Slot | undefined;
+    for (const s of slots) {
+      if (s.active) continue;
+      const header = s.header;
+      if (Atomics.load(header, REQ) === header[RESP] || Atomics.load(header, STOP) !== 0) {
+        // Nothing asked, or the guest stopped and abandoned its request.
+        if (s.waiting) this.#unwait(s);
+        continue;
+      }
+      if (now - s.lastActive >= options.idleAfterMs) {
+        // Back from idle: start level with the busy ones, not far behind them.
+        const floor = this.#busyFloor(now);
+        if (floor !== Infinity && s.served < floor) s.served = floor;
+      }
+      s.lastActive = now;
+      if (!best || s.served < best.served) best = s;
+      if (!s.waiting) {
+        s.waiting = true;
+        this.#waiting++;
+      }
+    }
+    while (best && this.#active < options.maxActive) {
+      this.#activate(best);
+      const req = Atomics.load(best.header, REQ);
+      this.#answer(best, req);
+      best.served++;
+      best.quota--;
+      answered++;
+      best = this.#waiting > 0 ? this.#leastWaiting() : undefined;
+    }
+    for (const s of slots) {
+      if (s.waiting && s.header[DEFERRED] === 0) Atomics.store(s.header, DEFERRED, 1);
     }
     return answered;
+  }
+
+  #busyFloor(now: number): number {
+    let floor = Infinity;
+    for (const s of this.#slots) {
+      if (now - s.lastActive < this.#options.idleAfterMs && s.served < floor) floor = s.served;
+    }
+    return floor;
+  }
+
+  #leastWaiting(): Slot | undefined {
+    let best: Slot | undefined;
+    for (const s of this.#slots) if (s.waiting && (!best || s.served < best.served)) best = s;
+    return best;
+  }
+
+  #unwait(s: Slot): void {
+    s.waiting = false;
+    this.#waiting--;
+    if (s.header[DEFERRED] !== 0) Atomics.store(s.header, DEFERRED, 0);
+  }
+
+  #activate(s: Slot): void {
+    if (s.waiting) this.#unwait(s);
+    else if (s.header[DEFERRED] !== 0) Atomics.store(s.header, DEFERRED, 0);
+    s.active = true;
+    s.quota = this.#options.maxLead;
+    this.#active++;
+  }
+
+  #deactivate(s: Slot): void {
+    s.active = false;
+    this.#active--;
   }
 
   #answer(s: Slot, req: number): void {
@@ -145,9 +245,11 @@ export class Dispatcher {
     const { idlePasses, sliceMs } = this.#options;
     while (!this.stopping) {
       const start = performance.now();
+      this.#clock = start;
       let empty = 0;
       for (let pass = 1;; pass++) {
-        if (this.serveOnce() > 0) empty = 0;
+        // Never sleep while holding someone back: their turn comes from here.
+        if (this.serveOnce() > 0 || this.#waiting > 0) empty = 0;
         else if (++empty >= idlePasses) break;
         if ((pass & 127) === 0 && (this.stopping || performance.now() - start > sliceMs)) break;
       }
@@ -162,7 +264,7 @@ export class Dispatcher {
     Atomics.store(bell, HV_SLEEPING, 1);
     try {
       // A request that raced with going to sleep is served now, not missed.
-      if (this.serveOnce() > 0 || this.stopping) return;
+      if (this.serveOnce() > 0 || this.#waiting > 0 || this.stopping) return;
       const waiting = Atomics.waitAsync(bell, BELL, seen);
       if (waiting.async) await waiting.value;
     } finally {

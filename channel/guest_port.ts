@@ -27,8 +27,12 @@ export class ChannelStopped extends Error {
   }
 }
 
-const SPIN_MIN = 64;
+/** Fewest spins before sleeping (about a microsecond: one fast answer). */
+const SPIN_MIN = 256;
+/** Most spins before sleeping (tens of microseconds), so a spin is always bounded. */
 const SPIN_MAX = 1 << 14;
+/** A sleep shorter than this (ms) would have been caught by spinning a little more. */
+const SHORT_SLEEP_MS = 0.02;
 /** Longest single sleep, so the stop word is seen even without a notify. */
 const WAIT_SLICE_MS = 50;
 
@@ -77,25 +81,39 @@ export class GuestPort {
   #await(seq: number): void {
     const header = this.#header;
     const budget = this.#spin;
+    let deferred = false;
     for (let i = 0; i < budget; i++) {
       if (Atomics.load(header, RESP) === seq) {
         // Answered while spinning: spinning pays here, allow a little more.
         if (budget < SPIN_MAX) this.#spin = budget * 2;
         return;
       }
-      if ((i & 63) === 63 && Atomics.load(header, DEFERRED) !== 0) break;
+      if ((i & 63) === 63 && Atomics.load(header, DEFERRED) !== 0) {
+        deferred = true;
+        break;
+      }
     }
-    // Spinning did not pay (the hypervisor is descheduled or holding us back):
-    // spin less next time and give the core away.
-    if (budget > SPIN_MIN) this.#spin = budget >> 1;
+    // Held back for fairness: sleep at once; that says nothing about how fast
+    // the hypervisor answers, so the budget stays. Otherwise time the sleep:
+    // an answer that came soon after means a little more spinning would have
+    // caught it; a long one means the hypervisor is descheduled or busy, so
+    // spin less next time and give the core away sooner.
+    const slept = deferred ? 0 : performance.now();
     Atomics.store(header, GUEST_WAITING, 1);
     try {
       while (Atomics.load(header, RESP) !== seq) {
         if (Atomics.load(header, STOP) !== 0) throw new ChannelStopped();
+        if (Atomics.load(header, DEFERRED) !== 0) deferred = true;
         Atomics.wait(header, RESP, (seq - 1) | 0, WAIT_SLICE_MS);
       }
     } finally {
       Atomics.store(header, GUEST_WAITING, 0);
+    }
+    if (deferred) return;
+    if (performance.now() - slept < SHORT_SLEEP_MS) {
+      if (budget < SPIN_MAX) this.#spin = budget * 2;
+    } else if (budget > SPIN_MIN) {
+      this.#spin = budget >> 1;
     }
   }
 }
