@@ -163,7 +163,7 @@ async function channelRun(rig: Rig, ms: number): Promise<ChannelFigures> {
 async function channelBench(lpars: number): Promise<{ figures: ChannelFigures; rig: Rig }> {
   const rig = await Rig.start({ lpars });
   try {
-    await channelRun(rig, 200); // warm up the JIT on both sides
+    await channelRun(rig, 500); // warm up the JIT on both sides (not counted)
     return { figures: await channelRun(rig, RUN_MS), rig };
   } catch (error) {
     await rig.stop();

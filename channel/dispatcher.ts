@@ -11,7 +11,7 @@
  * LPAR gets more than `maxLead` answers ahead of one that waits; the turn then
  * goes to the least-served waiting LPAR. A waiting LPAR sees its DEFERRED word,
  * stops spinning and sleeps, which gives its core to the active one. An active
- * LPAR that issues nothing for `releaseAfterMs` gives its turn up at once, and
+ * LPAR that stops issuing hcalls gives its turn up (see `releaseAfterMs`), and
  * an LPAR back from idle starts level with the busy ones, not far behind.
  * @module
  */
@@ -45,7 +45,11 @@ export interface DispatcherOptions {
   sliceMs: number;
   /** LPARs served at the same time when more are busy (default: cores - 1, at least 1). */
   maxActive: number;
-  /** An active LPAR with no request for this long (ms) gives its turn up. */
+  /**
+   * An active LPAR that has been issuing hcalls back to back and then issues
+   * none for this long (ms) gives its turn up (one that issued only a few
+   * gives it up after a few tens of microseconds).
+   */
   releaseAfterMs: number;
 }
 
@@ -55,8 +59,15 @@ const DEFAULTS: DispatcherOptions = {
   idlePasses: 2_000,
   sliceMs: 5,
   maxActive: Math.max(1, (globalThis.navigator?.hardwareConcurrency ?? 2) - 1),
-  releaseAfterMs: 0.05,
+  releaseAfterMs: 2,
 };
+
+/** Answers in a turn from which an LPAR counts as hammering. */
+const HAMMERING = 64;
+/** How soon (ms) an LPAR that is not hammering gives its turn up. */
+const QUICK_RELEASE_MS = 0.05;
+/** How long (ms) a guest woken for its turn has to issue its next hcall. */
+const WAKE_GRACE_MS = 3;
 
 interface Slot {
   lpar: LparId;
@@ -72,6 +83,8 @@ interface Slot {
   quota: number;
   /** Whether the LPAR has a request it is being held back on. */
   waiting: boolean;
+  /** Until when (ms) a turn given to a sleeping guest waits for it to wake up. */
+  wakeGrace: number;
 }
 
 /** Serves every attached channel from one thread. */
@@ -111,6 +124,7 @@ export class Dispatcher {
       active: false,
       quota: 0,
       waiting: false,
+      wakeGrace: 0,
     }];
   }
 
@@ -139,7 +153,12 @@ export class Dispatcher {
       const header = s.header;
       const req = Atomics.load(header, REQ);
       if (req === header[RESP]) {
-        if (now - s.lastActive > options.releaseAfterMs) this.#deactivate(s);
+        // A hammering LPAR keeps its turn through short pauses (GC, preemption);
+        // one that asked only a few times gives it up almost at once.
+        const used = options.maxLead - s.quota;
+        const release = used >= HAMMERING ? options.releaseAfterMs : QUICK_RELEASE_MS;
+        const waking = used <= 1 && now < s.wakeGrace;
+        if (now - s.lastActive > release && !waking) this.#deactivate(s);
         continue;
       }
       s.lastActive = now;
@@ -149,6 +168,9 @@ export class Dispatcher {
       if (--s.quota <= 0 && this.#waiting > 0) this.#deactivate(s);
     }
     // Then the others: a free turn goes to the least-served LPAR with a request.
+    // While every turn is taken, this scan only keeps the waiting set fresh,
+    // so it runs on every 16th pass only.
+    if (this.#active >= options.maxActive && (this.#passes & 15) !== 0) return answered;
     let best: Slot | undefined;
     for (const s of slots) {
       if (s.active) continue;
@@ -179,8 +201,11 @@ export class Dispatcher {
       answered++;
       best = this.#waiting > 0 ? this.#leastWaiting() : undefined;
     }
-    for (const s of slots) {
-      if (s.waiting && s.header[DEFERRED] === 0) Atomics.store(s.header, DEFERRED, 1);
+    // Whoever still waits is told so, and stops spinning.
+    if (this.#waiting > 0) {
+      for (const s of slots) {
+        if (s.waiting && s.header[DEFERRED] === 0) Atomics.store(s.header, DEFERRED, 1);
+      }
     }
     return answered;
   }
@@ -210,6 +235,7 @@ export class Dispatcher {
     else if (s.header[DEFERRED] !== 0) Atomics.store(s.header, DEFERRED, 0);
     s.active = true;
     s.quota = this.#options.maxLead;
+    s.wakeGrace = Atomics.load(s.header, GUEST_WAITING) !== 0 ? this.#clock + WAKE_GRACE_MS : 0;
     this.#active++;
   }
 
