@@ -28,6 +28,7 @@ import {
   REQ,
   RESP,
   STOP,
+  TURN,
 } from "./layout.ts";
 
 /** Serves one hcall: the calling LPAR comes from the channel, never a register. */
@@ -98,6 +99,8 @@ export class Dispatcher {
   #passes = 0;
   #active = 0;
   #waiting = 0;
+  /** A turn just ended with its guest mid-stream: that guest wakes the next. */
+  #handoff = false;
 
   constructor(
     doorbell: SharedArrayBuffer,
@@ -165,7 +168,10 @@ export class Dispatcher {
       this.#answer(s, req);
       s.served++;
       answered++;
-      if (--s.quota <= 0 && this.#waiting > 0) this.#deactivate(s);
+      if (--s.quota <= 0 && this.#waiting > 0) {
+        this.#deactivate(s);
+        this.#handoff = true;
+      }
     }
     // Then the others: a free turn goes to the least-served LPAR with a request.
     // While every turn is taken, this scan only keeps the waiting set fresh,
@@ -235,6 +241,12 @@ export class Dispatcher {
     else if (s.header[DEFERRED] !== 0) Atomics.store(s.header, DEFERRED, 0);
     s.active = true;
     s.quota = this.#options.maxLead;
+    if (this.#handoff) {
+      this.#handoff = false; // the guest whose turn ended wakes this one
+    } else {
+      Atomics.add(this.#bell, TURN, 1);
+      Atomics.notify(this.#bell, TURN);
+    }
     s.wakeGrace = Atomics.load(s.header, GUEST_WAITING) !== 0 ? this.#clock + WAKE_GRACE_MS : 0;
     this.#active++;
   }

@@ -17,6 +17,7 @@ import {
   REQ,
   RESP,
   STOP,
+  TURN,
 } from "./layout.ts";
 
 /** Thrown out of an hcall when the channel's stop word is set. */
@@ -35,6 +36,8 @@ const SPIN_MAX = 1 << 14;
 const SHORT_SLEEP_MS = 0.02;
 /** Longest single sleep, so the stop word is seen even without a notify. */
 const WAIT_SLICE_MS = 50;
+/** Longest sleep of a held-back guest before it looks again. */
+const TURN_SLICE_MS = 2;
 
 /** Guest end of one LPAR's channel. */
 export class GuestPort {
@@ -99,12 +102,25 @@ export class GuestPort {
     // caught it; a long one means the hypervisor is descheduled or busy, so
     // spin less next time and give the core away sooner.
     const slept = deferred ? 0 : performance.now();
+    const bell = this.#bell;
     Atomics.store(header, GUEST_WAITING, 1);
+    // Losing the turn: wake the guest that got it, on this core, which is
+    // about to be free (a wake from the hypervisor would land on its core).
+    if (deferred) {
+      Atomics.add(bell, TURN, 1);
+      Atomics.notify(bell, TURN);
+    }
     try {
       while (Atomics.load(header, RESP) !== seq) {
         if (Atomics.load(header, STOP) !== 0) throw new ChannelStopped();
-        if (Atomics.load(header, DEFERRED) !== 0) deferred = true;
-        Atomics.wait(header, RESP, (seq - 1) | 0, WAIT_SLICE_MS);
+        const turn = Atomics.load(bell, TURN);
+        if (Atomics.load(header, DEFERRED) !== 0) {
+          deferred = true;
+          if (Atomics.load(header, RESP) === seq) break;
+          Atomics.wait(bell, TURN, turn, TURN_SLICE_MS);
+        } else {
+          Atomics.wait(header, RESP, (seq - 1) | 0, WAIT_SLICE_MS);
+        }
       }
     } finally {
       Atomics.store(header, GUEST_WAITING, 0);

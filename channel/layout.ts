@@ -37,6 +37,12 @@ export const BELL = 0;
 export const HV_SLEEPING = 1;
 /** Doorbell word: non-zero asks the hypervisor's serve loop to stop. */
 export const HV_STOP = 2;
+/**
+ * Doorbell word: bumped whenever a turn passes to another LPAR. Guests held
+ * back sleep on it; the guest that just lost its turn bumps it as it goes to
+ * sleep, so the next one wakes on the core being freed.
+ */
+export const TURN = 3;
 /** Bytes in the doorbell buffer. */
 export const DOORBELL_BYTES = 16;
 
