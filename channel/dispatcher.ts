@@ -74,6 +74,8 @@ interface Slot {
   lpar: LparId;
   header: Int32Array;
   regs: BigUint64Array;
+  /** The same registers as 32-bit halves (little-endian: low word first). */
+  words: Uint32Array;
   /** Answers given. */
   served: number;
   /** Last time (ms) a request was seen pending. */
@@ -122,6 +124,7 @@ export class Dispatcher {
       lpar,
       header,
       regs,
+      words: new Uint32Array(regs.buffer, regs.byteOffset, regs.length * 2),
       served: 0,
       lastActive: -Infinity,
       active: false,
@@ -257,11 +260,14 @@ export class Dispatcher {
   }
 
   #answer(s: Slot, req: number): void {
-    const regs = s.regs, args = this.#args;
-    for (let i = 0; i < ARG_COUNT; i++) args[i] = regs[i + 1];
-    const opcode = regs[0] <= 0xFFFF_FFFFn ? Number(regs[0]) : -1;
+    const regs = s.regs, words = s.words, args = this.#args;
+    // Most registers are zero: reading those as 0n allocates no BigInt.
+    for (let i = 1; i <= ARG_COUNT; i++) {
+      args[i - 1] = (words[2 * i] | words[2 * i + 1]) === 0 ? 0n : regs[i];
+    }
+    const opcode = words[1] === 0 ? words[0] : -1;
     const { rc, rets } = this.#handle(s.lpar, opcode, args);
-    regs[0] = BigInt.asUintN(64, BigInt(rc));
+    regs[0] = rc >= 0 ? BigInt(rc) : BigInt.asUintN(64, BigInt(rc));
     for (let i = 0; i < RET_COUNT; i++) regs[i + 1] = rets[i];
     Atomics.add(s.header, ANSWERED, 1);
     Atomics.store(s.header, RESP, req);

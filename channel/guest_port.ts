@@ -43,6 +43,8 @@ const TURN_SLICE_MS = 2;
 export class GuestPort {
   readonly #header: Int32Array;
   readonly #regs: BigUint64Array;
+  /** The same registers as 32-bit halves (little-endian: low word first). */
+  readonly #words: Uint32Array;
   readonly #bell: Int32Array;
   #spin = SPIN_MIN * 4;
 
@@ -50,6 +52,7 @@ export class GuestPort {
     const views = channelViews(channel);
     this.#header = views.header;
     this.#regs = views.regs;
+    this.#words = new Uint32Array(channel, views.regs.byteOffset, views.regs.length * 2);
     this.#bell = new Int32Array(doorbell);
   }
 
@@ -77,8 +80,15 @@ export class GuestPort {
     Atomics.add(this.#bell, BELL, 1);
     if (Atomics.load(this.#bell, HV_SLEEPING) !== 0) Atomics.notify(this.#bell, BELL);
     this.#await(seq);
-    for (let i = 0; i < RET_COUNT; i++) rets[i] = regs[i + 1];
-    return Number(BigInt.asIntN(64, regs[0]));
+    // Most registers are zero: reading those as 0n allocates no BigInt.
+    const words = this.#words;
+    for (let i = 1; i <= RET_COUNT; i++) {
+      rets[i - 1] = (words[2 * i] | words[2 * i + 1]) === 0 ? 0n : regs[i];
+    }
+    // r3 is a small signed code: its low word, read as signed, when the high
+    // word is its sign extension.
+    const lo = words[0] | 0, hi = words[1] | 0;
+    return hi === (lo >> 31) ? lo : Number(BigInt.asIntN(64, regs[0]));
   }
 
   #await(seq: number): void {
