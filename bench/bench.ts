@@ -191,6 +191,8 @@ export async function runBench(): Promise<BenchReport> {
     "memory: process.memoryUsage.rss() (VmRSS) and getrusage ru_maxrss (VmHWM), whole process; " +
     "/proc/self/status needs --allow-all in Deno 2.9",
   ];
+  // The scale run first, so the process's peak RSS is its own.
+  const scale = await runScale({ lpars: 64, nvdimms: 2, blocks: 2, blockSize: 1 << 20 });
   const comlink = await comlinkBaseline(3000);
   const postMessage = await postMessageBaseline(5000);
   const atomics = await atomicsBaseline(20000);
@@ -203,7 +205,6 @@ export async function runBench(): Promise<BenchReport> {
   } finally {
     await eight.rig.stop();
   }
-  const scale = await runScale({ lpars: 64, nvdimms: 2, blocks: 2, blockSize: 1 << 20 });
   const scaleOk = scale.invariants.length === 0 && scale.errors.length === 0 &&
     Object.values(scale.regionsAfter).every((r) => r.length === 2);
   if (!scaleOk) notes.push(`scale run not clean: ${JSON.stringify(scale.invariants)}`);
