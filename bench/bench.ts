@@ -54,6 +54,8 @@ export interface BenchReport {
   comlink: Latency;
   postMessage: Latency;
   atomics: Latency;
+  /** Two workers spinning on one shared word: the machine's floor for a round trip. */
+  spinFloor: Latency;
   idle: { lpars: number; seconds: number; cpuMs: number; cpuPercent: number };
   scale: { lpars: number; nvdimms: number; wallMs: number; rssMiB: number; peakRssMiB: number };
   ratios: {
@@ -140,6 +142,22 @@ async function atomicsBaseline(count: number): Promise<Latency> {
   }
 }
 
+async function spinFloor(batches: number): Promise<Latency> {
+  const server = spawnBenchWorker(), client = spawnBenchWorker();
+  try {
+    const buffer = new SharedArrayBuffer(ATOMICS_WORDS * 4);
+    const serving = server.remote.spinServe(buffer);
+    const ns = await client.remote.spinClient(buffer, batches, BATCH);
+    await serving;
+    return latency(ns.slice(batches >> 3));
+  } finally {
+    for (const w of [server, client]) {
+      w.remote[Comlink.releaseProxy]();
+      w.worker.terminate();
+    }
+  }
+}
+
 async function channelRun(rig: Rig, ms: number): Promise<ChannelFigures> {
   const results: HammerResult[] = await rig.runFor(
     ms,
@@ -187,7 +205,8 @@ async function idleCpu(seconds: number): Promise<number> {
 export async function runBench(): Promise<BenchReport> {
   const notes = [
     `channel latencies are per-call means of batches of ${BATCH} calls (p99 = p99 of batch means)`,
-    "baselines are timed one call at a time",
+    "baselines are timed one call at a time; the spin ping-pong floor (no hcall work) in " +
+    `batches of ${BATCH}, showing what this machine's cores allow in this run`,
     "memory: process.memoryUsage.rss() (VmRSS) and getrusage ru_maxrss (VmHWM), whole process; " +
     "/proc/self/status needs --allow-all in Deno 2.9",
   ];
@@ -196,6 +215,7 @@ export async function runBench(): Promise<BenchReport> {
   const comlink = await comlinkBaseline(3000);
   const postMessage = await postMessageBaseline(5000);
   const atomics = await atomicsBaseline(20000);
+  const floor = await spinFloor(20000);
   const one = await channelBench(1);
   await one.rig.stop();
   const eight = await channelBench(8);
@@ -217,6 +237,7 @@ export async function runBench(): Promise<BenchReport> {
     comlink,
     postMessage,
     atomics,
+    spinFloor: floor,
     idle: { lpars: 8, seconds: 1, cpuMs: idleMs, cpuPercent: idleMs / 10 },
     scale: {
       lpars: scale.lpars,
@@ -293,6 +314,7 @@ export function formatBench(r: BenchReport): string {
   rows.push(base("comlink call", r.comlink));
   rows.push(base("postMessage echo", r.postMessage));
   rows.push(base("Atomics.wait/notify", r.atomics));
+  rows.push(base("(floor: spin ping-pong)", r.spinFloor));
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   const line = (row: string[]) =>
     row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  ");

@@ -157,6 +157,37 @@ export class BenchWorker {
     this.#echo?.close();
   }
 
+  /** Floor of the machine, server side: answers by spinning (no wait, no work). */
+  spinServe(buffer: SharedArrayBuffer): number {
+    const words = new Int32Array(buffer);
+    let served = 0, seen = 0;
+    for (;;) {
+      let req: number;
+      while ((req = Atomics.load(words, ATOM_REQ)) === seen) { /* spin */ }
+      if (Atomics.load(words, ATOM_STOP) !== 0) return served;
+      seen = req;
+      Atomics.store(words, ATOM_RESP, req);
+      served++;
+    }
+  }
+
+  /** Floor of the machine, client side: `batches` batches of `batch` spinning round trips. */
+  spinClient(buffer: SharedArrayBuffer, batches: number, batch: number): number[] {
+    const words = new Int32Array(buffer), ns: number[] = [];
+    let seq = 0;
+    for (let b = 0; b < batches; b++) {
+      const t0 = performance.now();
+      for (let i = 0; i < batch; i++) {
+        Atomics.store(words, ATOM_REQ, ++seq);
+        while (Atomics.load(words, ATOM_RESP) !== seq) { /* spin */ }
+      }
+      ns.push(((performance.now() - t0) * 1e6) / batch);
+    }
+    Atomics.store(words, ATOM_STOP, 1);
+    Atomics.store(words, ATOM_REQ, ++seq);
+    return ns;
+  }
+
   /** Atomics baseline, server side: waits (no spin) for each request and answers it. */
   atomicsServe(buffer: SharedArrayBuffer): number {
     const words = new Int32Array(buffer);
