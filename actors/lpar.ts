@@ -3,7 +3,7 @@
  * (panic, stop) and its life cycle.
  * @module
  */
-import * as Comlink from "comlink";
+import * as Comlink from "npm:comlink@^4.4.2";
 import { opByName, opName, rcName } from "../abi/hcalls.ts";
 import { PANIC, RESP, STOP } from "../channel/layout.ts";
 import { buildDeviceTree, type DtNode, pmemNode } from "../guest/device_tree.ts";

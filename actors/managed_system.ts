@@ -21,7 +21,7 @@
  * ```
  * @module
  */
-import * as Comlink from "comlink";
+import * as Comlink from "npm:comlink@^4.4.2";
 import { opName, rcName } from "../abi/hcalls.ts";
 import { healthFromNames } from "../abi/health.ts";
 import type { BlockBinding, MediaCounters } from "../core/types.ts";

@@ -20,7 +20,7 @@
  * @module
  */
 import process from "node:process";
-import * as Comlink from "comlink";
+import * as Comlink from "npm:comlink@^4.4.2";
 import { H, OP } from "../abi/hcalls.ts";
 import type { BenchWorker } from "./bench_worker.ts";
 import { ATOMICS_WORDS, type HammerResult } from "./protocol.ts";

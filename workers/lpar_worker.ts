@@ -3,7 +3,7 @@
  * through the Atomics channel. The control plane is exposed over comlink.
  * @module
  */
-import * as Comlink from "comlink";
+import * as Comlink from "npm:comlink@^4.4.2";
 import { GuestHost } from "../guest/host.ts";
 
 Comlink.expose(new GuestHost());
