@@ -13,6 +13,7 @@ import type { PerfStat } from "../guest/papr_scm/v_mainline.ts";
 import type { PanicPoint } from "../guest/kernel.ts";
 import type { Json, NdctlListFlags } from "../guest/ndctl.ts";
 import type { KernelVersion } from "../guest/papr_scm/mod.ts";
+import { terminateWorker } from "./workers.ts";
 import type { ResolvedLpar, ResolvedNvdimm, SupervisionConfig } from "./config.ts";
 
 /** Options for boot, kexec and reboot. */
@@ -398,7 +399,7 @@ export class Lpar {
     Atomics.store(this.#header, STOP, 1);
     Atomics.notify(this.#header, RESP);
     this.#guest[Comlink.releaseProxy]();
-    this.#worker.terminate();
+    terminateWorker(this.#worker);
   }
 }
 

@@ -34,6 +34,7 @@ import {
   resolveNvdimm,
   type SystemConfig,
 } from "./config.ts";
+import { spawnWorker, terminateWorker } from "./workers.ts";
 import { Lpar } from "./lpar.ts";
 import type { hypervisorBoot } from "../workers/hypervisor_worker.ts";
 import type { GuestHost } from "../guest/host.ts";
@@ -98,27 +99,6 @@ function sameDevice(a: ResolvedNvdimm, b: ResolvedNvdimm): boolean {
   return a.blocks === b.blocks && a.blockSize === b.blockSize &&
     a.metadataSize === b.metadataSize && a.uuid === b.uuid &&
     a.hcallFlushRequired === b.hcallFlushRequired;
-}
-
-/** A worker, and a promise that rejects with its first uncaught error. */
-interface Spawned {
-  worker: Worker;
-  failed: Promise<never>;
-}
-
-function spawn(path: string, who: string, onError: (message: string) => void): Spawned {
-  const worker = new Worker(new URL(path, import.meta.url), { type: "module" });
-  const failed = new Promise<never>((_, reject) => {
-    worker.onerror = (event) => {
-      // An uncaught error in a worker would end the process: record it, and
-      // fail whatever waits on the worker rather than leave it hanging.
-      event.preventDefault();
-      onError(event.message);
-      reject(new Error(`${who} worker failed: ${event.message}`));
-    };
-  });
-  failed.catch(() => {});
-  return { worker, failed };
 }
 
 /** A running hypervisor with its LPARs. */
@@ -197,8 +177,8 @@ export class ManagedSystem {
   static async start(config: SystemConfig | unknown): Promise<ManagedSystem> {
     const resolved = resolveConfig(config);
     const errors: string[] = [];
-    const { worker: hvWorker, failed } = spawn(
-      "../workers/hypervisor_worker.ts",
+    const { worker: hvWorker, failed } = spawnWorker(
+      new URL("../workers/hypervisor_worker.ts", import.meta.url),
       "hypervisor",
       (m) => errors.push(`hypervisor: ${m}`),
     );
@@ -216,7 +196,7 @@ export class ManagedSystem {
     try {
       hv = await Promise.race([starting, failed]) as unknown as Comlink.Remote<HypervisorActor>;
     } catch (error) {
-      hvWorker.terminate();
+      terminateWorker(hvWorker);
       throw error;
     }
     const system = new ManagedSystem(resolved, hvWorker, hv);
@@ -248,8 +228,8 @@ export class ManagedSystem {
 
   async #addLpar(id: number, config: ResolvedConfig["lpars"][number]): Promise<Lpar> {
     const channels = await this.#hvCall(() => this.#hv.attachLpar(id));
-    const { worker, failed } = spawn(
-      "../workers/lpar_worker.ts",
+    const { worker, failed } = spawnWorker(
+      new URL("../workers/lpar_worker.ts", import.meta.url),
       `LPAR ${config.name}`,
       (m) => this.errors.push(`${config.name}: ${m}`),
     );
@@ -463,7 +443,7 @@ export class ManagedSystem {
       clearTimeout(timer);
     }
     this.#hv[Comlink.releaseProxy]();
-    this.#hvWorker.terminate();
+    terminateWorker(this.#hvWorker);
   }
 
   /** `await using system = ...` stops it at the end of the scope. */

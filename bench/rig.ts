@@ -11,6 +11,7 @@ import type { HypervisorActor } from "../actors/hypervisor_actor.ts";
 import type { hypervisorBoot } from "../workers/hypervisor_worker.ts";
 import type { BenchWorker } from "./bench_worker.ts";
 import { CTL_GO, CTL_READY, CTL_STOP, CTL_WORDS } from "./protocol.ts";
+import { spawnWorker, terminateWorker } from "../actors/workers.ts";
 
 /** One LPAR of the rig. */
 export interface RigLpar {
@@ -39,12 +40,8 @@ export interface RigOptions {
 export const RIG_DRC_BASE = 0x44200000;
 
 function spawn(path: string, errors: string[]): Worker {
-  const worker = new Worker(new URL(path, import.meta.url), { type: "module" });
-  worker.onerror = (event) => {
-    event.preventDefault();
-    errors.push(event.message);
-  };
-  return worker;
+  const url = new URL(path, import.meta.url);
+  return spawnWorker(url, path, (message) => errors.push(message)).worker;
 }
 
 /** A running hypervisor with bench LPARs. */
@@ -103,7 +100,7 @@ export class Rig {
       }
       return new Rig(hv, lpars, workers, control, errors);
     } catch (error) {
-      for (const w of workers) w.terminate();
+      for (const w of workers) terminateWorker(w);
       throw error;
     }
   }
@@ -147,7 +144,7 @@ export class Rig {
     }
     for (const l of this.lpars) l.worker[Comlink.releaseProxy]();
     this.hv[Comlink.releaseProxy]();
-    for (const w of this.#workers) w.terminate();
+    for (const w of this.#workers) terminateWorker(w);
   }
 
   /** `await using rig = ...` stops it at the end of the scope. */

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { main } from "../cli/main.ts";
 import { KERNEL_VERSIONS } from "../guest/papr_scm/mod.ts";
+import { workerTest } from "./worker_test.ts";
 
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -13,7 +14,7 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
-Deno.test("cli: help and scenario list", async () => {
+workerTest("cli: help and scenario list", async () => {
   const help = await cli("help");
   assert.equal(help.code, 0);
   assert.match(help.out, /show \[options\] <view>/);
@@ -25,7 +26,7 @@ Deno.test("cli: help and scenario list", async () => {
   }
 });
 
-Deno.test("cli: scenario with --kernel, --hypervisor, --config and --json", async () => {
+workerTest("cli: scenario with --kernel, --hypervisor, --config and --json", async () => {
   const text = await cli("scenario", "kexec", "--kernel", "5.3");
   assert.equal(text.code, 0);
   assert.match(text.out, /=== papr_scm 5\.3 on powervm: kexec into 5\.3 ===/);
@@ -40,7 +41,7 @@ Deno.test("cli: scenario with --kernel, --hypervisor, --config and --json", asyn
   assert.equal(JSON.parse(qemu.out).hypervisor, "qemu");
 });
 
-Deno.test("cli: show ndctl, sysfs, dmesg, bindings, events", async () => {
+workerTest("cli: show ndctl, sysfs, dmesg, bindings, events", async () => {
   const rdh = await cli(
     "show",
     "--config",
@@ -80,29 +81,32 @@ Deno.test("cli: show ndctl, sysfs, dmesg, bindings, events", async () => {
   assert.match(events.out, /flaky: kernel panicked; restart budget spent/);
 });
 
-Deno.test("cli: matrix prints one table with a row per kernel, personality and scenario", async () => {
-  const { code, out } = await cli("matrix");
-  assert.equal(code, 0);
-  const lines = out.split("\n");
-  assert.match(
-    lines[0],
-    /^kernel +hypervisor +scenario +region back +address reused +data +hcalls/,
-  );
-  assert.equal(lines.length, 2 + KERNEL_VERSIONS.length * 2 * 4);
-  assert.match(out, /^5\.2 +powervm +kexec +no +no +lost +1 +bind err: -68$/m);
-  assert.match(out, /^5\.4 +powervm +kexec +yes +yes +intact +3 +\(none\)$/m);
-  const json = await cli("matrix", "--kernel", "5.3", "--hypervisor", "powervm", "--json");
-  const { rows } = JSON.parse(json.out);
-  assert.deepEqual(rows.map((r: { mode: string }) => r.mode), [
-    "kexec",
-    "panic",
-    "reboot",
-    "shutdown",
-  ]);
-  assert.ok(rows.every((r: { ok: boolean }) => r.ok));
-});
+workerTest(
+  "cli: matrix prints one table with a row per kernel, personality and scenario",
+  async () => {
+    const { code, out } = await cli("matrix");
+    assert.equal(code, 0);
+    const lines = out.split("\n");
+    assert.match(
+      lines[0],
+      /^kernel +hypervisor +scenario +region back +address reused +data +hcalls/,
+    );
+    assert.equal(lines.length, 2 + KERNEL_VERSIONS.length * 2 * 4);
+    assert.match(out, /^5\.2 +powervm +kexec +no +no +lost +1 +bind err: -68$/m);
+    assert.match(out, /^5\.4 +powervm +kexec +yes +yes +intact +3 +\(none\)$/m);
+    const json = await cli("matrix", "--kernel", "5.3", "--hypervisor", "powervm", "--json");
+    const { rows } = JSON.parse(json.out);
+    assert.deepEqual(rows.map((r: { mode: string }) => r.mode), [
+      "kexec",
+      "panic",
+      "reboot",
+      "shutdown",
+    ]);
+    assert.ok(rows.every((r: { ok: boolean }) => r.ok));
+  },
+);
 
-Deno.test("cli: bad arguments exit with 2 and say what is accepted", async (t) => {
+workerTest("cli: bad arguments exit with 2 and say what is accepted", async (t) => {
   const cases: Array<[string[], RegExp]> = [
     [["frobnicate"], /unknown command "frobnicate"; accepted: demo, scenario, matrix, show, help/],
     [["scenario", "kexec", "--frob"], /Unknown option '--frob'.*accepted options: --kernel/],

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { ManagedSystem } from "../actors/managed_system.ts";
+import { workerTest } from "./worker_test.ts";
 
 const MiB16 = 16 * 1024 * 1024;
 const DRC_A = 0x44100002;
@@ -19,7 +20,7 @@ function twoLpars() {
   });
 }
 
-Deno.test("dlpar add: the running kernel's driver probes the new node", async () => {
+workerTest("dlpar add: the running kernel's driver probes the new node", async () => {
   await using system = await twoLpars();
   const lpar = system.lpar("lpar1");
   await lpar.boot();
@@ -41,7 +42,7 @@ Deno.test("dlpar add: the running kernel's driver probes the new node", async ()
   assert.deepEqual(await system.invariants(), []);
 });
 
-Deno.test("dlpar add to an LPAR not running: probed at its next boot", async () => {
+workerTest("dlpar add to an LPAR not running: probed at its next boot", async () => {
   await using system = await twoLpars();
   const added = await system.dlparAdd("lpar2", { drc: DRC_B, blocks: 2, blockSize: MiB16 });
   assert.equal(added.probe, undefined);
@@ -50,7 +51,7 @@ Deno.test("dlpar add to an LPAR not running: probed at its next boot", async () 
   assert.deepEqual((await system.lpar("lpar2").regions()).map((r) => r.drc), [DRC_B]);
 });
 
-Deno.test("dlpar add: errors name the DRC and what is wrong", async () => {
+workerTest("dlpar add: errors name the DRC and what is wrong", async () => {
   await using system = await twoLpars();
   await assert.rejects(
     system.dlparAdd("lpar1", { drc: DRC_A, blocks: 4, blockSize: MiB16 }),
@@ -67,7 +68,7 @@ Deno.test("dlpar add: errors name the DRC and what is wrong", async () => {
   await assert.rejects(system.dlparAdd("nope", { drc: DRC_B, blocks: 1 }), /no LPAR "nope"/);
 });
 
-Deno.test("dlpar remove: the driver unbinds, the DRC is unassigned and detached", async () => {
+workerTest("dlpar remove: the driver unbinds, the DRC is unassigned and detached", async () => {
   await using system = await twoLpars();
   const lpar = system.lpar("lpar1");
   await lpar.boot();
@@ -84,7 +85,7 @@ Deno.test("dlpar remove: the driver unbinds, the DRC is unassigned and detached"
   await assert.rejects(system.dlparRemove("lpar1", DRC_A), /not assigned to lpar1; it has: none/);
 });
 
-Deno.test("dlpar remove from a panicked LPAR forces the release and says so", async () => {
+workerTest("dlpar remove from a panicked LPAR forces the release and says so", async () => {
   await using system = await twoLpars();
   const lpar = system.lpar("lpar1");
   await lpar.boot();
@@ -101,7 +102,7 @@ Deno.test("dlpar remove from a panicked LPAR forces the release and says so", as
   assert.deepEqual(await system.bindings(), []);
 });
 
-Deno.test("dlpar remove from an LPAR that ignores the request forces the release", async () => {
+workerTest("dlpar remove from an LPAR that ignores the request forces the release", async () => {
   await using system = await ManagedSystem.start({
     lpars: [{
       name: "lpar1",
@@ -118,7 +119,7 @@ Deno.test("dlpar remove from an LPAR that ignores the request forces the release
   assert.deepEqual(await system.bindings(), []);
 });
 
-Deno.test("dlpar move: the nvdimm and its data go to another LPAR", async () => {
+workerTest("dlpar move: the nvdimm and its data go to another LPAR", async () => {
   await using system = await twoLpars();
   const [lpar1, lpar2] = [system.lpar("lpar1"), system.lpar("lpar2")];
   await lpar1.boot();
@@ -136,24 +137,27 @@ Deno.test("dlpar move: the nvdimm and its data go to another LPAR", async () => 
   assert.deepEqual(await system.invariants(), []);
 });
 
-Deno.test("dlpar remove after a failed probe (5.2 after kexec) forces the old kernel's bindings", async () => {
-  await using system = await ManagedSystem.start({
-    lpars: [{
-      name: "lpar1",
-      kernel: "5.2",
-      nvdimms: [{ drc: DRC_A, blocks: 4, blockSize: MiB16 }],
-    }],
-  });
-  const lpar = system.lpar("lpar1");
-  await lpar.boot();
-  await lpar.kexec(); // bind err: -68, no region; the old kernel's bindings remain
-  assert.deepEqual(await lpar.regions(), []);
-  const removed = await system.dlparRemove("lpar1", DRC_A);
-  assert.equal(removed.forced, true);
-  assert.equal(removed.released, 4);
-  assert.match(
-    removed.message,
-    /no driver was bound to it \(its probe had failed\); forced release/,
-  );
-  assert.deepEqual(await system.bindings(), []);
-});
+workerTest(
+  "dlpar remove after a failed probe (5.2 after kexec) forces the old kernel's bindings",
+  async () => {
+    await using system = await ManagedSystem.start({
+      lpars: [{
+        name: "lpar1",
+        kernel: "5.2",
+        nvdimms: [{ drc: DRC_A, blocks: 4, blockSize: MiB16 }],
+      }],
+    });
+    const lpar = system.lpar("lpar1");
+    await lpar.boot();
+    await lpar.kexec(); // bind err: -68, no region; the old kernel's bindings remain
+    assert.deepEqual(await lpar.regions(), []);
+    const removed = await system.dlparRemove("lpar1", DRC_A);
+    assert.equal(removed.forced, true);
+    assert.equal(removed.released, 4);
+    assert.match(
+      removed.message,
+      /no driver was bound to it \(its probe had failed\); forced release/,
+    );
+    assert.deepEqual(await system.bindings(), []);
+  },
+);

@@ -4,10 +4,11 @@
 import assert from "node:assert/strict";
 import { BIND_ANY_ADDR } from "../abi/hcalls.ts";
 import { ManagedSystem } from "../actors/managed_system.ts";
+import { workerTest } from "./worker_test.ts";
 
 const MiB = 1 << 20;
 
-Deno.test("5.4: first and last block bound but not contiguously → unbind, then bind", async () => {
+workerTest("5.4: first and last block bound but not contiguously → unbind, then bind", async () => {
   const drc = 0x44100002;
   await using system = await ManagedSystem.start({
     lpars: [{
@@ -45,7 +46,7 @@ Deno.test("5.4: first and last block bound but not contiguously → unbind, then
   bound.forEach((address, i) => assert.equal(address, region.start + BigInt(i * MiB)));
 });
 
-Deno.test("5.3: a second H_OVERLAP after the unbind fails the probe silently", async () => {
+workerTest("5.3: a second H_OVERLAP after the unbind fails the probe silently", async () => {
   const shared = { drc: 0x44200000, blocks: 8, blockSize: MiB };
   await using system = await ManagedSystem.start({
     lpars: [

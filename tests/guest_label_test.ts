@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { ManagedSystem } from "../actors/managed_system.ts";
+import { workerTest } from "./worker_test.ts";
 
 const DRC = 0x44100002;
 const LABEL = 128 * 1024;
@@ -18,40 +19,43 @@ function config(kernel: string) {
 const pattern = (n: number, seed: number) =>
   Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xFF);
 
-Deno.test("labels written by one kernel read back after kexec and after panic + kdump", async () => {
-  await using system = await ManagedSystem.start(config("5.2"));
-  const lpar = system.lpar("a");
-  await lpar.boot();
-  // 5.2 moves one byte per command and per hcall.
-  await system.traceStart();
-  const first = pattern(37, 1);
-  assert.deepEqual(await lpar.writeLabel("nmem0", 5, first), { rc: 0 });
-  const writes = (await system.traceTake()).filter((t) => t.hcall === "H_SCM_WRITE_METADATA");
-  assert.equal(writes.length, 37);
+workerTest(
+  "labels written by one kernel read back after kexec and after panic + kdump",
+  async () => {
+    await using system = await ManagedSystem.start(config("5.2"));
+    const lpar = system.lpar("a");
+    await lpar.boot();
+    // 5.2 moves one byte per command and per hcall.
+    await system.traceStart();
+    const first = pattern(37, 1);
+    assert.deepEqual(await lpar.writeLabel("nmem0", 5, first), { rc: 0 });
+    const writes = (await system.traceTake()).filter((t) => t.hcall === "H_SCM_WRITE_METADATA");
+    assert.equal(writes.length, 37);
 
-  // A later kernel reuses the binding and reads what 5.2 wrote.
-  await lpar.kexec({ kernel: "5.4" });
-  assert.deepEqual((await lpar.readLabel("region0", 5, 37)).data, first);
-  const second = pattern(64, 9);
-  assert.equal((await lpar.writeLabel(DRC, 1000, second)).rc, 0);
+    // A later kernel reuses the binding and reads what 5.2 wrote.
+    await lpar.kexec({ kernel: "5.4" });
+    assert.deepEqual((await lpar.readLabel("region0", 5, 37)).data, first);
+    const second = pattern(64, 9);
+    assert.equal((await lpar.writeLabel(DRC, 1000, second)).rc, 0);
 
-  // Mainline moves 8 bytes per command: 37 bytes = 4 × 8, then 4 + 1.
-  await lpar.kexec({ kernel: "mainline" });
-  await system.traceStart();
-  assert.deepEqual((await lpar.readLabel("nmem0", 5, 37)).data, first);
-  const reads = (await system.traceTake()).filter((t) => t.hcall === "H_SCM_READ_METADATA");
-  assert.deepEqual(reads.map((t) => t.rc), Array(6).fill("H_SUCCESS"));
+    // Mainline moves 8 bytes per command: 37 bytes = 4 × 8, then 4 + 1.
+    await lpar.kexec({ kernel: "mainline" });
+    await system.traceStart();
+    assert.deepEqual((await lpar.readLabel("nmem0", 5, 37)).data, first);
+    const reads = (await system.traceTake()).filter((t) => t.hcall === "H_SCM_READ_METADATA");
+    assert.deepEqual(reads.map((t) => t.rc), Array(6).fill("H_SUCCESS"));
 
-  // The label area lives in the hypervisor: a crash kernel sees it too.
-  await lpar.panic();
-  assert.equal(lpar.state, "panicked");
-  const report = await lpar.kexec({ kernel: "5.3" });
-  assert.ok(report.dmesg.some((l) => l.includes("(kdump)")));
-  assert.deepEqual((await lpar.readLabel("nmem0", 5, 37)).data, first);
-  assert.deepEqual((await lpar.readLabel("nmem0", 1000, 64)).data, second);
-});
+    // The label area lives in the hypervisor: a crash kernel sees it too.
+    await lpar.panic();
+    assert.equal(lpar.state, "panicked");
+    const report = await lpar.kexec({ kernel: "5.3" });
+    assert.ok(report.dmesg.some((l) => l.includes("(kdump)")));
+    assert.deepEqual((await lpar.readLabel("nmem0", 5, 37)).data, first);
+    assert.deepEqual((await lpar.readLabel("nmem0", 1000, 64)).data, second);
+  },
+);
 
-Deno.test("label bounds: 5.4 cannot reach the last bytes, mainline and 5.2 can", async () => {
+workerTest("label bounds: 5.4 cannot reach the last bytes, mainline and 5.2 can", async () => {
   await using system = await ManagedSystem.start(config("5.2"));
   const lpar = system.lpar("a");
   const tail = pattern(8, 3);

@@ -11,11 +11,12 @@ import { H, OP, rcName } from "../abi/hcalls.ts";
 import { HypervisorCore } from "../core/hypervisor.ts";
 import { buildDeviceTree } from "../guest/device_tree.ts";
 import { GuestKernel } from "../guest/kernel.ts";
+import { workerTest } from "./worker_test.ts";
 
 const DRC = 0x90000001;
 const QEMU = { hypervisor: { personality: "qemu" as const } };
 
-Deno.test("qemu: 5.2 survives kexec (no binding state, so no H_OVERLAP)", async () => {
+workerTest("qemu: 5.2 survives kexec (no binding state, so no H_OVERLAP)", async () => {
   await using system = await ManagedSystem.start({
     ...QEMU,
     lpars: [{ name: "a", kernel: "5.2", nvdimms: [{ drc: DRC, blocks: 2, blockSize: 1 << 20 }] }],
@@ -35,23 +36,26 @@ Deno.test("qemu: 5.2 survives kexec (no binding state, so no H_OVERLAP)", async 
   assert.deepEqual(await lpar.read("region0", 0, 4), new Uint8Array([1, 2, 3, 4]));
 });
 
-Deno.test("qemu: H_OVERLAP only for a bind with a target address; queries are H_FUNCTION", async () => {
-  await using system = await ManagedSystem.start({
-    ...QEMU,
-    lpars: [{ name: "a", kernel: "5.4", nvdimms: [{ drc: DRC, blocks: 2, blockSize: 1 << 20 }] }],
-  });
-  const lpar = system.lpar("a");
-  await lpar.boot();
-  const targeted = await lpar.hcall("H_SCM_BIND_MEM", DRC, 0, 2, 0x1000_0000_0000n, 0);
-  assert.equal(targeted.rcName, "H_OVERLAP");
-  assert.equal((await lpar.hcall("H_SCM_QUERY_BLOCK_MEM_BINDING", DRC, 0)).rcName, "H_FUNCTION");
-  // The driver's own bind (target ~0) keeps succeeding, so a kexec'd 5.4 never queries.
-  await system.traceStart();
-  await lpar.kexec();
-  assert.deepEqual((await system.traceTake()).map((t) => t.hcall), ["H_SCM_BIND_MEM"]);
-});
+workerTest(
+  "qemu: H_OVERLAP only for a bind with a target address; queries are H_FUNCTION",
+  async () => {
+    await using system = await ManagedSystem.start({
+      ...QEMU,
+      lpars: [{ name: "a", kernel: "5.4", nvdimms: [{ drc: DRC, blocks: 2, blockSize: 1 << 20 }] }],
+    });
+    const lpar = system.lpar("a");
+    await lpar.boot();
+    const targeted = await lpar.hcall("H_SCM_BIND_MEM", DRC, 0, 2, 0x1000_0000_0000n, 0);
+    assert.equal(targeted.rcName, "H_OVERLAP");
+    assert.equal((await lpar.hcall("H_SCM_QUERY_BLOCK_MEM_BINDING", DRC, 0)).rcName, "H_FUNCTION");
+    // The driver's own bind (target ~0) keeps succeeding, so a kexec'd 5.4 never queries.
+    await system.traceStart();
+    await lpar.kexec();
+    assert.deepEqual((await system.traceTake()).map((t) => t.hcall), ["H_SCM_BIND_MEM"]);
+  },
+);
 
-Deno.test("qemu: a 5.4 driver that does get H_OVERLAP cannot query and unbinds + binds", () => {
+workerTest("qemu: a 5.4 driver that does get H_OVERLAP cannot query and unbinds + binds", () => {
   // In-process: the driver runs against a qemu core; its first BIND_MEM is
   // answered H_OVERLAP by hand, standing in for what QEMU never says to it.
   const core = new HypervisorCore({ personality: "qemu" });

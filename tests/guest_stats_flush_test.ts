@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { ManagedSystem } from "../actors/managed_system.ts";
+import { workerTest } from "./worker_test.ts";
 
 const DRC = 0x44100002;
 const PLAIN = 0x44100003;
@@ -41,7 +42,7 @@ function config(personality: "powervm" | "qemu") {
   };
 }
 
-Deno.test("statistics change after DAX I/O (mainline, powervm)", async () => {
+workerTest("statistics change after DAX I/O (mainline, powervm)", async () => {
   await using system = await ManagedSystem.start(config("powervm"));
   const lpar = system.lpar("a");
   await lpar.boot();
@@ -74,7 +75,7 @@ Deno.test("statistics change after DAX I/O (mainline, powervm)", async () => {
 const PENDING = { qemu: /^H_LONG_BUSY_ORDER_10_MSEC$/, powervm: /^H_LONG_BUSY_ORDER_1_MSEC$/ };
 
 for (const personality of ["powervm", "qemu"] as const) {
-  Deno.test(`flush completes through (long) busy (mainline, ${personality})`, async () => {
+  workerTest(`flush completes through (long) busy (mainline, ${personality})`, async () => {
     await using system = await ManagedSystem.start(config(personality));
     const lpar = system.lpar("a");
     await lpar.boot();
@@ -91,7 +92,7 @@ for (const personality of ["powervm", "qemu"] as const) {
   });
 }
 
-Deno.test("qemu: a flush on an nvdimm without hcall-flush-required is H_UNSUPPORTED", async () => {
+workerTest("qemu: a flush on an nvdimm without hcall-flush-required is H_UNSUPPORTED", async () => {
   await using system = await ManagedSystem.start(config("qemu"));
   const lpar = system.lpar("a");
   await lpar.boot();

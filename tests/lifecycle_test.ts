@@ -5,44 +5,51 @@
 import assert from "node:assert/strict";
 import { BIND_ANY_ADDR, OP, UNBIND_SCOPE } from "../abi/hcalls.ts";
 import { ManagedSystem } from "../actors/managed_system.ts";
+import { workerTest } from "./worker_test.ts";
 
 const DRC = 0x44100002;
 
-Deno.test("lifecycle: a clean reboot unbinds, so the next kernel binds with no H_OVERLAP", async () => {
-  for (const kernel of ["5.2", "5.3", "5.4"] as const) {
+workerTest(
+  "lifecycle: a clean reboot unbinds, so the next kernel binds with no H_OVERLAP",
+  async () => {
+    for (const kernel of ["5.2", "5.3", "5.4"] as const) {
+      await using system = await ManagedSystem.start({
+        // UNBIND_MEM answers plain H_BUSY here: 5.2's unbind loop handles nothing else.
+        hypervisor: { unbindContinue: "busy" },
+        lpars: [{ name: "a", kernel, nvdimms: [{ drc: DRC, blocks: 40 }] }],
+      });
+      const lpar = system.lpar("a");
+      await lpar.boot();
+      await system.traceStart();
+      const report = await lpar.reboot();
+      const trace = await system.traceTake();
+      assert.ok(!report.dmesg.some((l) => l.includes("bind err")), `${kernel}: ${report.dmesg}`);
+      const unbind = kernel === "5.2" ? "H_SCM_UNBIND_MEM" : "H_SCM_UNBIND_ALL";
+      assert.ok(trace.some((t) => t.hcall === unbind && t.rc === "H_SUCCESS"), kernel);
+      assert.ok(!trace.some((t) => t.rc === "H_OVERLAP"), kernel);
+      assert.equal((await lpar.regions()).length, 1);
+    }
+  },
+);
+
+workerTest(
+  "lifecycle: 5.2's unbind loop treats long busy as an error (a real 5.2 limitation)",
+  async () => {
     await using system = await ManagedSystem.start({
-      // UNBIND_MEM answers plain H_BUSY here: 5.2's unbind loop handles nothing else.
-      hypervisor: { unbindContinue: "busy" },
-      lpars: [{ name: "a", kernel, nvdimms: [{ drc: DRC, blocks: 40 }] }],
+      lpars: [{ name: "a", kernel: "5.2", nvdimms: [{ drc: DRC, blocks: 40 }] }],
     });
     const lpar = system.lpar("a");
     await lpar.boot();
-    await system.traceStart();
     const report = await lpar.reboot();
-    const trace = await system.traceTake();
-    assert.ok(!report.dmesg.some((l) => l.includes("bind err")), `${kernel}: ${report.dmesg}`);
-    const unbind = kernel === "5.2" ? "H_SCM_UNBIND_MEM" : "H_SCM_UNBIND_ALL";
-    assert.ok(trace.some((t) => t.hcall === unbind && t.rc === "H_SUCCESS"), kernel);
-    assert.ok(!trace.some((t) => t.rc === "H_OVERLAP"), kernel);
-    assert.equal((await lpar.regions()).length, 1);
-  }
-});
+    assert.ok(report.dmesg.length > 0);
+    const old = await system.bindings();
+    // The first slice was unbound, the rest stayed bound: the new kernel hits H_OVERLAP.
+    assert.equal(old.length, 40 - 16);
+    assert.ok(report.dmesg.some((l) => l.endsWith("bind err: -68")));
+  },
+);
 
-Deno.test("lifecycle: 5.2's unbind loop treats long busy as an error (a real 5.2 limitation)", async () => {
-  await using system = await ManagedSystem.start({
-    lpars: [{ name: "a", kernel: "5.2", nvdimms: [{ drc: DRC, blocks: 40 }] }],
-  });
-  const lpar = system.lpar("a");
-  await lpar.boot();
-  const report = await lpar.reboot();
-  assert.ok(report.dmesg.length > 0);
-  const old = await system.bindings();
-  // The first slice was unbound, the rest stayed bound: the new kernel hits H_OVERLAP.
-  assert.equal(old.length, 40 - 16);
-  assert.ok(report.dmesg.some((l) => l.endsWith("bind err: -68")));
-});
-
-Deno.test("lifecycle: shutdown releases every binding of the LPAR at the hypervisor", async () => {
+workerTest("lifecycle: shutdown releases every binding of the LPAR at the hypervisor", async () => {
   await using system = await ManagedSystem.start({
     lpars: [{
       name: "a",
@@ -62,30 +69,33 @@ Deno.test("lifecycle: shutdown releases every binding of the LPAR at the hypervi
   assert.equal((await lpar.regions()).length, 2);
 });
 
-Deno.test("lifecycle: raw hcalls go through the channel; the LPAR comes from the channel", async () => {
-  await using system = await ManagedSystem.start({
-    lpars: [
-      { name: "a", paprScm: false, nvdimms: [{ drc: DRC, blocks: 4 }] },
-      { name: "b", paprScm: false, nvdimms: [{ drc: 0x44100003, blocks: 4 }] },
-    ],
-  });
-  const a = system.lpar("a"), b = system.lpar("b");
-  await a.boot();
-  await b.boot();
-  assert.equal((await a.regions()).length, 0, "no driver, no region");
-  const bind = await a.hcall("H_SCM_BIND_MEM", DRC, 0, 4, BIND_ANY_ADDR, 0);
-  assert.equal(bind.rcName, "H_SUCCESS");
-  assert.equal(bind.rets[2], 4n);
-  const q = await a.hcall(OP.H_SCM_QUERY_BLOCK_MEM_BINDING, DRC, 3);
-  assert.equal(q.rets[0], bind.rets[1] + 3n * (256n << 20n));
-  // b does not own a's DRC: it looks like a DRC that does not exist.
-  assert.equal((await b.hcall("H_SCM_QUERY_BLOCK_MEM_BINDING", DRC, 0)).rcName, "H_PARAMETER");
-  assert.equal((await b.hcall("H_SCM_UNBIND_ALL", UNBIND_SCOPE.DRC, DRC, 0)).rcName, "H_P2");
-  assert.equal((await b.hcall(0x4444)).rcName, "H_FUNCTION");
-  await assert.rejects(() => a.hcall("H_BOGUS"), /unknown hcall "H_BOGUS"/);
-});
+workerTest(
+  "lifecycle: raw hcalls go through the channel; the LPAR comes from the channel",
+  async () => {
+    await using system = await ManagedSystem.start({
+      lpars: [
+        { name: "a", paprScm: false, nvdimms: [{ drc: DRC, blocks: 4 }] },
+        { name: "b", paprScm: false, nvdimms: [{ drc: 0x44100003, blocks: 4 }] },
+      ],
+    });
+    const a = system.lpar("a"), b = system.lpar("b");
+    await a.boot();
+    await b.boot();
+    assert.equal((await a.regions()).length, 0, "no driver, no region");
+    const bind = await a.hcall("H_SCM_BIND_MEM", DRC, 0, 4, BIND_ANY_ADDR, 0);
+    assert.equal(bind.rcName, "H_SUCCESS");
+    assert.equal(bind.rets[2], 4n);
+    const q = await a.hcall(OP.H_SCM_QUERY_BLOCK_MEM_BINDING, DRC, 3);
+    assert.equal(q.rets[0], bind.rets[1] + 3n * (256n << 20n));
+    // b does not own a's DRC: it looks like a DRC that does not exist.
+    assert.equal((await b.hcall("H_SCM_QUERY_BLOCK_MEM_BINDING", DRC, 0)).rcName, "H_PARAMETER");
+    assert.equal((await b.hcall("H_SCM_UNBIND_ALL", UNBIND_SCOPE.DRC, DRC, 0)).rcName, "H_P2");
+    assert.equal((await b.hcall(0x4444)).rcName, "H_FUNCTION");
+    await assert.rejects(() => a.hcall("H_BOGUS"), /unknown hcall "H_BOGUS"/);
+  },
+);
 
-Deno.test("lifecycle: DAX access to memory that is no longer bound faults", async () => {
+workerTest("lifecycle: DAX access to memory that is no longer bound faults", async () => {
   await using system = await ManagedSystem.start({
     lpars: [{ name: "a", kernel: "5.4", nvdimms: [{ drc: DRC, blocks: 4 }] }],
   });
@@ -105,7 +115,7 @@ Deno.test("lifecycle: DAX access to memory that is no longer bound faults", asyn
   );
 });
 
-Deno.test("lifecycle: panic of an idle kernel, then kdump by kexec", async () => {
+workerTest("lifecycle: panic of an idle kernel, then kdump by kexec", async () => {
   await using system = await ManagedSystem.start({
     lpars: [{ name: "a", kernel: "5.4", nvdimms: [{ drc: DRC, blocks: 4 }] }],
   });
@@ -124,19 +134,26 @@ Deno.test("lifecycle: panic of an idle kernel, then kdump by kexec", async () =>
   }, /kexec needs a running or panicked kernel/);
 });
 
-Deno.test("lifecycle: a panic requested while the kernel is busy lands at its next hcall", async () => {
-  await using system = await ManagedSystem.start({
-    hypervisor: { bindSliceBlocks: 1 },
-    lpars: [{ name: "a", kernel: "5.4", nvdimms: [{ drc: DRC, blocks: 64, blockSize: 1 << 20 }] }],
-  });
-  const lpar = system.lpar("a");
-  const booting = lpar.boot();
-  await lpar.panic();
-  const report = await booting;
-  // Either the panic caught the probe mid-bind, or the boot finished first and
-  // the panic hit the idle kernel: both end panicked, never hung.
-  assert.equal(lpar.state, "panicked");
-  assert.ok(report.state === "panicked" || report.state === "running");
-  const kdump = await lpar.kexec();
-  assert.equal((await lpar.regions()).length, 1, kdump.dmesg.join("\n"));
-});
+workerTest(
+  "lifecycle: a panic requested while the kernel is busy lands at its next hcall",
+  async () => {
+    await using system = await ManagedSystem.start({
+      hypervisor: { bindSliceBlocks: 1 },
+      lpars: [{
+        name: "a",
+        kernel: "5.4",
+        nvdimms: [{ drc: DRC, blocks: 64, blockSize: 1 << 20 }],
+      }],
+    });
+    const lpar = system.lpar("a");
+    const booting = lpar.boot();
+    await lpar.panic();
+    const report = await booting;
+    // Either the panic caught the probe mid-bind, or the boot finished first and
+    // the panic hit the idle kernel: both end panicked, never hung.
+    assert.equal(lpar.state, "panicked");
+    assert.ok(report.state === "panicked" || report.state === "running");
+    const kdump = await lpar.kexec();
+    assert.equal((await lpar.regions()).length, 1, kdump.dmesg.join("\n"));
+  },
+);

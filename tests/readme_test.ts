@@ -10,6 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { main } from "../cli/main.ts";
+import { workerTest } from "./worker_test.ts";
 
 const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
 const tasks: Record<string, string> = JSON.parse(
@@ -52,13 +53,13 @@ const commands = blocks("sh").flatMap((b) =>
   b.split("\n").filter((l) => /^(npx -y deno@[\d.]+ |deno )(run|task) /.test(l))
 );
 
-Deno.test("README: it has commands and code to run", () => {
+workerTest("README: it has commands and code to run", () => {
   assert.ok(commands.length >= 10, `only ${commands.length} commands`);
   assert.ok(blocks("ts").length >= 4);
 });
 
 for (const line of commands) {
-  Deno.test(`README command: ${line}`, async () => {
+  workerTest(`README command: ${line}`, async () => {
     const cli = toCli(line);
     if ("skip" in cli) return;
     const out: string[] = [];
@@ -73,7 +74,7 @@ const modUrl = new URL("../mod.ts", import.meta.url).href;
 
 blocks("ts").forEach((code, i) => {
   const first = code.split("\n").find((l) => l.trim() && !l.startsWith("import")) ?? "";
-  Deno.test(`README ts block ${i + 1}: ${first.slice(0, 60)}`, async () => {
+  workerTest(`README ts block ${i + 1}: ${first.slice(0, 60)}`, async () => {
     const source = code.replaceAll(`from "./mod.ts"`, `from "${modUrl}"`);
     assert.ok(source.includes(modUrl), "the block imports ./mod.ts");
     const log = console.log;

@@ -6,10 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { runScale, scaleDrc } from "../bench/scale.ts";
+import { workerTest } from "./worker_test.ts";
 
 const LPARS = 64, NVDIMMS = 2, BLOCKS = 2, BLOCK = 1 << 20;
 
-Deno.test("scale: 64 LPARs x 2 nvdimms boot, kexec and bind again", async (t) => {
+workerTest("scale: 64 LPARs x 2 nvdimms boot, kexec and bind again", async (t) => {
   const report = await runScale({
     lpars: LPARS,
     nvdimms: NVDIMMS,

@@ -10,12 +10,13 @@ import { ManagedSystem } from "../actors/managed_system.ts";
 import { ANSWERED, channelViews } from "../channel/layout.ts";
 import { POWERVM_DEFAULTS } from "../core/powervm.ts";
 import { Rig } from "../bench/rig.ts";
+import { workerTest } from "./worker_test.ts";
 
 const SECONDS = Number(Deno.env.get("SIM_STRESS_SECONDS") ?? "3") || 3;
 const LPARS = 12;
 const BLOCK = 1n << 20n;
 
-Deno.test("stress: concurrent hcalls through the real channel", async (t) => {
+workerTest("stress: concurrent hcalls through the real channel", async (t) => {
   const rig = await Rig.start({ lpars: LPARS, blocks: 8, blockSize: Number(BLOCK) });
   try {
     const health = (id: number) => BigInt(id) << 1n & 0xFEn;
@@ -67,7 +68,7 @@ Deno.test("stress: concurrent hcalls through the real channel", async (t) => {
   }
 });
 
-Deno.test("stress: all LPARs boot and kexec at once, repeatedly", async (t) => {
+workerTest("stress: all LPARs boot and kexec at once, repeatedly", async (t) => {
   const lpars = 8;
   const system = await ManagedSystem.start({
     hypervisor: { bindSliceBlocks: 2 },

@@ -1,0 +1,44 @@
+/**
+ * Starting and ending the simulator's workers, and knowing which still run.
+ * Deno's test sanitizers do not notice a worker left running, so the managed
+ * system counts its own: a test can check that none is left.
+ * @module
+ */
+
+/** A worker, and a promise that rejects with its first uncaught error. */
+export interface Spawned {
+  worker: Worker;
+  failed: Promise<never>;
+}
+
+const live = new Set<Worker>();
+
+/**
+ * Starts a module worker. An uncaught error in it is recorded with `onError`
+ * and rejects `failed`, instead of ending the process.
+ */
+export function spawnWorker(url: URL, who: string, onError: (message: string) => void): Spawned {
+  const worker = new Worker(url, { type: "module" });
+  live.add(worker);
+  const failed = new Promise<never>((_, reject) => {
+    worker.onerror = (event) => {
+      // Fail whatever waits on the worker rather than leave it hanging.
+      event.preventDefault();
+      onError(event.message);
+      reject(new Error(`${who} worker failed: ${event.message}`));
+    };
+  });
+  failed.catch(() => {});
+  return { worker, failed };
+}
+
+/** Terminates a worker started by spawnWorker. */
+export function terminateWorker(worker: Worker): void {
+  worker.terminate();
+  live.delete(worker);
+}
+
+/** How many workers started by spawnWorker are still running. */
+export function liveWorkerCount(): number {
+  return live.size;
+}
