@@ -200,8 +200,17 @@ export class Lpar {
     await this.#supervise();
   }
 
-  /** Clean reboot: the driver unbinds its regions, then the kernel boots again. */
+  /**
+   * Reboot. A running kernel shuts down cleanly (the driver unbinds its
+   * regions), then the kernel boots again. A kernel that cannot shut down
+   * (panicked, halted) gets a partition restart instead: the hypervisor
+   * releases the LPAR's bindings, then the kernel boots.
+   */
   async reboot(options: LparBootOptions = {}): Promise<BootReport> {
+    if (this.state !== "running") {
+      await this.#call(() => this.#guest.shutdown());
+      await this.#hooks.release();
+    }
     const report = this.#track(
       await this.#call(() => this.#guest.reboot(this.#bootOptions(options))),
     );
@@ -350,22 +359,22 @@ export class Lpar {
    * A failure is returned, not thrown: `{ rc: -22, error: "EINVAL" }`.
    */
   readLabel(dimm: string | number, offset: number, length: number): Promise<LabelResult> {
-    return this.#guest.readLabel(dimm, offset, length);
+    return this.#call(() => this.#guest.readLabel(dimm, offset, length));
   }
 
   /** Writes bytes into a dimm's label area (WRITE_METADATA); a failure is returned. */
   writeLabel(dimm: string | number, offset: number, data: Uint8Array): Promise<LabelResult> {
-    return this.#guest.writeLabel(dimm, offset, data);
+    return this.#call(() => this.#guest.writeLabel(dimm, offset, data));
   }
 
   /** Reads a dimm's `papr/<attribute>` sysfs file, e.g. `flags` or `perf_stats`. */
   papr(dimm: string | number, attribute: string): Promise<string> {
-    return this.#guest.papr(dimm, attribute);
+    return this.#call(() => this.#guest.papr(dimm, attribute));
   }
 
   /** The dimm's performance statistics (mainline driver: H_SCM_PERFORMANCE_STATS). */
   perfStats(dimm: string | number): Promise<PerfStat[]> {
-    return this.#guest.perfStats(dimm);
+    return this.#call(() => this.#guest.perfStats(dimm));
   }
 
   /**
@@ -374,7 +383,7 @@ export class Lpar {
    * its final return code name, e.g. `H_SUCCESS`; `none` when no hcall is needed.
    */
   flush(region: string | number): Promise<string> {
-    return this.#guest.flush(region);
+    return this.#call(() => this.#guest.flush(region));
   }
 
   /**
@@ -394,7 +403,8 @@ export class Lpar {
 
   /** @internal Stops the worker: stop word, wake it, then terminate. */
   stop(reason: Error = new Error(`LPAR ${this.name} was stopped`)): void {
-    this.#stoppedBy ??= reason;
+    if (this.#stoppedBy) return; // already stopped (e.g. its worker crashed first)
+    this.#stoppedBy = reason;
     this.#kill(reason);
     Atomics.store(this.#header, STOP, 1);
     Atomics.notify(this.#header, RESP);

@@ -28,6 +28,7 @@ import type { BlockBinding, MediaCounters } from "../core/types.ts";
 import type { HypervisorActor } from "./hypervisor_actor.ts";
 import {
   type NvdimmConfig,
+  parseDrc,
   resolveConfig,
   type ResolvedConfig,
   type ResolvedNvdimm,
@@ -239,6 +240,8 @@ export class ManagedSystem {
     });
     this.#lpars[id - 1] = lpar;
     const guest: Comlink.Remote<GuestHost> = lpar.guest;
+    // A worker that dies later fails the LPAR's pending and later calls.
+    failed.catch((error: Error) => lpar.stop(error));
     await Promise.race([guest.init({ lpar: id, name: config.name, ...channels }), failed]);
     for (const n of config.nvdimms) {
       const memory = await this.#hv.assign(n.drc, id);
@@ -317,7 +320,7 @@ export class ManagedSystem {
    */
   async dlparRemove(lpar: string | Lpar, drc: number | string): Promise<DlparResult> {
     const target = this.#lparOf(lpar);
-    const index = typeof drc === "string" ? parseInt(drc, 16) : drc;
+    const index = parseDrc("dlparRemove: drc", drc);
     if (!target.nvdimms.some((m) => m.drc === index)) {
       throw new RangeError(
         `dlparRemove: drc ${hex(index)} is not assigned to ${target.name}; it has: ${
@@ -354,17 +357,29 @@ export class ManagedSystem {
     to: string | Lpar,
   ): Promise<{ removed: DlparResult; added: DlparResult }> {
     const source = this.#lparOf(from);
-    const index = typeof drc === "string" ? parseInt(drc, 16) : drc;
+    const target = this.#lparOf(to);
+    const index = parseDrc("dlparMove: drc", drc);
     const n = source.nvdimms.find((m) => m.drc === index);
+    // Check both ends before anything moves, so a bad request loses nothing.
+    if (!n) {
+      throw new RangeError(
+        `dlparMove: drc ${hex(index)} is not assigned to ${source.name}; it has: ${
+          source.nvdimms.map((m) => hex(m.drc)).join(", ") || "none"
+        }`,
+      );
+    }
+    if (target === source || target.nvdimms.some((m) => m.drc === index)) {
+      throw new RangeError(`dlparMove: drc ${hex(index)} is already assigned to ${target.name}`);
+    }
     const removed = await this.dlparRemove(source, index);
-    const added = await this.dlparAdd(to, {
+    const added = await this.dlparAdd(target, {
       drc: index,
-      blocks: n!.blocks,
-      blockSize: Number(n!.blockSize),
-      metadataSize: n!.metadataSize,
-      uuid: n!.uuid,
-      hcallFlushRequired: n!.hcallFlushRequired,
-      persistenceFailedCount: n!.persistenceFailedCount,
+      blocks: n.blocks,
+      blockSize: Number(n.blockSize),
+      metadataSize: n.metadataSize,
+      uuid: n.uuid,
+      hcallFlushRequired: n.hcallFlushRequired,
+      persistenceFailedCount: n.persistenceFailedCount,
     });
     return { removed, added };
   }

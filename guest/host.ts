@@ -154,6 +154,16 @@ export class GuestHost {
     this.#kernel?.halt();
   }
 
+  /**
+   * Test-only: ends this worker with an uncaught error, as a simulator bug
+   * would, so the managed system's handling of a dead LPAR worker can be tested.
+   */
+  crashForTest(message: string): void {
+    setTimeout(() => {
+      throw new Error(message);
+    });
+  }
+
   /** Panics the running kernel now (if a panic request did not already). */
   panic(reason = "sysrq triggered crash"): KernelState | "none" {
     const kernel = this.#kernel;

@@ -161,3 +161,33 @@ workerTest(
     assert.deepEqual(await system.bindings(), []);
   },
 );
+
+workerTest("dlpar move to a bad target is refused before anything moves", async () => {
+  await using system = await ManagedSystem.start({
+    lpars: [
+      { name: "lpar1", nvdimms: [{ drc: "0x44100002", blocks: 4, blockSize: 1 << 20 }] },
+      { name: "lpar2" },
+    ],
+  });
+  const [lpar1] = system.lpars;
+  await lpar1.boot();
+  await assert.rejects(
+    () => system.dlparMove(0x44100002, "lpar1", "nobody"),
+    /no LPAR "nobody"; this system has: lpar1, lpar2/,
+  );
+  await assert.rejects(
+    () => system.dlparMove(0x44100002, "lpar1", "lpar1"),
+    /drc 0x44100002 is already assigned to lpar1/,
+  );
+  await assert.rejects(
+    () => system.dlparMove("0xZZ", "lpar1", "lpar2"),
+    /dlparMove: drc: "0xZZ" is not valid; expected a 32-bit DRC index/,
+  );
+  await assert.rejects(
+    () => system.dlparMove(0x44100009, "lpar1", "lpar2"),
+    /drc 0x44100009 is not assigned to lpar1; it has: 0x44100002/,
+  );
+  // Nothing moved: lpar1 still has its region and its bindings.
+  assert.equal((await lpar1.regions()).length, 1);
+  assert.ok((await system.bindings()).every((b) => b.lpar === "lpar1"));
+});

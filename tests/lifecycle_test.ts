@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { BIND_ANY_ADDR, OP, UNBIND_SCOPE } from "../abi/hcalls.ts";
 import { ManagedSystem } from "../actors/managed_system.ts";
 import { workerTest } from "./worker_test.ts";
+import { setTimeout as delay } from "node:timers/promises";
 
 const DRC = 0x44100002;
 
@@ -155,5 +156,46 @@ workerTest(
     assert.ok(report.state === "panicked" || report.state === "running");
     const kdump = await lpar.kexec();
     assert.equal((await lpar.regions()).length, 1, kdump.dmesg.join("\n"));
+  },
+);
+
+workerTest(
+  "lifecycle: reboot of a panicked LPAR is a partition restart: bindings released, region back",
+  async () => {
+    await using system = await ManagedSystem.start({
+      lpars: [{ name: "a", kernel: "5.2", nvdimms: [{ drc: DRC, blocks: 8 }] }],
+    });
+    const lpar = system.lpar("a");
+    await lpar.boot();
+    await lpar.panic();
+    // 5.2 cannot survive an H_OVERLAP: the region only comes back if the restart released it.
+    const report = await lpar.reboot();
+    assert.equal(report.state, "running");
+    assert.ok(!report.dmesg.some((l) => l.includes("bind err")), report.dmesg.join("\n"));
+    assert.equal((await lpar.regions()).length, 1);
+  },
+);
+
+workerTest(
+  "lifecycle: an LPAR worker that dies fails that LPAR's calls instead of hanging",
+  async () => {
+    await using system = await ManagedSystem.start({
+      lpars: [
+        { name: "a", kernel: "5.4", nvdimms: [{ drc: DRC, blocks: 4 }] },
+        { name: "b", kernel: "5.4", nvdimms: [{ drc: 0x44100003, blocks: 4 }] },
+      ],
+    });
+    const [a, b] = system.lpars;
+    await a.boot();
+    await b.boot();
+    await a.guest.crashForTest("simulated bug");
+    // The error arrives on a later tick; wait for it (bounded).
+    for (let i = 0; i < 200 && !system.errors.length; i++) await delay(5);
+    await assert.rejects(() => a.dmesg(), /LPAR a worker failed: .*simulated bug/);
+    await assert.rejects(() => a.hcall("H_SCM_HEALTH", DRC), /simulated bug/);
+    assert.ok(system.errors.some((e) => e.includes("simulated bug")));
+    // The other LPAR and the hypervisor carry on.
+    assert.equal((await b.regions()).length, 1);
+    assert.equal((await b.hcall("H_SCM_HEALTH", 0x44100003)).rcName, "H_SUCCESS");
   },
 );
