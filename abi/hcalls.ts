@@ -87,7 +87,14 @@ export function opName(opcode: number): string {
 
 /** The opcode for a name such as `H_SCM_BIND_MEM`, or undefined. */
 export function opByName(name: string): number | undefined {
-  return (OP as Record<string, number>)[name];
+  return Object.hasOwn(OP, name) ? (OP as Record<string, number>)[name] : undefined;
+}
+
+/** An unknown-hcall error that lists the names accepted. */
+export function unknownHcall(name: unknown): RangeError {
+  return new RangeError(
+    `unknown hcall ${JSON.stringify(name)}; accepted: ${Object.keys(OP).join(", ")}`,
+  );
 }
 
 /** The name of a return code, e.g. `H_OVERLAP`, or the number as text. */

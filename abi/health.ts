@@ -40,7 +40,7 @@ export function healthNames(bitmap: bigint): HealthBitName[] {
 export function healthFromNames(names: readonly string[]): bigint {
   let bitmap = 0n;
   for (const name of names) {
-    if (!(name in HEALTH)) {
+    if (!Object.hasOwn(HEALTH, name)) {
       throw new RangeError(
         `unknown health bit "${name}"; accepted: ${Object.keys(HEALTH).join(", ")}`,
       );

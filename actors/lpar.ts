@@ -4,7 +4,7 @@
  * @module
  */
 import * as Comlink from "npm:comlink@^4.4.2";
-import { opByName, opName, rcName } from "../abi/hcalls.ts";
+import { opByName, opName, rcName, unknownHcall } from "../abi/hcalls.ts";
 import { PANIC, RESP, STOP } from "../channel/layout.ts";
 import { buildDeviceTree, type DtNode, pmemNode } from "../guest/device_tree.ts";
 import type { BootReport, GuestHost, RegionInfo } from "../guest/host.ts";
@@ -395,7 +395,7 @@ export class Lpar {
    */
   async hcall(opcode: number | string, ...args: Array<bigint | number>): Promise<HcallAnswer> {
     const op = typeof opcode === "string" ? opByName(opcode) : opcode;
-    if (op === undefined) throw new RangeError(`unknown hcall ${JSON.stringify(opcode)}`);
+    if (op === undefined) throw unknownHcall(opcode);
     const regs = args.map((a) => BigInt.asUintN(64, BigInt(a)));
     const { rc, rets } = await this.#call(() => this.#guest.hcall(op, regs));
     return { rc, rcName: rcName(rc), rets };

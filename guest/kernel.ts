@@ -3,7 +3,7 @@
  * with the papr_scm driver of its version, and keeps a dmesg ring.
  * @module
  */
-import { opByName, opName, RET_COUNT } from "../abi/hcalls.ts";
+import { opByName, opName, RET_COUNT, unknownHcall } from "../abi/hcalls.ts";
 import type { DtNode } from "./device_tree.ts";
 import { PMEM_PARENT, pmemNodes, readString } from "./device_tree.ts";
 import { Dmesg, type LogLevel } from "./dmesg.ts";
@@ -72,7 +72,7 @@ export class GuestKernel {
     this.dmesg = new Dmesg(() => (performance.now() - this.#bootedAt) / 1000);
     if (options.panicAt) {
       const op = opByName(options.panicAt.hcall);
-      if (op === undefined) throw new RangeError(`unknown hcall "${options.panicAt.hcall}"`);
+      if (op === undefined) throw unknownHcall(options.panicAt.hcall);
       this.#panicOp = op;
     }
   }

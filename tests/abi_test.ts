@@ -55,3 +55,9 @@ Deno.test("abi: health bits are numbered from the most significant bit", () => {
     /unknown health bit "BROKEN"; accepted: UNARMED/,
   );
 });
+
+Deno.test("abi: names inherited from Object.prototype are not hcalls or health bits", () => {
+  assert.equal(opByName("toString"), undefined);
+  assert.equal(opByName("constructor"), undefined);
+  assert.throws(() => healthFromNames(["toString"]), /unknown health bit "toString"; accepted:/);
+});
