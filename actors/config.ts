@@ -126,6 +126,8 @@ export const DEFAULT_BLOCK_SIZE = 256 * 1024 * 1024;
 export const DEFAULT_METADATA_SIZE = 128 * 1024;
 /** Largest SCM one nvdimm may have in the simulator (its memory is a SharedArrayBuffer). */
 export const MAX_NVDIMM_BYTES = 16 * 1024 ** 3;
+/** Largest label area: the hypervisor keeps it in memory. */
+export const MAX_METADATA_SIZE = 16 * 1024 * 1024;
 
 /** A configuration error; the message says where, what and what is accepted. */
 export class ConfigError extends Error {
@@ -205,6 +207,9 @@ export function resolveNvdimm(path: string, value: unknown): ResolvedNvdimm {
     : positiveInt(`${path}.metadataSize`, o.metadataSize);
   if (metadataSize < DEFAULT_METADATA_SIZE) {
     fail(`${path}.metadataSize`, o.metadataSize, `at least ${DEFAULT_METADATA_SIZE} (128 KiB)`);
+  }
+  if (metadataSize > MAX_METADATA_SIZE) {
+    fail(`${path}.metadataSize`, o.metadataSize, `at most ${MAX_METADATA_SIZE} (16 MiB)`);
   }
   const uuid = o.uuid === undefined ? defaultUuid(drc) : o.uuid;
   if (typeof uuid !== "string" || !/^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i.test(uuid)) {

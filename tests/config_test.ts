@@ -137,6 +137,12 @@ Deno.test("config errors", async (t) => {
       "65536",
       "at least 131072 (128 KiB)",
     );
+    rejects(
+      { lpars: [lpar({ nvdimms: [nv({ metadataSize: 2 ** 40 })] })] },
+      "nvdimms[0].metadataSize",
+      "1099511627776",
+      "at most 16777216 (16 MiB)",
+    );
   });
 
   await t.step("unknown kernel, unknown personality, bad enum values", () => {
