@@ -10,7 +10,7 @@ import { Dmesg, type LogLevel } from "./dmesg.ts";
 import { Libnvdimm } from "./libnvdimm.ts";
 import { RealMemory } from "./memory.ts";
 import { DRIVERS, type KernelVersion, type PaprScm52 } from "./papr_scm/mod.ts";
-import type { KernelServices, PlparResult } from "./papr_scm/services.ts";
+import { ENODEV, type KernelServices, type PlparResult } from "./papr_scm/services.ts";
 
 /** Raised inside the kernel to unwind it when it panics. */
 export class KernelPanic extends Error {
@@ -98,9 +98,9 @@ export class GuestKernel {
   }
 
   #probe(path: string, node: DtNode): number {
-    const compatible = readString(node, "compatible");
-    if (compatible !== "ibm,pmemory" && compatible !== "ibm,pmemory-v2") return -19;
     const Driver = DRIVERS[this.version];
+    // No driver of this version matches the node: nothing probes it.
+    if (!Driver.compatible.includes(readString(node, "compatible") ?? "")) return -ENODEV;
     const driver = new Driver(this.services(), {
       node,
       path,

@@ -15,7 +15,11 @@ export const KERNEL_VERSIONS = ["5.2", "5.3", "5.4", "mainline"] as const;
 export type KernelVersion = typeof KERNEL_VERSIONS[number];
 
 /** A driver class. */
-export type PaprScmDriverClass = new (kernel: KernelServices, pdev: PlatformDevice) => PaprScm52;
+export type PaprScmDriverClass = {
+  new (kernel: KernelServices, pdev: PlatformDevice): PaprScm52;
+  /** Device-tree `compatible` values it binds to. */
+  readonly compatible: readonly string[];
+};
 
 /** The papr_scm driver of each kernel version. */
 export const DRIVERS: Record<KernelVersion, PaprScmDriverClass> = {

@@ -13,6 +13,8 @@ import { EINVAL, ENODEV, ENXIO, type KernelServices, type PlatformDevice } from 
 export class PaprScm52 {
   /** Kernel version whose driver this is. */
   static readonly version: string = "5.2";
+  /** Device-tree `compatible` values the driver binds to. */
+  static readonly compatible: readonly string[] = ["ibm,pmemory"];
 
   readonly kernel: KernelServices;
   readonly pdev: PlatformDevice;

@@ -47,6 +47,8 @@ const hex16 = (v: bigint) => BigInt.asUintN(64, v).toString(16).toUpperCase().pa
 /** Linux mainline papr_scm. */
 export class PaprScmMainline extends PaprScm54 {
   static override readonly version: string = "mainline";
+  /** `ibm,pmemory-v2` came with the flush hcall support. */
+  static override readonly compatible: readonly string[] = ["ibm,pmemory", "ibm,pmemory-v2"];
 
   /** `ibm,hcall-flush-required`: the region flushes by H_SCM_FLUSH. */
   hcallFlushRequired = false;
