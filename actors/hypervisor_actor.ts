@@ -93,7 +93,7 @@ export class HypervisorActor {
   }
 
   #hcall(lpar: LparId, opcode: number, args: readonly bigint[]): HcallResult {
-    const result = this.core.hcall(lpar, opcode, args);
+    const result = this.core.hcallRegisters(lpar, opcode, args);
     this.#trace?.push({ lpar, opcode, rc: result.rc });
     const slot = this.#lpars.get(lpar);
     if (slot && slot.mapVersion !== this.core.mapVersion(lpar)) this.#refreshPageTable(lpar, slot);

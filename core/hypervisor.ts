@@ -64,18 +64,6 @@ const PERSONALITIES: Record<Personality, PersonalityDef> = {
   qemu: { table: QEMU_HANDLERS, unknown: (args) => qemuReply(args, H.FUNCTION) },
 };
 
-/**
- * Registers a personality's handler table (used by modules that add one).
- * `unknown` answers unregistered opcodes (default: H_FUNCTION, outputs zero).
- */
-export function registerPersonality(
-  name: Personality,
-  table: HandlerTable,
-  unknown: UnknownOpcode = () => fail(H.FUNCTION),
-): void {
-  PERSONALITIES[name] = { table, unknown };
-}
-
 const U64 = (1n << 64n) - 1n;
 
 /** A deterministic environment: xorshift64* tokens from `seed`, a ticking clock. */
@@ -132,6 +120,15 @@ export class HypervisorCore {
     // Registers are unsigned 64-bit: reduce whatever the caller passed.
     const regs = new Array<bigint>(ARG_COUNT);
     for (let i = 0; i < ARG_COUNT; i++) regs[i] = (args[i] ?? 0n) & U64;
+    return this.hcallRegisters(lpar, opcode, regs);
+  }
+
+  /**
+   * The same for a register file as the channel delivers it: exactly nine
+   * unsigned 64-bit values, used as they are (no copy on the hcall path).
+   * Handlers do not keep `regs`, so the caller may reuse the array.
+   */
+  hcallRegisters(lpar: LparId, opcode: number, regs: readonly bigint[]): HcallResult {
     const handler = this.#def.table.get(opcode);
     if (!handler) return this.#def.unknown(regs);
     return handler(this.#ctx, lpar, regs);
