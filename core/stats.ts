@@ -98,7 +98,7 @@ export function statValues(ctx: CoreContext, drc: DrcState): Map<StatId, bigint>
   const loads = media.reads + BigInt(c.metadataReads);
   const stores = media.writes + BigInt(c.metadataWrites);
   let bound = 0;
-  for (let b = 0; b < drc.spec.blocks; b++) if (drc.boundTo[b] !== FREE) bound++;
+  for (let b = 0; b < drc.spec.blocks; b++) if (drc.boundTo[b] !== FREE && !drc.pending[b]) bound++;
   const life = drc.health & HEALTH.HEALTH_FATAL
     ? 0n
     : drc.health & HEALTH.HEALTH_CRITICAL

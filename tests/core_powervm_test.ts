@@ -711,6 +711,15 @@ Deno.test("powervm H_SCM_PERFORMANCE_STATS", async (t) => {
     assert.equal(hv.hcall(1, P, [big(A), 0x200n, ALL]).rc, H.SUCCESS);
     assert.equal(readStats(env, 0x200, STATS_BUFFER_SIZE).stats.size, 16);
   });
+  await t.step("CritRscU counts bound blocks, not those a sliced bind only reserved", () => {
+    const env = testEnv();
+    const hv = setup(env, { bindSliceBlocks: 1 });
+    // First slice of a 4-block bind: 1 block bound, 3 reserved.
+    assert.equal(hv.hcall(1, OP.H_SCM_BIND_MEM, [big(A), 0n, 4n, ANY, 0n]).rc, H.BUSY);
+    request(env, 0x100, ["CritRscU"]);
+    assert.equal(hv.hcall(1, P, [big(A), 0x100n, BigInt(STATS_BUFFER_SIZE)]).rc, H.SUCCESS);
+    assert.equal(readStats(env, 0x100, STATS_BUFFER_SIZE).stats.get("CritRscU"), 25n);
+  });
   await t.step("the values are the real counters", () => {
     const env = testEnv();
     const hv = setup(env);
