@@ -155,7 +155,10 @@ export class HypervisorCore {
   removeDrc(index: number): void {
     const drc = this.#drc(index);
     if (drc.owners.size) {
-      throw new RangeError(`drc 0x${index.toString(16)} is still assigned`);
+      throw new RangeError(
+        `drc 0x${index.toString(16)} is still assigned to LPAR ${[...drc.owners].join(", ")}; ` +
+          `unassign it first`,
+      );
     }
     this.#ctx.state.drcs.delete(index);
   }

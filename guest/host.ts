@@ -12,7 +12,7 @@ import type { DtNode } from "./device_tree.ts";
 import { GuestKernel, KernelPanic, type KernelState, type PanicPoint } from "./kernel.ts";
 import { sysfsRead } from "./sysfs.ts";
 import { formatNdctl, type Json, ndctlList, type NdctlListFlags } from "./ndctl.ts";
-import type { LabelResult, Nvdimm } from "./libnvdimm.ts";
+import { ERRNO, type LabelResult, type Nvdimm } from "./libnvdimm.ts";
 import { type KernelVersion, PaprScmMainline, parseKernelVersion } from "./papr_scm/mod.ts";
 import type { PerfStat } from "./papr_scm/v_mainline.ts";
 import { rcName } from "../abi/hcalls.ts";
@@ -39,7 +39,9 @@ export interface BootOptions {
 
 /** What a boot (or kexec, or reboot) ended in. */
 export interface BootReport {
+  /** State of the new kernel when the boot returned (`running` or `panicked`, say). */
   state: KernelState;
+  /** Version of the new kernel. */
   version: KernelVersion;
   /** The new kernel's log. */
   dmesg: string[];
@@ -47,9 +49,13 @@ export interface BootReport {
 
 /** A region as the host reports it. */
 export interface RegionInfo {
+  /** Device name, e.g. `region0`. */
   dev: string;
+  /** DRC index of the nvdimm behind it. */
   drc: number;
+  /** Start address in the LPAR's logical address space. */
   start: bigint;
+  /** Bytes. */
   size: bigint;
 }
 
@@ -253,7 +259,10 @@ export class GuestHost {
       throw new RangeError(`the ${kernel.version} driver does not read performance statistics`);
     }
     const stats = this.#inKernel(() => driver.readStats());
-    if (typeof stats === "number") throw new Error(`performance statistics failed: ${stats}`);
+    if (typeof stats === "number") {
+      const errno = ERRNO[-stats] ?? String(-stats);
+      throw new Error(`reading the performance statistics of ${dimm.dev} failed: -${errno}`);
+    }
     return stats;
   }
 
