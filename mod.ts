@@ -24,6 +24,15 @@ export * from "./abi/hcalls.ts";
 export * from "./abi/health.ts";
 export { HypervisorCore, seededEnv } from "./core/hypervisor.ts";
 export type * from "./core/types.ts";
+export type {
+  BindOp,
+  DrcCounters,
+  DrcState,
+  FlushOp,
+  PendingOp,
+  ScmState,
+  UnbindOp,
+} from "./core/state.ts";
 export { HypervisorFailedError, ManagedSystem } from "./actors/managed_system.ts";
 export type { BindingView, DlparResult, HcallTrace } from "./actors/managed_system.ts";
 export { Lpar } from "./actors/lpar.ts";
@@ -42,6 +51,9 @@ export type {
   NvdimmConfig,
   PanicAtConfig,
   PanicPolicy,
+  ResolvedConfig,
+  ResolvedLpar,
+  ResolvedNvdimm,
   SupervisionConfig,
   SystemConfig,
 } from "./actors/config.ts";
@@ -49,12 +61,21 @@ export { formatNdctl, parseNdctlArgs } from "./guest/ndctl.ts";
 export type { Json, NdctlListFlags } from "./guest/ndctl.ts";
 export { KERNEL_VERSIONS } from "./guest/papr_scm/mod.ts";
 export type { KernelVersion } from "./guest/papr_scm/mod.ts";
+export type { PerfStat } from "./guest/papr_scm/v_mainline.ts";
+export type { KernelState, PanicPoint } from "./guest/kernel.ts";
+export type { LabelResult } from "./guest/libnvdimm.ts";
 export type { BootReport, RegionInfo } from "./guest/host.ts";
 export { formatKexecStory, runKexecStory } from "./scenarios/kexec.ts";
-export type { KexecMode, KexecStoryOptions, KexecStoryReport } from "./scenarios/kexec.ts";
+export type {
+  KexecMode,
+  KexecStoryOptions,
+  KexecStoryReport,
+  PatternOutcome,
+} from "./scenarios/kexec.ts";
 export { formatMatrix, MATRIX_MODES, runMatrix } from "./scenarios/matrix.ts";
 export type { Matrix, MatrixOptions, MatrixRow } from "./scenarios/matrix.ts";
 export { main as runCli } from "./cli/main.ts";
+export type { Output } from "./cli/main.ts";
 
 if (import.meta.main) {
   const { run } = await import("./cli/main.ts");

@@ -60,11 +60,13 @@ export interface SupervisionConfig {
 
 /** One logical partition. */
 export interface LparConfig {
+  /** Partition name, unique in the system. */
   name: string;
   /** Kernel version booted by default (default "5.4"). */
   kernel?: KernelVersion;
   /** Load the papr_scm driver at boot (default true). */
   paprScm?: boolean;
+  /** Nvdimms assigned to the LPAR (default none). */
   nvdimms?: NvdimmConfig[];
   /** Faults to inject, e.g. `{ panicAt: { hcall: "H_SCM_BIND_MEM", nth: 2 } }`. */
   faults?: FaultsConfig;
@@ -74,6 +76,7 @@ export interface LparConfig {
 
 /** The hypervisor's settings. */
 export interface HypervisorSettings {
+  /** Which hypervisor to behave like: `powervm` (default) or `qemu`. */
   personality?: Personality;
   /** Blocks per BIND_MEM slice (powervm). */
   bindSliceBlocks?: number;
@@ -87,36 +90,55 @@ export interface HypervisorSettings {
 export interface SystemConfig {
   /** Free text saying what the configuration is for (ignored by the simulator). */
   description?: string;
+  /** The hypervisor's settings (default: powervm with its defaults). */
   hypervisor?: HypervisorSettings;
+  /** The LPARs, each with its nvdimms. */
   lpars: LparConfig[];
 }
 
 /** An nvdimm with every default filled in. */
 export interface ResolvedNvdimm {
+  /** DRC index. */
   drc: number;
+  /** Number of SCM blocks. */
   blocks: number;
+  /** Bytes per block. */
   blockSize: bigint;
+  /** Label area bytes. */
   metadataSize: number;
+  /** Unit GUID. */
   uuid: string;
+  /** Health bitmap set at start. */
   health: bigint;
+  /** Whether flushes need an hcall (`ibm,hcall-flush-required`). */
   hcallFlushRequired: boolean;
+  /** `ibm,persistence-failed-count`, if given. */
   persistenceFailedCount?: number;
 }
 
 /** An LPAR with every default filled in. */
 export interface ResolvedLpar {
+  /** Partition name. */
   name: string;
+  /** Kernel version booted by default. */
   kernel: KernelVersion;
+  /** Whether the papr_scm driver is loaded at boot. */
   paprScm: boolean;
+  /** Nvdimms assigned to the LPAR. */
   nvdimms: ResolvedNvdimm[];
+  /** Faults to inject. */
   faults: FaultsConfig;
+  /** What happens when the kernel panics, and the restart budget. */
   supervision: Required<SupervisionConfig>;
 }
 
 /** A configuration with every default filled in. */
 export interface ResolvedConfig {
+  /** Free text saying what the configuration is for. */
   description?: string;
+  /** The hypervisor's settings. */
   hypervisor: Required<HypervisorSettings>;
+  /** The LPARs. */
   lpars: ResolvedLpar[];
 }
 
@@ -131,6 +153,7 @@ export const MAX_METADATA_SIZE = 16 * 1024 * 1024;
 
 /** A configuration error; the message says where, what and what is accepted. */
 export class ConfigError extends Error {
+  /** Makes the error; `message` names the field, the bad value and what is accepted. */
   constructor(message: string) {
     super(message);
     this.name = "ConfigError";
@@ -245,7 +268,18 @@ export function resolveNvdimm(path: string, value: unknown): ResolvedNvdimm {
   };
 }
 
-/** Checks a configuration and fills in defaults; throws ConfigError. */
+/**
+ * Checks a configuration and fills in defaults; throws ConfigError.
+ *
+ * @example
+ * ```ts
+ * import { resolveConfig } from "./config.ts";
+ * const config = resolveConfig({
+ *   lpars: [{ name: "lpar1", nvdimms: [{ drc: "0x44100002", blocks: 4 }] }],
+ * });
+ * console.log(config.lpars[0].kernel, config.lpars[0].nvdimms[0].blockSize); // "5.4" 268435456n
+ * ```
+ */
 export function resolveConfig(value: unknown): ResolvedConfig {
   const root = object("config", value);
   checkKeys("config", root, ["description", "hypervisor", "lpars"]);

@@ -46,7 +46,9 @@ export interface GuestMemory {
 
 /** Loads and stores a DRC's memory has seen. */
 export interface MediaCounters {
+  /** Cache lines loaded. */
   reads: bigint;
+  /** Cache lines stored. */
   writes: bigint;
 }
 
@@ -114,9 +116,13 @@ export interface Mapping {
 
 /** One block of the binding table, as inspection shows it. */
 export interface BlockBinding {
+  /** DRC index of the nvdimm. */
   drc: number;
+  /** Block number within the nvdimm. */
   block: number;
+  /** The LPAR it is bound (or reserved) to. */
   lpar: LparId;
+  /** Its logical address in that LPAR's address space. */
   address: bigint;
   /** `pending` while a sliced bind has reserved but not yet bound it. */
   state: "bound" | "pending";

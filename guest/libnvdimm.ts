@@ -55,6 +55,7 @@ export const ERRNO: Readonly<Record<number, string>> = {
 
 /** What a label read or write ended in: 0 or a negative errno, and the bytes read. */
 export interface LabelResult {
+  /** 0 on success, else a negative errno. */
   rc: number;
   /** Errno name when rc < 0, e.g. `EINVAL`. */
   error?: string;

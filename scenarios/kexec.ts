@@ -38,7 +38,9 @@ export interface KexecStoryOptions {
   kernel?: KernelVersion;
   /** Kernel version after the kexec (default: the same). */
   nextKernel?: KernelVersion;
+  /** Hypervisor personality (default: the configuration's, else powervm). */
   hypervisor?: Personality;
+  /** How the old kernel ends (default "kexec"). */
   mode?: KexecMode;
   /** Blocks of the seed nvdimm (default 40: three bind slices of 16). */
   blocks?: number;
@@ -57,9 +59,13 @@ export type PatternOutcome = "intact" | "corrupted" | "lost" | "not written";
 
 /** What one run of the story shows. */
 export interface KexecStoryReport {
+  /** Kernel version that ran before. */
   kernel: KernelVersion;
+  /** Kernel version that runs after. */
   nextKernel: KernelVersion;
+  /** Hypervisor personality it ran on. */
   hypervisor: Personality;
+  /** How the old kernel went away. */
   mode: KexecMode;
   /** `ndctl list -R` before the kexec. */
   regionsBefore: Json;
@@ -71,6 +77,7 @@ export interface KexecStoryReport {
   dmesg: string[];
   /** Every hcall issued after the kexec. */
   hcalls: HcallTrace[];
+  /** Whether the pattern written before came back after. */
   pattern: PatternOutcome;
   /** Whether the region came back at the address it had before. */
   addressReused: boolean;
@@ -90,7 +97,16 @@ function pattern(length: number, seed: string): Uint8Array {
   return bytes;
 }
 
-/** Runs the story once on a fresh system and reports what happened. */
+/**
+ * Runs the story once on a fresh system and reports what happened.
+ *
+ * @example
+ * ```ts
+ * import { formatKexecStory, runKexecStory } from "./kexec.ts";
+ * const report = await runKexecStory({ kernel: "5.3", hypervisor: "powervm", mode: "kexec" });
+ * console.log(formatKexecStory(report));
+ * ```
+ */
 export async function runKexecStory(options: KexecStoryOptions): Promise<KexecStoryReport> {
   const { mode = "kexec", blocks = 40 } = options;
   const config: SystemConfig = options.config ?? {

@@ -30,15 +30,23 @@ export const MODE_TITLES: Readonly<Record<KexecMode, string>> = {
 
 /** One run of the matrix. */
 export interface MatrixRow {
+  /** Kernel version of the run. */
   kernel: KernelVersion;
+  /** Hypervisor personality of the run. */
   hypervisor: Personality;
+  /** How the old kernel went away. */
   mode: KexecMode;
   /** Whether the run completed; if not, `error` says why and the rest is unknown. */
   ok: boolean;
+  /** Why the run did not complete. */
   error?: string;
+  /** Whether the new kernel has a region for the nvdimm. */
   regionBack?: boolean;
+  /** Whether the region came back at the address it had before. */
   addressReused?: boolean;
+  /** Whether the data written before came back after. */
   data?: "intact" | "corrupted" | "lost" | "not written";
+  /** How many hcalls were issued after the event. */
   hcalls?: number;
   /** Every hcall after the event, `NAME→RC`. */
   hcallTrace?: string[];
@@ -48,19 +56,32 @@ export interface MatrixRow {
 
 /** The matrix's result. */
 export interface Matrix {
+  /** One row per run, hypervisor by kernel by mode. */
   rows: MatrixRow[];
 }
 
 /** What to run (default: everything). */
 export interface MatrixOptions {
+  /** Kernel versions (default: every one). */
   kernels?: readonly KernelVersion[];
+  /** Hypervisor personalities (default: powervm and qemu). */
   hypervisors?: readonly Personality[];
+  /** Modes (default: MATRIX_MODES). */
   modes?: readonly KexecMode[];
   /** Use this system (its first LPAR's first nvdimm) instead of the seed's. */
   config?: SystemConfig;
 }
 
-/** Runs every combination, each on a fresh system; a failing one becomes a row saying so. */
+/**
+ * Runs every combination, each on a fresh system; a failing one becomes a row saying so.
+ *
+ * @example
+ * ```ts
+ * import { runMatrix } from "./matrix.ts";
+ * const { rows } = await runMatrix({ kernels: ["5.3"], hypervisors: ["qemu"], modes: ["panic"] });
+ * console.log(rows[0].regionBack, rows[0].data);
+ * ```
+ */
 export async function runMatrix(options: MatrixOptions = {}): Promise<Matrix> {
   const rows: MatrixRow[] = [];
   for (const hypervisor of options.hypervisors ?? ["powervm", "qemu"] as const) {

@@ -29,6 +29,7 @@ const SMART_EVENT_MASK = HEALTH.HEALTH_CRITICAL | HEALTH.HEALTH_FATAL | HEALTH.H
 export interface PerfStat {
   /** 8-character id, e.g. `MedRCnt ` (trailing spaces kept). */
   id: string;
+  /** Its value: a count or a duration, depending on the id. */
   value: bigint;
 }
 
