@@ -28,6 +28,7 @@ export interface LparBootOptions {
 
 /** What a raw hcall returned, with names. */
 export interface HcallAnswer {
+  /** Return code (r3). */
   rc: number;
   /** Name of the return code, e.g. `H_OVERLAP`. */
   rcName: string;
@@ -48,6 +49,7 @@ export interface LparHooks {
 
 /** What a supervisor did after a panic. */
 export interface SupervisorAction {
+  /** The LPAR's configured policy on panic. */
   policy: SupervisionConfig["onPanic"];
   /** `kdump`, `reboot`, or `stay-down` (by policy or because the budget is spent). */
   action: "kdump" | "reboot" | "stay-down";
@@ -71,9 +73,11 @@ function nodeSpec(n: ResolvedNvdimm) {
 export class Lpar {
   /** Hypervisor-side LPAR id. */
   readonly id: number;
+  /** The LPAR's configuration, defaults filled in. */
   readonly config: ResolvedLpar;
   /** Kernel version running now (or last). */
   kernel: KernelVersion;
+  /** Where the LPAR is in its life. */
   state: LparState = "not activated";
   /** What the supervisor did after each panic, oldest first. */
   readonly supervisorActions: SupervisorAction[] = [];

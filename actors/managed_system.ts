@@ -42,24 +42,35 @@ import type { GuestHost } from "../guest/host.ts";
 
 /** One traced hcall, by name. */
 export interface HcallTrace {
+  /** The LPAR that issued it. */
   lpar: string;
+  /** Hcall name, e.g. `H_SCM_BIND_MEM`. */
   hcall: string;
+  /** Return code name, e.g. `H_OVERLAP`. */
   rc: string;
 }
 
 /** A binding as the managed system reports it (LPAR by name). */
 export interface BindingView {
+  /** DRC index of the nvdimm. */
   drc: number;
+  /** Block number within the nvdimm. */
   block: number;
+  /** The LPAR it is bound (or reserved) to. */
   lpar: string;
+  /** Its logical address in that LPAR's address space. */
   address: bigint;
+  /** `pending` while a sliced bind has reserved but not yet bound it. */
   state: "bound" | "pending";
 }
 
 /** What a DLPAR operation did. */
 export interface DlparResult {
+  /** Whether the nvdimm was added or removed. */
   action: "add" | "remove";
+  /** The LPAR it was added to or removed from. */
   lpar: string;
+  /** DRC index of the nvdimm. */
   drc: number;
   /** add: the running kernel's probe result (0 or -errno); undefined when not running. */
   probe?: number;
@@ -75,6 +86,7 @@ export interface DlparResult {
 
 /** The hypervisor failed; the managed system stopped every LPAR and itself. */
 export class HypervisorFailedError extends Error {
+  /** Makes the error; `reason` says why the hypervisor failed. */
   constructor(reason: string) {
     super(`hypervisor failed: ${reason}; the managed system was stopped`);
     this.name = "HypervisorFailedError";
@@ -104,11 +116,13 @@ function sameDevice(a: ResolvedNvdimm, b: ResolvedNvdimm): boolean {
 
 /** A running hypervisor with its LPARs. */
 export class ManagedSystem {
+  /** The configuration it was started with, defaults filled in. */
   readonly config: ResolvedConfig;
   readonly #hvWorker: Worker;
   readonly #hv: Comlink.Remote<HypervisorActor>;
   readonly #lpars: Lpar[] = [];
   readonly #drcs = new Map<number, ResolvedNvdimm>();
+  /** Errors reported by the workers (`hypervisor: …`, `<lpar>: …`), oldest first. */
   readonly errors: string[] = [];
   /** What the system did on its own (supervision, DLPAR, failures), oldest first. */
   readonly events: string[] = [];
@@ -174,7 +188,18 @@ export class ManagedSystem {
     }
   }
 
-  /** Starts a system from a configuration (checked first; see SystemConfig). */
+  /**
+   * Starts a system from a configuration (checked first; see SystemConfig).
+   *
+   * @example
+   * ```ts
+   * import { ManagedSystem } from "./managed_system.ts";
+   * await using system = await ManagedSystem.start({
+   *   lpars: [{ name: "lpar1", kernel: "5.3", nvdimms: [{ drc: "0x44100002", blocks: 4 }] }],
+   * });
+   * await system.lpar("lpar1").boot();
+   * ```
+   */
   static async start(config: SystemConfig | unknown): Promise<ManagedSystem> {
     const resolved = resolveConfig(config);
     const errors: string[] = [];

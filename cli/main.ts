@@ -64,6 +64,7 @@ export function usage(): string {
 
 /** Where the CLI writes. */
 export interface Output {
+  /** Normal output (default: console.log). */
   print(text: string): void;
   /** Error messages (default: console.error). */
   error?(text: string): void;

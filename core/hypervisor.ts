@@ -83,10 +83,12 @@ export function seededEnv(seed = 0x9E3779B97F4A7C15n): CoreEnv {
 
 /** The hypervisor's state machine, with the control operations an HMC uses. */
 export class HypervisorCore {
+  /** Which hypervisor it behaves like (`powervm` or `qemu`). */
   readonly personality: Personality;
   readonly #ctx: CoreContext;
   readonly #def: PersonalityDef;
 
+  /** An empty hypervisor; throws RangeError on an unknown personality or a negative flush latency. */
   constructor(options: CoreOptions) {
     this.personality = options.personality;
     const def = PERSONALITIES[options.personality];

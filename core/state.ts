@@ -39,6 +39,7 @@ export interface FlushOp {
 
 /** One nvdimm: its spec, owners and per-block binding state. */
 export class DrcState {
+  /** The nvdimm as configured. */
   readonly spec: DrcSpec;
   /** LPARs the DRC is assigned to. */
   readonly owners: Set<LparId> = new Set();
@@ -73,6 +74,7 @@ export class DrcState {
   /** While true, new flushes end in H_HARDWARE (control-plane fault injection). */
   flushFailure = false;
 
+  /** A fresh nvdimm: nothing bound, label area zeroed, health from `spec`. */
   constructor(spec: DrcSpec, now: bigint, deviceAddress = 0n) {
     this.spec = spec;
     this.boundTo = new Int32Array(spec.blocks).fill(FREE);
@@ -97,23 +99,33 @@ export class DrcState {
 
 /** A bind that the hypervisor does in slices, resumed by its token. */
 export interface BindOp {
+  /** Discriminant. */
   kind: "bind";
+  /** The LPAR binding. */
   lpar: LparId;
+  /** DRC index. */
   drc: number;
+  /** First block to bind. */
   first: number;
+  /** Blocks to bind. */
   count: number;
   /** Blocks bound so far. */
   done: number;
+  /** Logical address of the first block. */
   base: bigint;
 }
 
 /** An unbind done in slices: the blocks to release, in order. */
 export interface UnbindOp {
+  /** Discriminant. */
   kind: "unbind";
+  /** The LPAR unbinding. */
   lpar: LparId;
   /** Which hcall started it; a token only resumes the same hcall. */
   opcode: number;
+  /** The blocks to release, in order. */
   blocks: Array<[drc: number, block: number]>;
+  /** Blocks released so far. */
   done: number;
 }
 
@@ -122,6 +134,7 @@ export type PendingOp = BindOp | UnbindOp;
 
 /** The whole SCM state of one hypervisor. */
 export class ScmState {
+  /** Every nvdimm, by DRC index. */
   readonly drcs: Map<number, DrcState> = new Map();
   /** In-progress sliced operations by continue-token. */
   readonly ops: Map<bigint, PendingOp> = new Map();
