@@ -43,14 +43,17 @@ export interface LabelOps {
   set(offset: number, data: Uint8Array): number;
 }
 
-/** Linux errno names used by the label path. */
+/** Linux errno names the drivers return. */
 export const ERRNO: Readonly<Record<number, string>> = {
+  1: "EPERM",
+  2: "ENOENT",
   5: "EIO",
   6: "ENXIO",
   12: "ENOMEM",
   19: "ENODEV",
   22: "EINVAL",
   25: "ENOTTY",
+  95: "EOPNOTSUPP",
 };
 
 /** What a label read or write ended in: 0 or a negative errno, and the bytes read. */
