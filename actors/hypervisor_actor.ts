@@ -64,6 +64,7 @@ export class HypervisorActor {
   readonly #media = new Map<number, BigInt64Array>();
   readonly #lpars = new Map<LparId, LparSlot>();
   #trace?: TraceRecord[];
+  #mappingsSeen = 0;
   #failure?: Error;
   #running?: Promise<void>;
 
@@ -95,8 +96,8 @@ export class HypervisorActor {
   #hcall(lpar: LparId, opcode: number, args: readonly bigint[]): HcallResult {
     const result = this.core.hcallRegisters(lpar, opcode, args);
     this.#trace?.push({ lpar, opcode, rc: result.rc });
-    const slot = this.#lpars.get(lpar);
-    if (slot && slot.mapVersion !== this.core.mapVersion(lpar)) this.#refreshPageTable(lpar, slot);
+    // One number to compare per hcall; page tables only when bindings changed.
+    if (this.core.mappingsVersion !== this.#mappingsSeen) this.#refreshChanged();
     return result;
   }
 
@@ -131,6 +132,13 @@ export class HypervisorActor {
       reads: BigInt.asUintN(64, Atomics.load(counters, 0)),
       writes: BigInt.asUintN(64, Atomics.load(counters, 1)),
     };
+  }
+
+  #refreshChanged(): void {
+    this.#mappingsSeen = this.core.mappingsVersion;
+    for (const [lpar, slot] of this.#lpars) {
+      if (slot.mapVersion !== this.core.mapVersion(lpar)) this.#refreshPageTable(lpar, slot);
+    }
   }
 
   #refreshPageTable(lpar: LparId, slot: LparSlot): void {

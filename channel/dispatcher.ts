@@ -267,8 +267,15 @@ export class Dispatcher {
     }
     const opcode = words[1] === 0 ? words[0] : -1;
     const { rc, rets } = this.#handle(s.lpar, opcode, args);
-    regs[0] = rc >= 0 ? BigInt(rc) : BigInt.asUintN(64, BigInt(rc));
-    for (let i = 0; i < RET_COUNT; i++) regs[i + 1] = rets[i];
+    // r3 is a small signed code: its two 32-bit halves, no BigInt. Zero
+    // outputs (most of them) are stored the same way.
+    words[0] = rc >>> 0;
+    words[1] = rc < 0 ? 0xFFFF_FFFF : 0;
+    for (let i = 0; i < RET_COUNT; i++) {
+      const v = rets[i];
+      if (v === 0n) words[2 * i + 2] = words[2 * i + 3] = 0;
+      else regs[i + 1] = v;
+    }
     Atomics.add(s.header, ANSWERED, 1);
     Atomics.store(s.header, RESP, req);
     if (Atomics.load(s.header, GUEST_WAITING) !== 0) Atomics.notify(s.header, RESP);

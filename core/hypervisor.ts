@@ -235,6 +235,11 @@ export class HypervisorCore {
     return out.sort((x, y) => (x.base < y.base ? -1 : x.base > y.base ? 1 : 0));
   }
 
+  /** A number that changes whenever any LPAR's mappings change. */
+  get mappingsVersion(): number {
+    return this.#ctx.state.mappingsVersion;
+  }
+
   /** A number that changes whenever `lpar`'s mappings change. */
   mapVersion(lpar: LparId): number {
     return this.#ctx.state.mapVersions.get(lpar) ?? 0;

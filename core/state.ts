@@ -140,6 +140,8 @@ export class ScmState {
   readonly ops: Map<bigint, PendingOp> = new Map();
   /** Per LPAR, bumped whenever its mappings change (so page tables are refreshed). */
   readonly mapVersions: Map<LparId, number> = new Map();
+  /** Bumped whenever any LPAR's mappings change: one number to watch per hcall. */
+  mappingsVersion = 0;
   /** Where the next added DRC's device address starts (see QemuOptions). */
   nextDeviceAddress = 0n;
 
@@ -153,6 +155,7 @@ export class ScmState {
   /** Records that `lpar`'s mappings changed. */
   touch(lpar: LparId): void {
     this.mapVersions.set(lpar, (this.mapVersions.get(lpar) ?? 0) + 1);
+    this.mappingsVersion++;
   }
 
   /** Every [start, end) logical range `lpar` has bound or reserved, sorted. */
