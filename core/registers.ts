@@ -5,23 +5,45 @@
 import { H, RET_COUNT } from "../abi/hcalls.ts";
 import type { HcallResult } from "./types.ts";
 
-const U64 = (1n << 64n) - 1n;
-
-/** A result with `rc` and the given outputs in r4, r5, ... (the rest zero). */
+/**
+ * A result with `rc` and the given outputs in r4, r5, ... (the rest zero).
+ * Outputs must already be unsigned 64-bit values (the property tests check
+ * that every handler's are); they are not masked again on the hcall path.
+ */
 export function result(rc: number, ...outs: bigint[]): HcallResult {
-  const rets = new Array<bigint>(RET_COUNT).fill(0n);
-  for (let i = 0; i < outs.length; i++) rets[i] = outs[i] & U64;
+  return build(rc, outs);
+}
+
+function build(rc: number, outs: readonly bigint[]): HcallResult {
+  // A literal is a packed array, cheaper than Array(n).fill() on this path;
+  // it holds RET_COUNT (9) zeros.
+  const rets = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
+  for (let i = 0; i < outs.length; i++) rets[i] = outs[i];
   return { rc, rets };
 }
 
-/** A bare failure code with all outputs zero. */
+const failures = new Map<number, HcallResult>();
+
+/**
+ * A bare failure code with all outputs zero. One shared, frozen result per
+ * code: failures are common (unknown opcodes, wrong tokens) and need no
+ * allocation.
+ */
 export function fail(rc: number): HcallResult {
-  return result(rc);
+  let cached = failures.get(rc);
+  if (!cached) {
+    cached = Object.freeze({
+      rc,
+      rets: Object.freeze(new Array<bigint>(RET_COUNT).fill(0n)),
+    }) as HcallResult;
+    failures.set(rc, cached);
+  }
+  return cached;
 }
 
 /** The success result with outputs. */
 export function ok(...outs: bigint[]): HcallResult {
-  return result(H.SUCCESS, ...outs);
+  return build(H.SUCCESS, outs);
 }
 
 /** A register as a non-negative safe integer, or undefined when it is larger. */
