@@ -147,8 +147,13 @@ export class Dispatcher {
     return this.#waiting > 0;
   }
 
-  /** One pass over every channel; returns how many requests were answered. */
-  serveOnce(): number {
+  /**
+   * One pass over every channel; returns how many requests were answered.
+   * While every turn is taken, the channels without one are looked at only
+   * on every 16th pass; `full` looks at them now (before sleeping, a request
+   * there must not be missed).
+   */
+  serveOnce(full = false): number {
     const slots = this.#slots, options = this.#options;
     if ((++this.#passes & 31) === 0) this.#clock = performance.now();
     const now = this.#clock;
@@ -179,7 +184,7 @@ export class Dispatcher {
     // Then the others: a free turn goes to the least-served LPAR with a request.
     // While every turn is taken, this scan only keeps the waiting set fresh,
     // so it runs on every 16th pass only.
-    if (this.#active >= options.maxActive && (this.#passes & 15) !== 0) return answered;
+    if (!full && this.#active >= options.maxActive && (this.#passes & 15) !== 0) return answered;
     let best: Slot | undefined;
     for (const s of slots) {
       if (s.active) continue;
@@ -314,8 +319,10 @@ export class Dispatcher {
     const seen = Atomics.load(bell, BELL);
     Atomics.store(bell, HV_SLEEPING, 1);
     try {
-      // A request that raced with going to sleep is served now, not missed.
-      if (this.serveOnce() > 0 || this.#waiting > 0 || this.stopping) return;
+      // A request that raced with going to sleep is served (or queued for a
+      // turn) now, not missed: its doorbell ring may predate `seen`, so
+      // nothing would wake us for it. Hence a full pass.
+      if (this.serveOnce(true) > 0 || this.#waiting > 0 || this.stopping) return;
       const waiting = Atomics.waitAsync(bell, BELL, seen);
       if (waiting.async) await waiting.value;
     } finally {
