@@ -84,6 +84,8 @@ export interface HypervisorSettings {
   unbindSliceBlocks?: number;
   /** What a partial unbind answers (powervm). */
   unbindContinue?: "long-busy" | "busy";
+  /** How long a flush takes to complete, in ms (default 2). */
+  flushLatencyMs?: number;
 }
 
 /** A managed system: a hypervisor and its LPARs. */
@@ -292,6 +294,7 @@ export function resolveConfig(value: unknown): ResolvedConfig {
     "bindSliceBlocks",
     "unbindSliceBlocks",
     "unbindContinue",
+    "flushLatencyMs",
   ]);
   const personality = hv.personality ?? "powervm";
   if (personality !== "powervm" && personality !== "qemu") {
@@ -310,6 +313,7 @@ export function resolveConfig(value: unknown): ResolvedConfig {
       ? 16
       : positiveInt("config.hypervisor.unbindSliceBlocks", hv.unbindSliceBlocks),
     unbindContinue,
+    flushLatencyMs: flushLatency(hv.flushLatencyMs),
   };
   if (!Array.isArray(root.lpars) || root.lpars.length === 0) {
     fail("config.lpars", root.lpars, "a non-empty array of LPARs");
@@ -559,6 +563,14 @@ export async function loadConfigFile(path: string): Promise<SystemConfig> {
     throw new ConfigError(`${path}: cannot read the configuration file: ${why}`);
   }
   return parseConfigText(text, path);
+}
+
+function flushLatency(value: unknown): number {
+  if (value === undefined) return 2;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 60_000) {
+    fail("config.hypervisor.flushLatencyMs", value, "a number of milliseconds from 0 to 60000");
+  }
+  return value;
 }
 
 function sameDevice(a: ResolvedNvdimm, b: ResolvedNvdimm): boolean {

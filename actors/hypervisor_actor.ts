@@ -29,6 +29,8 @@ export interface HypervisorConfig {
   personality: Personality;
   powervm?: Partial<PowerVmOptions>;
   dispatcher?: Partial<DispatcherOptions>;
+  /** How long a flush takes to complete (hypervisor time, ns). */
+  flushLatencyNs?: bigint;
   /** Seed for continue-tokens. */
   seed?: number;
 }
@@ -74,6 +76,7 @@ export class HypervisorActor {
     this.core = new HypervisorCore({
       personality: config.personality,
       powervm: config.powervm,
+      flushLatencyNs: config.flushLatencyNs,
       env: {
         now: () => BigInt(Math.round((performance.now() - origin) * 1e6)),
         random64: env.random64,

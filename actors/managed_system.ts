@@ -217,6 +217,7 @@ export class ManagedSystem {
         unbindSliceBlocks: hypervisor.unbindSliceBlocks,
         unbindContinue: hypervisor.unbindContinue,
       },
+      flushLatencyNs: BigInt(Math.round(hypervisor.flushLatencyMs * 1e6)),
     });
     let hv: Comlink.Remote<HypervisorActor>;
     try {

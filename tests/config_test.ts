@@ -165,6 +165,12 @@ Deno.test("config errors", async (t) => {
       '"long-busy" or "busy"',
     );
     rejects(
+      { hypervisor: { flushLatencyMs: -1 }, lpars: [lpar()] },
+      "config.hypervisor.flushLatencyMs",
+      "-1",
+      "a number of milliseconds from 0 to 60000",
+    );
+    rejects(
       { lpars: [lpar({ supervision: { onPanic: "retry" } })] },
       "supervision.onPanic",
       `"retry"`,

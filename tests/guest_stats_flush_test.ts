@@ -105,3 +105,22 @@ workerTest("qemu: a flush on an nvdimm without hcall-flush-required is H_UNSUPPO
     /reading the performance statistics of nmem\d+ failed: -ENOENT/,
   );
 });
+
+workerTest("flushLatencyMs: a slower flush is polled through more long-busy answers", async () => {
+  const polls = async (flushLatencyMs: number) => {
+    const c = config("powervm");
+    await using system = await ManagedSystem.start({
+      ...c,
+      hypervisor: { ...c.hypervisor, flushLatencyMs },
+    });
+    const lpar = system.lpar("a");
+    await lpar.boot();
+    await system.traceStart();
+    assert.equal(await lpar.flush("region0"), "H_SUCCESS");
+    return (await system.traceTake()).filter((t) => t.hcall === "H_SCM_FLUSH").length;
+  };
+  // The call that starts a flush always answers "pending"; then it is done.
+  assert.equal(await polls(0), 2);
+  // 30 ms of flush, slept 1 ms per long busy: many more polls.
+  assert.ok(await polls(30) >= 10);
+});
