@@ -281,7 +281,9 @@ export class Dispatcher {
       if (v === 0n) words[2 * i + 2] = words[2 * i + 3] = 0;
       else regs[i + 1] = v;
     }
-    Atomics.add(s.header, ANSWERED, 1);
+    // Only this thread writes ANSWERED: a plain increment, published by the
+    // seq-cst RESP store below (no locked add on every hcall).
+    s.header[ANSWERED] = (s.header[ANSWERED] + 1) | 0;
     Atomics.store(s.header, RESP, req);
     if (Atomics.load(s.header, GUEST_WAITING) !== 0) Atomics.notify(s.header, RESP);
   }
