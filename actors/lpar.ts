@@ -212,8 +212,7 @@ export class Lpar {
    */
   async reboot(options: LparBootOptions = {}): Promise<BootReport> {
     if (this.state !== "running") {
-      await this.#call(() => this.#guest.shutdown());
-      await this.#hooks.release();
+      await this.#partitionStop();
     }
     const report = this.#track(
       await this.#call(() => this.#guest.reboot(this.#bootOptions(options))),
@@ -265,8 +264,7 @@ export class Lpar {
         if (action === "kdump") {
           this.#track(await this.#call(() => this.#guest.boot(this.#bootOptions({}, true))));
         } else {
-          await this.#call(() => this.#guest.shutdown());
-          await this.#hooks.release();
+          await this.#partitionStop();
           const panicAt = this.config.faults.panicAt;
           this.#track(await this.#call(() => this.#guest.boot(this.#bootOptions({ panicAt }))));
         }
@@ -274,6 +272,12 @@ export class Lpar {
     } finally {
       this.#supervising = false;
     }
+  }
+
+  /** A partition restart's first half: the kernel stops, the hypervisor releases its bindings. */
+  async #partitionStop(): Promise<number> {
+    await this.#call(() => this.#guest.shutdown());
+    return await this.#hooks.release();
   }
 
   /** The current kernel's log. */
