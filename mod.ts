@@ -34,7 +34,24 @@ export type {
   UnbindOp,
 } from "./core/state.ts";
 export { HypervisorFailedError, ManagedSystem } from "./actors/managed_system.ts";
-export type { BindingView, DlparResult, HcallTrace } from "./actors/managed_system.ts";
+export type {
+  BindingView,
+  DlparResult,
+  HcallTrace,
+  StartOptions,
+} from "./actors/managed_system.ts";
+export { parseRuntime, RUNTIMES } from "./runtime/types.ts";
+export type { RuntimeKind } from "./runtime/types.ts";
+export { runSync } from "./guest/task.ts";
+export type {
+  ComputeEffect,
+  Effect,
+  HcallEffect,
+  PlparResult,
+  SleepEffect,
+  Task,
+} from "./guest/task.ts";
+export type { DriverOverrides, KernelCosts } from "./guest/kernel.ts";
 export { Lpar } from "./actors/lpar.ts";
 export type { HcallAnswer, LparBootOptions, LparState, SupervisorAction } from "./actors/lpar.ts";
 export {
@@ -46,6 +63,8 @@ export {
 } from "./actors/config.ts";
 export type {
   FaultsConfig,
+  GuestCostsConfig,
+  HypervisorCosts,
   HypervisorSettings,
   LparConfig,
   NvdimmConfig,
@@ -60,7 +79,18 @@ export type {
 export { formatNdctl, parseNdctlArgs } from "./guest/ndctl.ts";
 export type { Json, NdctlListFlags } from "./guest/ndctl.ts";
 export { KERNEL_VERSIONS } from "./guest/papr_scm/mod.ts";
-export type { KernelVersion } from "./guest/papr_scm/mod.ts";
+export {
+  PaprScm52,
+  PaprScm53,
+  PaprScm54,
+  PaprScmMainline,
+} from "./guest/papr_scm/mod.ts";
+export type {
+  KernelServices,
+  KernelVersion,
+  PaprScmDriverClass,
+  PlatformDevice,
+} from "./guest/papr_scm/mod.ts";
 export type { PerfStat } from "./guest/papr_scm/v_mainline.ts";
 export type { KernelState, PanicPoint } from "./guest/kernel.ts";
 export type { LabelResult } from "./guest/libnvdimm.ts";

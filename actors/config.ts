@@ -7,6 +7,7 @@
 import { OP, opByName } from "../abi/hcalls.ts";
 import { healthFromNames } from "../abi/health.ts";
 import type { Personality } from "../core/types.ts";
+import type { RuntimeKind } from "../runtime/types.ts";
 import { KERNEL_VERSIONS, type KernelVersion } from "../guest/papr_scm/mod.ts";
 
 /** One nvdimm of an LPAR. */
@@ -86,6 +87,28 @@ export interface HypervisorSettings {
   unbindContinue?: "long-busy" | "busy";
   /** How long a flush takes to complete, in ms (default 2). */
   flushLatencyMs?: number;
+  /** What binding and unbinding cost the hypervisor (powervm; default nothing). */
+  costs?: HypervisorCosts;
+}
+
+/**
+ * Hypervisor time per block (powervm). A bind slice takes its blocks' time
+ * inside the hcall; an unbind works in the background and its long-busy
+ * answers say how long to wait (see ARCHITECTURE.md).
+ */
+export interface HypervisorCosts {
+  /** Milliseconds to bind one block (default 0). */
+  bindMsPerBlock?: number;
+  /** Milliseconds to unbind one block (default 0). */
+  unbindMsPerBlock?: number;
+}
+
+/** What the guest kernels' own work costs (virtual time on the sim runtime). */
+export interface GuestCostsConfig {
+  /** Milliseconds from the start of a kernel to its first driver probe (default 0). */
+  bootMs?: number;
+  /** Milliseconds to register one GiB of region memory (default 0). */
+  registerMsPerGiB?: number;
 }
 
 /** A managed system: a hypervisor and its LPARs. */
@@ -94,6 +117,8 @@ export interface SystemConfig {
   description?: string;
   /** The hypervisor's settings (default: powervm with its defaults). */
   hypervisor?: HypervisorSettings;
+  /** What the guest kernels' own work costs (default nothing). */
+  guest?: GuestCostsConfig;
   /** The LPARs, each with its nvdimms. */
   lpars: LparConfig[];
 }
@@ -139,7 +164,9 @@ export interface ResolvedConfig {
   /** Free text saying what the configuration is for. */
   description?: string;
   /** The hypervisor's settings. */
-  hypervisor: Required<HypervisorSettings>;
+  hypervisor: Required<HypervisorSettings> & { costs: Required<HypervisorCosts> };
+  /** What the guest kernels' own work costs. */
+  guest: Required<GuestCostsConfig>;
   /** The LPARs. */
   lpars: ResolvedLpar[];
 }
@@ -148,8 +175,13 @@ export interface ResolvedConfig {
 export const DEFAULT_BLOCK_SIZE = 256 * 1024 * 1024;
 /** Default and smallest label area: 128 KiB. */
 export const DEFAULT_METADATA_SIZE = 128 * 1024;
-/** Largest SCM one nvdimm may have in the simulator (its memory is a SharedArrayBuffer). */
+/** Largest SCM one nvdimm may have on the threads runtime (its memory is a SharedArrayBuffer). */
 export const MAX_NVDIMM_BYTES = 16 * 1024 ** 3;
+/**
+ * Largest SCM one nvdimm may have on the sim runtime, where memory is taken
+ * only for pages written: 64 TiB (262,144 blocks of 256 MiB).
+ */
+export const MAX_SIM_NVDIMM_BYTES = 64 * 1024 ** 4;
 /** Largest label area: the hypervisor keeps it in memory. */
 export const MAX_METADATA_SIZE = 16 * 1024 * 1024;
 
@@ -206,7 +238,11 @@ function object(path: string, value: unknown): Record<string, unknown> {
 }
 
 /** Checks one nvdimm (at `path`, for messages) and fills in its defaults. */
-export function resolveNvdimm(path: string, value: unknown): ResolvedNvdimm {
+export function resolveNvdimm(
+  path: string,
+  value: unknown,
+  runtime: RuntimeKind = "threads",
+): ResolvedNvdimm {
   const o = object(path, value);
   checkKeys(path, o, [
     "drc",
@@ -224,8 +260,14 @@ export function resolveNvdimm(path: string, value: unknown): ResolvedNvdimm {
     ? DEFAULT_BLOCK_SIZE
     : positiveInt(`${path}.blockSize`, o.blockSize);
   if (blockSize % 4096 !== 0) fail(`${path}.blockSize`, o.blockSize, "a multiple of 4096");
-  if (blocks * blockSize > MAX_NVDIMM_BYTES) {
-    fail(`${path}.blocks`, o.blocks, `blocks × blockSize of at most ${MAX_NVDIMM_BYTES} bytes`);
+  const max = runtime === "sim" ? MAX_SIM_NVDIMM_BYTES : MAX_NVDIMM_BYTES;
+  if (blocks * blockSize > max) {
+    const other = runtime === "sim" ? "" : "; the sim runtime takes up to 64 TiB";
+    fail(
+      `${path}.blocks`,
+      o.blocks,
+      `blocks × blockSize of at most ${max} bytes on the ${runtime} runtime${other}`,
+    );
   }
   const metadataSize = o.metadataSize === undefined
     ? DEFAULT_METADATA_SIZE
@@ -282,9 +324,9 @@ export function resolveNvdimm(path: string, value: unknown): ResolvedNvdimm {
  * console.log(config.lpars[0].kernel, config.lpars[0].nvdimms[0].blockSize); // "5.4" 268435456n
  * ```
  */
-export function resolveConfig(value: unknown): ResolvedConfig {
+export function resolveConfig(value: unknown, runtime: RuntimeKind = "threads"): ResolvedConfig {
   const root = object("config", value);
-  checkKeys("config", root, ["description", "hypervisor", "lpars"]);
+  checkKeys("config", root, ["description", "hypervisor", "guest", "lpars"]);
   if (root.description !== undefined && typeof root.description !== "string") {
     fail("config.description", root.description, "a string");
   }
@@ -295,6 +337,7 @@ export function resolveConfig(value: unknown): ResolvedConfig {
     "unbindSliceBlocks",
     "unbindContinue",
     "flushLatencyMs",
+    "costs",
   ]);
   const personality = hv.personality ?? "powervm";
   if (personality !== "powervm" && personality !== "qemu") {
@@ -304,7 +347,9 @@ export function resolveConfig(value: unknown): ResolvedConfig {
   if (unbindContinue !== "long-busy" && unbindContinue !== "busy") {
     fail("config.hypervisor.unbindContinue", unbindContinue, '"long-busy" or "busy"');
   }
-  const hypervisor: Required<HypervisorSettings> = {
+  const costs = object("config.hypervisor.costs", hv.costs ?? {});
+  checkKeys("config.hypervisor.costs", costs, ["bindMsPerBlock", "unbindMsPerBlock"]);
+  const hypervisor: ResolvedConfig["hypervisor"] = {
     personality,
     bindSliceBlocks: hv.bindSliceBlocks === undefined
       ? 16
@@ -314,6 +359,16 @@ export function resolveConfig(value: unknown): ResolvedConfig {
       : positiveInt("config.hypervisor.unbindSliceBlocks", hv.unbindSliceBlocks),
     unbindContinue,
     flushLatencyMs: flushLatency(hv.flushLatencyMs),
+    costs: {
+      bindMsPerBlock: cost("config.hypervisor.costs.bindMsPerBlock", costs.bindMsPerBlock),
+      unbindMsPerBlock: cost("config.hypervisor.costs.unbindMsPerBlock", costs.unbindMsPerBlock),
+    },
+  };
+  const guestValue = object("config.guest", root.guest ?? {});
+  checkKeys("config.guest", guestValue, ["bootMs", "registerMsPerGiB"]);
+  const guest: ResolvedConfig["guest"] = {
+    bootMs: cost("config.guest.bootMs", guestValue.bootMs),
+    registerMsPerGiB: cost("config.guest.registerMsPerGiB", guestValue.registerMsPerGiB),
   };
   if (!Array.isArray(root.lpars) || root.lpars.length === 0) {
     fail("config.lpars", root.lpars, "a non-empty array of LPARs");
@@ -342,7 +397,7 @@ export function resolveConfig(value: unknown): ResolvedConfig {
     const seen = new Set<number>();
     const nvdimms = ((o.nvdimms ?? []) as unknown[]).map((n, j) => {
       const npath = `${path}.nvdimms[${j}]`;
-      const nvdimm = resolveNvdimm(npath, n);
+      const nvdimm = resolveNvdimm(npath, n, runtime);
       if (seen.has(nvdimm.drc)) {
         fail(
           `${npath}.drc`,
@@ -371,7 +426,7 @@ export function resolveConfig(value: unknown): ResolvedConfig {
       supervision: resolveSupervision(`${path}.supervision`, o.supervision),
     };
   });
-  const resolved: ResolvedConfig = { hypervisor, lpars };
+  const resolved: ResolvedConfig = { hypervisor, guest, lpars };
   if (root.description !== undefined) resolved.description = root.description as string;
   return resolved;
 }
@@ -515,7 +570,11 @@ function jsonErrorOffset(text: string): number {
  * const config = parseConfigText('{"lpars":[{"name":"lpar1"}]}', "inline");
  * ```
  */
-export function parseConfigText(text: string, source = "config"): SystemConfig {
+export function parseConfigText(
+  text: string,
+  source = "config",
+  runtime: RuntimeKind = "sim",
+): SystemConfig {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -530,7 +589,7 @@ export function parseConfigText(text: string, source = "config"): SystemConfig {
     );
   }
   try {
-    resolveConfig(value);
+    resolveConfig(value, runtime);
   } catch (error) {
     if (error instanceof ConfigError) throw new ConfigError(`${source}: ${error.message}`);
     throw error;
@@ -563,6 +622,15 @@ export async function loadConfigFile(path: string): Promise<SystemConfig> {
     throw new ConfigError(`${path}: cannot read the configuration file: ${why}`);
   }
   return parseConfigText(text, path);
+}
+
+/** A cost in milliseconds: 0 when absent, at most an hour. */
+function cost(path: string, value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 3_600_000) {
+    fail(path, value, "a number of milliseconds from 0 to 3600000");
+  }
+  return value;
 }
 
 function flushLatency(value: unknown): number {

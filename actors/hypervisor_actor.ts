@@ -8,16 +8,17 @@ import { createChannel, createDoorbell } from "../channel/layout.ts";
 import { Dispatcher, type DispatcherOptions, stopDoorbell } from "../channel/dispatcher.ts";
 import { createPageTable, writePageTable } from "../channel/page_table.ts";
 import { HypervisorCore, seededEnv } from "../core/hypervisor.ts";
+import { guestMemoryOver } from "../core/guest_memory.ts";
 import type {
   BlockBinding,
   DrcSpec,
-  GuestMemory,
   HcallResult,
   LparId,
   MediaCounters,
   Personality,
   PowerVmOptions,
 } from "../core/types.ts";
+import type { TraceRecord } from "../runtime/types.ts";
 
 /** Bytes of real memory each LPAR gets for buffers the hypervisor writes (1 MiB). */
 export const REAL_MEMORY_BYTES = 1 << 20;
@@ -44,12 +45,7 @@ export interface LparChannels {
   realMemory: SharedArrayBuffer;
 }
 
-/** One traced hcall. */
-export interface TraceRecord {
-  lpar: LparId;
-  opcode: number;
-  rc: number;
-}
+export type { TraceRecord };
 
 interface LparSlot {
   channels: LparChannels;
@@ -80,7 +76,7 @@ export class HypervisorActor {
       env: {
         now: () => BigInt(Math.round((performance.now() - origin) * 1e6)),
         random64: env.random64,
-        guestMemory: this.#guestMemory(),
+        guestMemory: guestMemoryOver((lpar) => this.#lpars.get(lpar)?.channels.realMemory),
         media: (drc) => this.#mediaCounters(drc),
       },
     });
@@ -102,30 +98,6 @@ export class HypervisorActor {
     // One number to compare per hcall; page tables only when bindings changed.
     if (this.core.mappingsVersion !== this.#mappingsSeen) this.#refreshChanged();
     return result;
-  }
-
-  /**
-   * The core's window on the LPARs' real memory: it writes the SCMSTATS
-   * buffer there and reads the stat ids a guest asked for.
-   */
-  #guestMemory(): GuestMemory {
-    const range = (lpar: LparId, address: bigint, length: number) => {
-      const memory = this.#lpars.get(lpar)?.channels.realMemory;
-      if (!memory || address < 0n || address + BigInt(length) > BigInt(memory.byteLength)) {
-        return undefined;
-      }
-      return new Uint8Array(memory, Number(address), length);
-    };
-    return {
-      write(lpar, address, bytes) {
-        const view = range(lpar, address, bytes.length);
-        view?.set(bytes);
-        return view !== undefined;
-      },
-      read(lpar, address, length) {
-        return range(lpar, address, length)?.slice();
-      },
-    };
   }
 
   #mediaCounters(drc: number): MediaCounters {
@@ -200,11 +172,18 @@ export class HypervisorActor {
     return channels;
   }
 
-  /** Assigns a DRC to an LPAR and hands over its SCM memory (to that LPAR only). */
-  assign(drc: number, lpar: LparId): SharedArrayBuffer {
+  /** Assigns a DRC to an LPAR. */
+  assign(drc: number, lpar: LparId): void {
     this.#check();
     this.core.assign(drc, lpar);
-    return this.#scm.get(drc)!;
+  }
+
+  /** A DRC's SCM memory, handed to the worker of an LPAR it is assigned to (and no other). */
+  scm(drc: number): SharedArrayBuffer {
+    this.#check();
+    const memory = this.#scm.get(drc);
+    if (!memory) throw new RangeError(`no drc 0x${drc.toString(16)}`);
+    return memory;
   }
 
   /** Takes a DRC from an LPAR, releasing its bindings there. */
@@ -232,6 +211,12 @@ export class HypervisorActor {
   setHealth(drc: number, bitmap: bigint): void {
     this.#check();
     this.core.setHealth(drc, bitmap);
+  }
+
+  /** Fault injection: flushes requested on the DRC end in H_HARDWARE while `failing`. */
+  setFlushFailure(drc: number, failing: boolean): void {
+    this.#check();
+    this.core.setFlushFailure(drc, failing);
   }
 
   /** The binding table. */

@@ -1,19 +1,18 @@
 /**
- * The managed system's handle on one LPAR: its worker, its channel words
- * (panic, stop) and its life cycle.
+ * The managed system's handle on one LPAR: its life cycle, supervision and
+ * control plane, the same on every runtime (the runtime's partition handle
+ * carries the calls).
  * @module
  */
-import * as Comlink from "npm:comlink@^4.4.2";
 import { opByName, opName, rcName, unknownHcall } from "../abi/hcalls.ts";
-import { PANIC, RESP, STOP } from "../channel/layout.ts";
 import { buildDeviceTree, type DtNode, pmemNode } from "../guest/device_tree.ts";
-import type { BootReport, GuestHost, RegionInfo } from "../guest/host.ts";
+import type { BootReport, RegionInfo } from "../guest/host.ts";
 import type { LabelResult } from "../guest/libnvdimm.ts";
 import type { PerfStat } from "../guest/papr_scm/v_mainline.ts";
 import type { PanicPoint } from "../guest/kernel.ts";
 import type { Json, NdctlListFlags } from "../guest/ndctl.ts";
 import type { KernelVersion } from "../guest/papr_scm/mod.ts";
-import { terminateWorker } from "./workers.ts";
+import type { GuestControl, PartitionHandle } from "../runtime/types.ts";
 import type { ResolvedLpar, ResolvedNvdimm, SupervisionConfig } from "./config.ts";
 
 /** Options for boot, kexec and reboot. */
@@ -45,6 +44,8 @@ export interface LparHooks {
   release(): Promise<number>;
   /** Records a line in the system's event log. */
   event(text: string): void;
+  /** The machine's clock in ns (virtual on the `sim` runtime). */
+  clock(): number;
 }
 
 /** What a supervisor did after a panic. */
@@ -81,9 +82,8 @@ export class Lpar {
   state: LparState = "not activated";
   /** What the supervisor did after each panic, oldest first. */
   readonly supervisorActions: SupervisorAction[] = [];
-  readonly #worker: Worker;
-  readonly #guest: Comlink.Remote<GuestHost>;
-  readonly #header: Int32Array;
+  readonly #partition: PartitionHandle;
+  readonly #guest: GuestControl;
   readonly #hooks: LparHooks;
   readonly #nvdimms: ResolvedNvdimm[];
   readonly #dead: Promise<never>;
@@ -98,8 +98,7 @@ export class Lpar {
   constructor(
     id: number,
     config: ResolvedLpar,
-    worker: Worker,
-    channel: SharedArrayBuffer,
+    partition: PartitionHandle,
     hooks: LparHooks,
   ) {
     this.id = id;
@@ -107,9 +106,8 @@ export class Lpar {
     this.kernel = config.kernel;
     this.#nvdimms = [...config.nvdimms];
     this.ignoreDlparRemove = config.faults.ignoreDlparRemove === true;
-    this.#worker = worker;
-    this.#guest = Comlink.wrap<GuestHost>(worker);
-    this.#header = new Int32Array(channel);
+    this.#partition = partition;
+    this.#guest = partition.guest;
     this.#hooks = hooks;
     this.#dead = new Promise<never>((_, reject) => (this.#kill = reject));
     this.#dead.catch(() => {});
@@ -134,9 +132,14 @@ export class Lpar {
     return this.config.name;
   }
 
-  /** @internal The worker's control plane. */
-  get guest(): Comlink.Remote<GuestHost> {
+  /** @internal The partition's control plane. */
+  get guest(): GuestControl {
     return this.#guest;
+  }
+
+  /** @internal The runtime's handle on the partition. */
+  get partition(): PartitionHandle {
+    return this.#partition;
   }
 
   #deviceTree() {
@@ -198,7 +201,7 @@ export class Lpar {
    * at its next hcall; an idle one right away.
    */
   async panic(reason?: string): Promise<void> {
-    Atomics.store(this.#header, PANIC, 1);
+    this.#partition.requestPanic();
     const state = await this.#call(() => this.#guest.panic(reason));
     if (state === "panicked") this.state = "panicked";
     await this.#supervise();
@@ -241,8 +244,8 @@ export class Lpar {
     try {
       while (this.state === "panicked") {
         const { onPanic, maxRestarts, windowSeconds } = this.config.supervision;
-        const now = performance.now();
-        this.#restarts = this.#restarts.filter((t) => now - t < windowSeconds * 1000);
+        const now = this.#hooks.clock();
+        this.#restarts = this.#restarts.filter((t) => now - t < windowSeconds * 1e9);
         let action: SupervisorAction["action"] = onPanic;
         let message: string;
         if (onPanic === "stay-down") {
@@ -409,15 +412,12 @@ export class Lpar {
     return { rc, rcName: rcName(rc), rets };
   }
 
-  /** @internal Stops the worker: stop word, wake it, then terminate. */
+  /** @internal Stops the partition: pending and later calls fail with `reason`. */
   stop(reason: Error = new Error(`LPAR ${this.name} was stopped`)): void {
     if (this.#stoppedBy) return; // already stopped (e.g. its worker crashed first)
     this.#stoppedBy = reason;
     this.#kill(reason);
-    Atomics.store(this.#header, STOP, 1);
-    Atomics.notify(this.#header, RESP);
-    this.#guest[Comlink.releaseProxy]();
-    terminateWorker(this.#worker);
+    this.#partition.stop(reason);
   }
 }
 

@@ -21,11 +21,9 @@
  * ```
  * @module
  */
-import * as Comlink from "npm:comlink@^4.4.2";
 import { opName, rcName } from "../abi/hcalls.ts";
 import { healthFromNames } from "../abi/health.ts";
 import type { BlockBinding, MediaCounters } from "../core/types.ts";
-import type { HypervisorActor } from "./hypervisor_actor.ts";
 import {
   type NvdimmConfig,
   parseDrc,
@@ -35,10 +33,32 @@ import {
   resolveNvdimm,
   type SystemConfig,
 } from "./config.ts";
-import { spawnWorker, terminateWorker } from "./workers.ts";
 import { Lpar } from "./lpar.ts";
-import type { hypervisorBoot } from "../workers/hypervisor_worker.ts";
-import type { GuestHost } from "../guest/host.ts";
+import type { HypervisorConfig } from "./hypervisor_actor.ts";
+import type { DriverOverrides, KernelCosts } from "../guest/kernel.ts";
+import type { HypervisorControl, Runtime, RuntimeKind } from "../runtime/types.ts";
+import { parseRuntime } from "../runtime/types.ts";
+import { ThreadsRuntime } from "../runtime/threads.ts";
+import { SimRuntime } from "../runtime/sim/runtime.ts";
+
+/** How to run a managed system. */
+export interface StartOptions {
+  /**
+   * `threads` (default): a worker for the hypervisor and one per LPAR, real
+   * time. `sim`: one thread, a seeded scheduler and virtual time; the same
+   * seed gives the same run, byte for byte.
+   */
+  runtime?: RuntimeKind;
+  /** Seed of the `sim` runtime's scheduler and of the hypervisor's tokens (default 1). */
+  seed?: number;
+  /**
+   * `sim` only, for testing the tester: papr_scm driver classes to use instead
+   * of the real ones, by kernel version (a deliberately broken canary).
+   */
+  drivers?: DriverOverrides;
+  /** `sim` only: most bytes of SCM pages written, all nvdimms together (default 1 GiB). */
+  scmBudgetBytes?: number;
+}
 
 /** One traced hcall, by name. */
 export interface HcallTrace {
@@ -114,12 +134,40 @@ function sameDevice(a: ResolvedNvdimm, b: ResolvedNvdimm): boolean {
     a.hcallFlushRequired === b.hcallFlushRequired;
 }
 
+/** The hypervisor's settings as the runtimes take them. */
+function hypervisorConfig(resolved: ResolvedConfig, seed: number): HypervisorConfig {
+  const { hypervisor } = resolved;
+  const ms = (v: number) => BigInt(Math.round(v * 1e6));
+  return {
+    personality: hypervisor.personality,
+    powervm: {
+      bindSliceBlocks: hypervisor.bindSliceBlocks,
+      unbindSliceBlocks: hypervisor.unbindSliceBlocks,
+      unbindContinue: hypervisor.unbindContinue,
+      bindNsPerBlock: ms(hypervisor.costs.bindMsPerBlock),
+      unbindNsPerBlock: ms(hypervisor.costs.unbindMsPerBlock),
+    },
+    flushLatencyNs: ms(hypervisor.flushLatencyMs),
+    seed,
+  };
+}
+
+/** The guest kernels' costs, in ns. */
+function guestCosts(resolved: ResolvedConfig): KernelCosts {
+  return {
+    bootNs: resolved.guest.bootMs * 1e6,
+    registerNsPerGiB: resolved.guest.registerMsPerGiB * 1e6,
+  };
+}
+
 /** A running hypervisor with its LPARs. */
 export class ManagedSystem {
   /** The configuration it was started with, defaults filled in. */
   readonly config: ResolvedConfig;
-  readonly #hvWorker: Worker;
-  readonly #hv: Comlink.Remote<HypervisorActor>;
+  /** The runtime it runs on. */
+  readonly runtime: RuntimeKind;
+  #runtime!: Runtime;
+  #hv!: HypervisorControl;
   readonly #lpars: Lpar[] = [];
   readonly #drcs = new Map<number, ResolvedNvdimm>();
   /** Errors reported by the workers (`hypervisor: …`, `<lpar>: …`), oldest first. */
@@ -132,15 +180,30 @@ export class ManagedSystem {
   #hvKill!: (error: Error) => void;
   readonly #hvDead = new Promise<never>((_, reject) => (this.#hvKill = reject));
 
-  private constructor(
-    config: ResolvedConfig,
-    hvWorker: Worker,
-    hv: Comlink.Remote<HypervisorActor>,
-  ) {
+  private constructor(config: ResolvedConfig) {
     this.config = config;
-    this.#hvWorker = hvWorker;
-    this.#hv = hv;
     this.#hvDead.catch(() => {});
+    this.runtime = "threads"; // start() sets the runtime before the system is handed out
+  }
+
+  /** The machine's clock in ns: virtual time on `sim`, time since start on `threads`. */
+  clock(): number {
+    return this.#runtime.clock();
+  }
+
+  /**
+   * `sim` only: a 64-bit hash (16 hex digits) of every hcall (time, LPAR,
+   * registers in and out) and every finished control call so far, and the
+   * scheduler's step count. Two runs of one seed give the same hash.
+   */
+  simulation(): { traceHash: string; steps: number; virtualNs: number } | undefined {
+    const runtime = this.#runtime;
+    if (!(runtime instanceof SimRuntime)) return undefined;
+    return {
+      traceHash: runtime.trace.hex(),
+      steps: runtime.scheduler.steps,
+      virtualNs: runtime.scheduler.now,
+    };
   }
 
   /** A call to the hypervisor that fails instead of hanging once it has failed. */
@@ -200,43 +263,34 @@ export class ManagedSystem {
    * await system.lpar("lpar1").boot();
    * ```
    */
-  static async start(config: SystemConfig | unknown): Promise<ManagedSystem> {
-    const resolved = resolveConfig(config);
-    const errors: string[] = [];
-    const { worker: hvWorker, failed } = spawnWorker(
-      new URL("../workers/hypervisor_worker.ts", import.meta.url),
-      "hypervisor",
-      (m) => errors.push(`hypervisor: ${m}`),
-    );
-    const boot = Comlink.wrap<typeof hypervisorBoot>(hvWorker);
-    const { hypervisor } = resolved;
-    const starting = boot.start({
-      personality: hypervisor.personality,
-      powervm: {
-        bindSliceBlocks: hypervisor.bindSliceBlocks,
-        unbindSliceBlocks: hypervisor.unbindSliceBlocks,
-        unbindContinue: hypervisor.unbindContinue,
-      },
-      flushLatencyNs: BigInt(Math.round(hypervisor.flushLatencyMs * 1e6)),
-    });
-    let hv: Comlink.Remote<HypervisorActor>;
-    try {
-      hv = await Promise.race([starting, failed]) as unknown as Comlink.Remote<HypervisorActor>;
-    } catch (error) {
-      terminateWorker(hvWorker);
-      throw error;
+  static async start(
+    config: SystemConfig | unknown,
+    options: StartOptions = {},
+  ): Promise<ManagedSystem> {
+    const kind = parseRuntime(options.runtime ?? "threads");
+    const seed = options.seed ?? 1;
+    if (!Number.isSafeInteger(seed) || seed < 0) {
+      throw new RangeError(`seed ${JSON.stringify(seed)}: expected a whole number from 0`);
     }
-    const system = new ManagedSystem(resolved, hvWorker, hv);
-    system.errors.push(...errors);
-    hvWorker.addEventListener("message", (event: MessageEvent) => {
-      const reason = (event.data as { hypervisorFailure?: string } | null)?.hypervisorFailure;
-      if (typeof reason === "string") system.#hypervisorFailed(reason);
-    });
-    failed.catch((error: Error) =>
-      system.#hypervisorFailed(
-        error.message.replace(/^hypervisor worker failed: (Uncaught )?(Error: )?/, ""),
-      )
-    );
+    const resolved = resolveConfig(config, kind);
+    const system = new ManagedSystem(resolved);
+    const hooks = {
+      hypervisorFailed: (reason: string) => system.#hypervisorFailed(reason),
+      error: (message: string) => system.errors.push(message),
+    };
+    const hvConfig = hypervisorConfig(resolved, seed);
+    const runtime = kind === "sim"
+      ? new SimRuntime(hvConfig, {
+        seed,
+        guestCosts: guestCosts(resolved),
+        drivers: options.drivers,
+        scmBudgetBytes: options.scmBudgetBytes,
+      }, hooks)
+      : await ThreadsRuntime.start(hvConfig, hooks);
+    system.#runtime = runtime;
+    system.#hv = runtime.hypervisor;
+    (system as { runtime: RuntimeKind }).runtime = kind;
+    const hv = system.#hv;
     try {
       for (const lpar of resolved.lpars) {
         for (const n of lpar.nvdimms) {
@@ -254,24 +308,20 @@ export class ManagedSystem {
   }
 
   async #addLpar(id: number, config: ResolvedConfig["lpars"][number]): Promise<Lpar> {
-    const channels = await this.#hvCall(() => this.#hv.attachLpar(id));
-    const { worker, failed } = spawnWorker(
-      new URL("../workers/lpar_worker.ts", import.meta.url),
-      `LPAR ${config.name}`,
-      (m) => this.errors.push(`${config.name}: ${m}`),
+    const partition = await this.#hvCall(() =>
+      this.#runtime.startPartition(id, config.name, (m) => this.errors.push(`${config.name}: ${m}`))
     );
-    const lpar = new Lpar(id, config, worker, channels.channel, {
+    const lpar = new Lpar(id, config, partition, {
       release: () => this.#hvCall(() => this.#hv.releaseLpar(id)),
       event: (text) => this.#event(text),
+      clock: () => this.#runtime.clock(),
     });
     this.#lpars[id - 1] = lpar;
-    const guest: Comlink.Remote<GuestHost> = lpar.guest;
-    // A worker that dies later fails the LPAR's pending and later calls.
-    failed.catch((error: Error) => lpar.stop(error));
-    await Promise.race([guest.init({ lpar: id, name: config.name, ...channels }), failed]);
+    // A partition whose runtime dies later fails the LPAR's pending and later calls.
+    partition.failed.catch((error: Error) => lpar.stop(error));
     for (const n of config.nvdimms) {
-      const memory = await this.#hv.assign(n.drc, id);
-      await guest.attachScm(n.drc, memory, await this.#hv.mediaCounters(n.drc));
+      await this.#hvCall(() => this.#hv.assign(n.drc, id));
+      await Promise.race([partition.attachScm(n.drc), partition.failed]);
     }
     return lpar;
   }
@@ -308,9 +358,9 @@ export class ManagedSystem {
       await this.#hvCall(() => this.#hv.createDrc(drcSpec(n)));
       this.#drcs.set(n.drc, n);
     }
-    const memory = await this.#hvCall(() => this.#hv.assign(n.drc, target.id));
+    await this.#hvCall(() => this.#hv.assign(n.drc, target.id));
     const regionsBefore = target.state === "running" ? await target.regions() : [];
-    const { rc } = await target.hotplugAdd(known ?? n, () => this.#attach(target, n.drc, memory));
+    const { rc } = await target.hotplugAdd(known ?? n, () => target.partition.attachScm(n.drc));
     let region: string | undefined;
     if (rc === 0) {
       const found = (await target.regions()).find((r) => r.drc === n.drc);
@@ -324,11 +374,6 @@ export class ManagedSystem {
         : `; papr_scm probe failed: ${rc}`);
     this.#event(message);
     return { action: "add", lpar: target.name, drc: n.drc, probe: rc, region, message };
-  }
-
-  /** Hands a DRC's SCM to an LPAR's worker. */
-  async #attach(lpar: Lpar, drc: number, memory: SharedArrayBuffer): Promise<void> {
-    await lpar.guest.attachScm(drc, memory, await this.#hvCall(() => this.#hv.mediaCounters(drc)));
   }
 
   /**
@@ -448,7 +493,12 @@ export class ManagedSystem {
 
   /** A DRC's media counters (cache lines loaded and stored by DAX) as the hypervisor sees them. */
   media(drc: number): Promise<MediaCounters> {
-    return this.#hv.media(drc);
+    return this.#hvCall(() => this.#hv.media(drc));
+  }
+
+  /** Fault injection: while `failing`, flushes requested on the nvdimm end in H_HARDWARE. */
+  setFlushFailure(drc: number, failing: boolean): Promise<void> {
+    return this.#hvCall(() => this.#hv.setFlushFailure(drc, failing));
   }
 
   /** Starts recording every hcall the hypervisor answers. */
@@ -472,19 +522,7 @@ export class ManagedSystem {
     this.#stopped = true;
     const reason = this.failure === undefined ? undefined : new HypervisorFailedError(this.failure);
     for (const lpar of this.#lpars) lpar?.stop(reason);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      await Promise.race([
-        this.failure === undefined ? this.#hv.stop() : Promise.resolve(),
-        new Promise((resolve) => (timer = setTimeout(resolve, 1000))),
-      ]);
-    } catch {
-      // The hypervisor is going away either way.
-    } finally {
-      clearTimeout(timer);
-    }
-    this.#hv[Comlink.releaseProxy]();
-    terminateWorker(this.#hvWorker);
+    await this.#runtime.stop(this.failure !== undefined);
   }
 
   /** `await using system = ...` stops it at the end of the scope. */

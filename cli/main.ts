@@ -11,7 +11,8 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfigFile, type SystemConfig } from "../actors/config.ts";
-import { ManagedSystem } from "../actors/managed_system.ts";
+import { ManagedSystem, type StartOptions } from "../actors/managed_system.ts";
+import { parseRuntime, RUNTIMES } from "../runtime/types.ts";
 import type { LparBootOptions } from "../actors/lpar.ts";
 import { formatNdctl, parseNdctlArgs } from "../guest/ndctl.ts";
 import { KERNEL_VERSIONS, type KernelVersion, parseKernelVersion } from "../guest/papr_scm/mod.ts";
@@ -59,6 +60,9 @@ export function usage(): string {
     "  --lpars <n>                 number of LPARs (contention)",
     "  --then <kexec|panic|reboot|shutdown>  (show) do this after booting, then show",
     "  --json                      print JSON instead of text",
+    `  --runtime <${RUNTIMES.join("|")}>     threads (default): a worker per LPAR, real time;`,
+    "                              sim: one thread, seeded scheduler, virtual time",
+    "  --seed <n>                  seed of the sim runtime (default 1): same seed, same output",
   ].join("\n");
 }
 
@@ -79,8 +83,29 @@ const OPTIONS = {
   lpars: { type: "string" },
   then: { type: "string" },
   json: { type: "boolean" },
+  runtime: { type: "string" },
+  seed: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
+
+/** Options every command takes. */
+const COMMON = ["json", "help", "runtime", "seed"];
+
+/** `--runtime` and `--seed`, checked. */
+function startOptions(values: Values): StartOptions {
+  const runtime = values.runtime === undefined ? undefined : parseRuntime(values.runtime);
+  let seed: number | undefined;
+  if (values.seed !== undefined) {
+    seed = /^\d{1,15}$/.test(values.seed) ? Number(values.seed) : NaN;
+    if (!Number.isSafeInteger(seed)) {
+      throw new UsageError(`--seed ${JSON.stringify(values.seed)}: expected a whole number from 0`);
+    }
+    if (runtime !== "sim") {
+      throw new UsageError("--seed goes with --runtime sim (the threads runtime is not seeded)");
+    }
+  }
+  return { runtime, seed };
+}
 
 type Values = ReturnType<typeof parse>["values"];
 
@@ -147,16 +172,17 @@ async function dispatch(args: string[], out: Output): Promise<number> {
     out.print(usage());
     return 0;
   }
+  const start = startOptions(values);
   const config = values.config === undefined ? undefined : await loadConfigFile(values.config);
   switch (command) {
     case "demo":
-      return await demo(out, values.json === true);
+      return await demo(out, values.json === true, start);
     case "scenario":
-      return await scenario(rest, values, config, out);
+      return await scenario(rest, values, config, out, start);
     case "matrix":
-      return await matrix(rest, values, config, out);
+      return await matrix(rest, values, config, out, start);
     case "show":
-      return await show(split.view, values, config, out);
+      return await show(split.view, values, config, out, start);
     default:
       throw new UsageError(
         `unknown command "${command}"; accepted: demo, scenario, matrix, show, help`,
@@ -169,21 +195,21 @@ function noExtra(command: string, rest: string[]): void {
 }
 
 function onlyOptions(command: string, values: Values, accepted: string[]): void {
-  const given = Object.keys(values).filter((k) => k !== "json" && k !== "help");
+  const given = Object.keys(values).filter((k) => !COMMON.includes(k));
   const bad = given.find((k) => !accepted.includes(k));
   if (bad) {
     throw new UsageError(
       `${command} does not take --${bad}; it takes: ${
-        [...accepted, "json"].map((o) => `--${o}`).join(", ")
+        [...accepted, "json", "runtime", "seed"].map((o) => `--${o}`).join(", ")
       }`,
     );
   }
 }
 
-async function demo(out: Output, json: boolean): Promise<number> {
+async function demo(out: Output, json: boolean, start: StartOptions): Promise<number> {
   const reports = [];
   for (const kernel of KERNEL_VERSIONS) {
-    const report = await runKexecStory({ kernel });
+    const report = await runKexecStory({ kernel, start });
     reports.push(report);
     if (!json) out.print(formatKexecStory(report));
   }
@@ -196,6 +222,7 @@ async function scenario(
   values: Values,
   config: SystemConfig | undefined,
   out: Output,
+  start: StartOptions,
 ): Promise<number> {
   const [name, ...extra] = rest;
   if (name === undefined || name === "list") {
@@ -209,7 +236,7 @@ async function scenario(
   if (lpars !== undefined && (!Number.isInteger(lpars) || lpars < 1 || lpars > 256)) {
     throw new UsageError(`--lpars ${values.lpars}: expected an integer from 1 to 256`);
   }
-  const result = await s.run({ ...values, lpars, config });
+  const result = await s.run({ ...values, lpars, config, start });
   out.print(values.json ? toJsonText(result.json) : result.text);
   return 0;
 }
@@ -219,6 +246,7 @@ async function matrix(
   values: Values,
   config: SystemConfig | undefined,
   out: Output,
+  start: StartOptions,
 ): Promise<number> {
   noExtra("matrix", rest);
   onlyOptions("matrix", values, ["kernel", "hypervisor", "config"]);
@@ -227,6 +255,7 @@ async function matrix(
     kernels: values.kernel === undefined ? undefined : [parseKernelVersion(values.kernel)],
     hypervisors: hypervisor === undefined ? undefined : [hypervisor],
     config,
+    start,
   });
   out.print(values.json ? toJsonText(result) : formatMatrix(result));
   return 0;
@@ -242,6 +271,7 @@ async function show(
   values: Values,
   config: SystemConfig | undefined,
   out: Output,
+  start: StartOptions,
 ): Promise<number> {
   onlyOptions("show", values, ["config", "lpar", "kernel", "hypervisor", "then"]);
   const [what, ...args] = view;
@@ -269,7 +299,7 @@ async function show(
   await using system = await ManagedSystem.start({
     ...base,
     hypervisor: { ...base.hypervisor, ...(hypervisor ? { personality: hypervisor } : {}) },
-  });
+  }, start);
   const lpar = values.lpar === undefined ? system.lpars[0] : system.lpar(values.lpar);
   const boot: LparBootOptions = kernel ? { kernel } : {};
   for (const l of system.lpars) await l.boot(l === lpar ? boot : {});

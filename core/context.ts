@@ -15,6 +15,8 @@ export interface CoreContext {
   /** How long a flush runs before it completes (ns of `env.now()`). */
   flushLatencyNs: bigint;
   env: CoreEnv;
+  /** Hypervisor time (ns) the hcall being answered took; the runtime takes it after each call. */
+  elapsedNs: bigint;
 }
 
 /** An hcall handler: the caller and registers r4..r12 in, a result out. */

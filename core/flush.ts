@@ -17,7 +17,7 @@ import type { LparId } from "./types.ts";
 
 /** What polling a flush token found. */
 export type FlushStatus =
-  | { state: "pending"; token: bigint }
+  | { state: "pending"; token: bigint; remainingNs: bigint }
   | { state: "done"; rc: number }
   | { state: "unknown" };
 
@@ -44,8 +44,10 @@ export function pollFlush(
 ): FlushStatus {
   const op = drc.flushOps.get(token);
   if (!op || op.lpar !== lpar) return { state: "unknown" };
-  if (fresh || ctx.env.now() - op.requestedAt < ctx.flushLatencyNs) {
-    return { state: "pending", token };
+  const elapsed = ctx.env.now() - op.requestedAt;
+  if (fresh || elapsed < ctx.flushLatencyNs) {
+    const left = ctx.flushLatencyNs - elapsed;
+    return { state: "pending", token, remainingNs: left > 0n ? left : 0n };
   }
   drc.flushOps.delete(token);
   if (op.fails) drc.counters.flushFailures++;

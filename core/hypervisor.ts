@@ -105,7 +105,14 @@ export class HypervisorCore {
       qemu: { ...QEMU_DEFAULTS, ...options.qemu },
       flushLatencyNs: latency,
       env: options.env ?? seededEnv(),
+      elapsedNs: 0n,
     };
+    const { bindNsPerBlock, unbindNsPerBlock } = this.#ctx.options;
+    if (bindNsPerBlock < 0n || unbindNsPerBlock < 0n) {
+      throw new RangeError(
+        `bindNsPerBlock ${bindNsPerBlock}, unbindNsPerBlock ${unbindNsPerBlock}: must be 0 or more`,
+      );
+    }
     this.#ctx.state.nextDeviceAddress = this.#ctx.qemu.deviceMemoryBase;
   }
 
@@ -233,6 +240,16 @@ export class HypervisorCore {
       out.push({ base: drc.deviceAddress, size: drc.size, drc: drc.spec.index, offset: 0n });
     }
     return out.sort((x, y) => (x.base < y.base ? -1 : x.base > y.base ? 1 : 0));
+  }
+
+  /**
+   * Hypervisor time (ns) spent inside the hcalls answered since the last
+   * call of this method (binding costs); a simulation charges it to the caller.
+   */
+  takeElapsedNs(): bigint {
+    const elapsed = this.#ctx.elapsedNs;
+    this.#ctx.elapsedNs = 0n;
+    return elapsed;
   }
 
   /** A number that changes whenever any LPAR's mappings change. */

@@ -25,7 +25,20 @@ export const POWERVM_DEFAULTS: PowerVmOptions = {
   unbindSliceBlocks: 16,
   unbindContinue: "long-busy",
   logicalBase: 0x0000_0400_0000_0000n,
+  bindNsPerBlock: 0n,
+  unbindNsPerBlock: 0n,
 };
+
+/**
+ * The long-busy code for work that needs `ns` more: the longest order not
+ * above it (at least 1 ms), so a guest that sleeps the hint never oversleeps
+ * the work by a whole order and polls again if it is early.
+ */
+export function longBusyFor(ns: bigint): number {
+  let order = 0;
+  while (order < 5 && 10n ** BigInt(order + 1) * 1_000_000n <= ns) order++;
+  return H.LONG_BUSY_ORDER_1_MSEC + order;
+}
 
 function newToken(ctx: CoreContext): bigint {
   for (;;) {
@@ -92,6 +105,8 @@ function continueBind(ctx: CoreContext, token: bigint, op: BindOp): HcallResult 
   const sliceEnd = Math.min(op.count, op.done + ctx.options.bindSliceBlocks);
   for (let i = op.done; i < sliceEnd; i++) drc.pending[op.first + i] = 0;
   drc.counters.binds += sliceEnd - op.done;
+  // Binding is done inside the call: the slice's time is the hcall's.
+  ctx.elapsedNs += BigInt(sliceEnd - op.done) * ctx.options.bindNsPerBlock;
   op.done = sliceEnd;
   ctx.state.touch(op.lpar);
   if (op.done < op.count) return result(H.BUSY, token, op.base, BigInt(op.done));
@@ -137,7 +152,27 @@ function bindMem(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): Hcall
   return continueBind(ctx, replaceOp(ctx, op), op);
 }
 
+/** Hypervisor time the unbind slice starting at block `done` of `op` takes. */
+function unbindSliceNs(ctx: CoreContext, op: UnbindOp, done: number): bigint {
+  const blocks = Math.min(op.blocks.length - done, ctx.options.unbindSliceBlocks);
+  return BigInt(blocks) * ctx.options.unbindNsPerBlock;
+}
+
+/** Answers a sliced unbind that is not done: long busy (or H_BUSY) with the token in r4. */
+function unbindNotDone(ctx: CoreContext, token: bigint, op: UnbindOp, waitNs: bigint) {
+  const code = ctx.options.unbindContinue === "busy" ? H.BUSY : longBusyFor(waitNs);
+  return result(code, token, BigInt(op.done));
+}
+
+/**
+ * One call on a sliced unbind. The hypervisor unbinds in the background, a
+ * slice at a time: a call before the slice in progress is finished answers
+ * long busy for the time left; one after it releases the slice's blocks and
+ * starts the next. With no unbind cost every call releases a slice at once.
+ */
 function continueUnbind(ctx: CoreContext, token: bigint, op: UnbindOp): HcallResult {
+  const now = ctx.env.now();
+  if (now < op.readyAt) return unbindNotDone(ctx, token, op, op.readyAt - now);
   const sliceEnd = Math.min(op.blocks.length, op.done + ctx.options.unbindSliceBlocks);
   for (let i = op.done; i < sliceEnd; i++) {
     const [index, b] = op.blocks[i];
@@ -151,8 +186,9 @@ function continueUnbind(ctx: CoreContext, token: bigint, op: UnbindOp): HcallRes
   op.done = sliceEnd;
   ctx.state.touch(op.lpar);
   if (op.done < op.blocks.length) {
-    const code = ctx.options.unbindContinue === "busy" ? H.BUSY : H.LONG_BUSY_ORDER_1_MSEC;
-    return result(code, token, BigInt(op.done));
+    const next = unbindSliceNs(ctx, op, op.done);
+    op.readyAt = now + next;
+    return unbindNotDone(ctx, token, op, next);
   }
   ctx.state.ops.delete(token);
   return ok(0n, BigInt(op.blocks.length));
@@ -172,7 +208,8 @@ function startUnbind(
   }
   // Blocks only reserved by an abandoned bind are free now: not unbound by us.
   blocks = blocks.filter(([d, b]) => ctx.state.drcs.get(d)?.boundTo[b] === lpar);
-  const op: UnbindOp = { kind: "unbind", lpar, opcode, blocks, done: 0 };
+  const op: UnbindOp = { kind: "unbind", lpar, opcode, blocks, done: 0, readyAt: 0n };
+  op.readyAt = ctx.env.now() + unbindSliceNs(ctx, op, 0);
   return continueUnbind(ctx, replaceOp(ctx, op), op);
 }
 
@@ -307,7 +344,9 @@ function flush(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): HcallRe
   if (token === 0n && !drc.spec.hcallFlushRequired) return ok();
   const fresh = token === 0n;
   const status = pollFlush(ctx, drc, lpar, fresh ? startFlush(ctx, drc, lpar) : token, fresh);
-  if (status.state === "pending") return result(H.LONG_BUSY_ORDER_1_MSEC, status.token);
+  if (status.state === "pending") {
+    return result(longBusyFor(status.remainingNs), status.token);
+  }
   if (status.state === "done") return fail(status.rc);
   return fail(H.P2);
 }

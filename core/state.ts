@@ -127,6 +127,8 @@ export interface UnbindOp {
   blocks: Array<[drc: number, block: number]>;
   /** Blocks released so far. */
   done: number;
+  /** Hypervisor time (ns) when the slice in progress is finished in the background. */
+  readyAt: bigint;
 }
 
 /** An operation in progress. */

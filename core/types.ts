@@ -84,6 +84,13 @@ export interface PowerVmOptions {
   unbindContinue: "long-busy" | "busy";
   /** First logical address handed out for bindings. */
   logicalBase: bigint;
+  /** Hypervisor time to bind one block (ns), spent inside the BIND_MEM call (default 0). */
+  bindNsPerBlock: bigint;
+  /**
+   * Hypervisor time to unbind one block (ns), spent in the background between
+   * calls: a call before the slice is done answers long busy for the time left.
+   */
+  unbindNsPerBlock: bigint;
 }
 
 /** Tunables of the `qemu` personality. */

@@ -1,31 +1,47 @@
 /**
- * Everything that lives in one LPAR's worker: the channel port, the DAX view
- * of its SCM and the kernel currently running. Its methods are the LPAR's
- * control plane (boot, kexec, inspect), called over comlink; hcalls never go
- * through here but through the Atomics channel.
+ * Everything that lives in one partition: the DAX view of its SCM, its real
+ * memory and the kernel running now. Its methods are the LPAR's control
+ * plane (boot, kexec, inspect). Those that run kernel code return a
+ * {@link Task}: the runtime runs it (the worker runtime by blocking on the
+ * Atomics channel, the simulation under its scheduler), so this file is the
+ * same in both.
  * @module
  */
-import { ChannelStopped, GuestPort } from "../channel/guest_port.ts";
-import { PageTableReader } from "../channel/page_table.ts";
-import { DaxMemory } from "./dax.ts";
+import { ChannelStopped } from "../channel/guest_port.ts";
+import { type AddressTranslator, DaxMemory, type ScmMemory } from "./dax.ts";
 import type { DtNode } from "./device_tree.ts";
-import { GuestKernel, KernelPanic, type KernelState, type PanicPoint } from "./kernel.ts";
+import {
+  type DriverOverrides,
+  GuestKernel,
+  type KernelCosts,
+  KernelPanic,
+  type KernelState,
+  type PanicPoint,
+} from "./kernel.ts";
 import { sysfsRead } from "./sysfs.ts";
 import { formatNdctl, type Json, ndctlList, type NdctlListFlags } from "./ndctl.ts";
 import { ERRNO, type LabelResult, type Nvdimm } from "./libnvdimm.ts";
 import { type KernelVersion, PaprScmMainline, parseKernelVersion } from "./papr_scm/mod.ts";
 import type { PerfStat } from "./papr_scm/v_mainline.ts";
 import { rcName } from "../abi/hcalls.ts";
+import { hcall, type Task } from "./task.ts";
 
-/** What the worker needs to start: its channel and page table. */
-export interface GuestInit {
-  lpar: number;
+/** What a partition is given by its runtime. */
+export interface GuestPlatform {
+  /** The partition's name (for messages). */
   name: string;
-  channel: SharedArrayBuffer;
-  doorbell: SharedArrayBuffer;
-  pageTable: SharedArrayBuffer;
+  /** Its page table. */
+  pageTable: AddressTranslator;
   /** The partition's real memory, shared with the hypervisor (optional). */
-  realMemory?: SharedArrayBuffer;
+  realMemory?: ArrayBufferLike;
+  /** The machine's clock in ns. */
+  clock(): number;
+  /** True when the machine asked the running kernel to panic (cleared by reading). */
+  takePanicRequest(): boolean;
+  /** What the kernel's own work costs. */
+  costs?: Partial<KernelCosts>;
+  /** Driver classes to use instead of the real ones (tests of the tester only). */
+  drivers?: DriverOverrides;
 }
 
 /** Options for boot and kexec. */
@@ -65,36 +81,34 @@ export interface RawHcallResult {
   rets: bigint[];
 }
 
-/** The LPAR's worker-side state and control plane. */
+/** One partition's guest state and control plane. */
 export class GuestHost {
-  #init?: GuestInit;
-  #port?: GuestPort;
-  #dax?: DaxMemory;
+  readonly #platform: GuestPlatform;
+  readonly #dax: DaxMemory;
   #kernel?: GuestKernel;
 
-  /** Connects the worker to its channel and page table. */
-  init(init: GuestInit): void {
-    this.#init = init;
-    this.#port = new GuestPort(init.channel, init.doorbell);
-    this.#dax = new DaxMemory(new PageTableReader(init.pageTable));
+  /** A partition with no kernel yet. */
+  constructor(platform: GuestPlatform) {
+    this.#platform = platform;
+    this.#dax = new DaxMemory(platform.pageTable);
   }
 
   /**
    * Makes a DRC's SCM reachable by DAX (the DRC was assigned to this LPAR);
    * `counters` are the hypervisor's media counters DAX accesses count into.
    */
-  attachScm(drc: number, memory: SharedArrayBuffer, counters?: SharedArrayBuffer): void {
-    this.#need().dax.attach(drc, memory, counters);
+  attachScm(drc: number, memory: ScmMemory, counters?: BigInt64Array): void {
+    this.#dax.attach(drc, memory, counters);
   }
 
   /** Forgets a DRC's SCM (the DRC was taken away). */
   detachScm(drc: number): void {
-    this.#need().dax.detach(drc);
+    this.#dax.detach(drc);
   }
 
   /** Boots a kernel (the previous one, if any, must be halted or panicked). */
-  boot(options: BootOptions): BootReport {
-    const { port } = this.#need();
+  *boot(options: BootOptions): Task<BootReport> {
+    const platform = this.#platform;
     this.#kernel?.halt();
     const kernel = new GuestKernel({
       version: parseKernelVersion(options.version),
@@ -102,40 +116,41 @@ export class GuestHost {
       paprScm: options.paprScm,
       panicAt: options.panicAt,
       kdump: options.kdump,
-      realMemory: this.#init?.realMemory,
-      hvsc: (opcode, args, rets) => port.call(opcode, args, rets),
-      panicRequested: () => port.takePanicRequest(),
+      realMemory: platform.realMemory,
+      clock: platform.clock,
+      panicRequested: platform.takePanicRequest,
+      costs: platform.costs,
+      drivers: platform.drivers,
     });
     this.#kernel = kernel;
-    this.#run(() => kernel.boot());
+    yield* this.#run(kernel.boot());
     return this.report();
   }
 
   /** Clean reboot: drivers unbind, then the given kernel boots. */
-  reboot(options: BootOptions): BootReport {
+  *reboot(options: BootOptions): Task<BootReport> {
     const kernel = this.#kernel;
-    if (kernel?.state === "running") this.#run(() => kernel.shutdownDrivers());
+    if (kernel?.state === "running") yield* this.#run(kernel.shutdownDrivers());
     kernel?.halt();
-    return this.boot(options);
+    return yield* this.boot(options);
   }
 
   /** DLPAR add: the running kernel probes a new `ibm,pmemory` node (0 or -errno). */
-  hotplugAdd(node: DtNode): { rc: number; state: KernelState | "none" } {
+  *hotplugAdd(node: DtNode): Task<{ rc: number; state: KernelState | "none" }> {
     const kernel = this.#kernel;
     if (!kernel || kernel.state !== "running") return { rc: -19, state: kernel?.state ?? "none" };
-    let rc = -19;
-    this.#run(() => (rc = kernel.hotplugAdd(node)));
-    return { rc, state: kernel.state };
+    const rc = yield* this.#run(kernel.hotplugAdd(node));
+    return { rc: rc ?? -19, state: kernel.state };
   }
 
   /**
    * DLPAR remove: the running kernel's driver releases the DRC. `ignore`
    * (a fault) makes the kernel ignore the request. True when a driver let go.
    */
-  hotplugRemove(
+  *hotplugRemove(
     drc: number,
     ignore = false,
-  ): { removed: boolean; state: KernelState | "none"; why?: string } {
+  ): Task<{ removed: boolean; state: KernelState | "none"; why?: string }> {
     const kernel = this.#kernel;
     if (!kernel || kernel.state !== "running") {
       return { removed: false, state: kernel?.state ?? "none", why: "the kernel is not running" };
@@ -143,14 +158,13 @@ export class GuestHost {
     if (ignore) {
       return { removed: false, state: kernel.state, why: "the kernel ignored the request" };
     }
-    let removed = false;
-    this.#run(() => (removed = kernel.hotplugRemove(drc)));
+    const removed = (yield* this.#run(kernel.hotplugRemove(drc))) ?? false;
     const why = removed ? undefined : "no driver was bound to it (its probe had failed)";
     return { removed, state: kernel.state, why };
   }
 
   /** A sysfs path of the running kernel: a listing or a file's text. */
-  sysfs(path?: string): string {
+  sysfs(path?: string): Task<string> {
     return sysfsRead(this.#needKernel().libnvdimm, path);
   }
 
@@ -160,21 +174,17 @@ export class GuestHost {
     this.#kernel?.halt();
   }
 
-  /**
-   * Test-only: ends this worker with an uncaught error, as a simulator bug
-   * would, so the managed system's handling of a dead LPAR worker can be tested.
-   */
-  crashForTest(message: string): void {
-    setTimeout(() => {
-      throw new Error(message);
-    });
-  }
-
   /** Panics the running kernel now (if a panic request did not already). */
   panic(reason = "sysrq triggered crash"): KernelState | "none" {
     const kernel = this.#kernel;
-    this.#port?.takePanicRequest();
-    if (kernel && kernel.state === "running") this.#run(() => kernel.panic(reason));
+    this.#platform.takePanicRequest();
+    if (kernel && kernel.state === "running") {
+      try {
+        kernel.panic(reason);
+      } catch (error) {
+        if (!(error instanceof KernelPanic)) throw error;
+      }
+    }
     return kernel?.state ?? "none";
   }
 
@@ -190,16 +200,16 @@ export class GuestHost {
   }
 
   /** `ndctl list` output, as text. */
-  ndctl(flags: NdctlListFlags): string {
-    return formatNdctl(this.ndctlJson(flags));
+  *ndctl(flags: NdctlListFlags): Task<string> {
+    return formatNdctl(yield* this.ndctlJson(flags));
   }
 
   /** `ndctl list` output, as data. */
-  ndctlJson(flags: NdctlListFlags): Json {
+  ndctlJson(flags: NdctlListFlags): Task<Json> {
     const kernel = this.#needKernel();
     // Health and flags are read from the driver, which issues hcalls.
     if (kernel.state !== "running") return ndctlList(kernel.libnvdimm, flags);
-    return this.#inKernel(() => ndctlList(kernel.libnvdimm, flags));
+    return this.#inKernel(ndctlList(kernel.libnvdimm, flags));
   }
 
   /** The regions the running kernel registered. */
@@ -215,13 +225,13 @@ export class GuestHost {
   /** Reads bytes of a region through DAX. */
   read(region: string | number, offset: number, length: number): Uint8Array {
     const r = this.#region(region, offset, length);
-    return this.#need().dax.read(r.start + BigInt(offset), length);
+    return this.#dax.read(r.start + BigInt(offset), length);
   }
 
   /** Writes bytes into a region through DAX. */
   write(region: string | number, offset: number, bytes: Uint8Array): void {
     const r = this.#region(region, offset, bytes.length);
-    this.#need().dax.write(r.start + BigInt(offset), bytes);
+    this.#dax.write(r.start + BigInt(offset), bytes);
   }
 
   /**
@@ -229,36 +239,36 @@ export class GuestHost {
    * libnvdimm does: commands of at most `max_xfer` bytes, each split by the
    * driver into hcalls. Errors come back as a negative errno, not thrown.
    */
-  readLabel(key: string | number, offset: number, length: number): LabelResult {
+  readLabel(key: string | number, offset: number, length: number): Task<LabelResult> {
     const { kernel, dimm } = this.#dimm(key);
-    return this.#inKernel(() => kernel.libnvdimm.getConfigData(dimm, offset, length));
+    return this.#inKernel(kernel.libnvdimm.getConfigData(dimm, offset, length));
   }
 
   /** Writes the label area of a dimm; errors come back as a negative errno. */
-  writeLabel(key: string | number, offset: number, data: Uint8Array): LabelResult {
+  writeLabel(key: string | number, offset: number, data: Uint8Array): Task<LabelResult> {
     const { kernel, dimm } = this.#dimm(key);
-    return this.#inKernel(() => kernel.libnvdimm.setConfigData(dimm, offset, data));
+    return this.#inKernel(kernel.libnvdimm.setConfigData(dimm, offset, data));
   }
 
   /** Reads a dimm's `papr/<attribute>` sysfs file; throws when it is absent or fails. */
-  papr(key: string | number, attribute: string): string {
+  papr(key: string | number, attribute: string): Task<string> {
     const { dimm } = this.#dimm(key);
     const show = dimm.papr[attribute];
     if (!show) {
       const names = Object.keys(dimm.papr).join(", ") || "none";
       throw new RangeError(`${dimm.dev} has no papr/${attribute}; it has: ${names}`);
     }
-    return this.#inKernel(show);
+    return this.#inKernel(show());
   }
 
   /** The dimm's performance statistics as the mainline driver reads them. */
-  perfStats(key: string | number): PerfStat[] {
+  *perfStats(key: string | number): Task<PerfStat[]> {
     const { kernel, dimm } = this.#dimm(key);
     const driver = kernel.driverFor(dimm.drcIndex);
     if (!(driver instanceof PaprScmMainline)) {
       throw new RangeError(`the ${kernel.version} driver does not read performance statistics`);
     }
-    const stats = this.#inKernel(() => driver.readStats());
+    const stats = yield* this.#inKernel(driver.readStats());
     if (typeof stats === "number") {
       const errno = ERRNO[-stats] ?? String(-stats);
       throw new Error(`reading the performance statistics of ${dimm.dev} failed: -${errno}`);
@@ -271,11 +281,11 @@ export class GuestHost {
    * region that needs it, giving its final return code name; `none` when
    * the region has no provider flush (no hcall is made).
    */
-  flush(key: string | number): string {
+  *flush(key: string | number): Task<string> {
     const r = this.#region(key, 0, 0);
     const flush = r.flush;
     if (!flush) return "none";
-    return rcName(this.#inKernel(flush));
+    return rcName(yield* this.#inKernel(flush()));
   }
 
   #dimm(key: string | number): { kernel: GuestKernel; dimm: Nvdimm } {
@@ -289,11 +299,11 @@ export class GuestHost {
   }
 
   /** Runs kernel code that issues hcalls; a panic or a stop there is reported, not leaked. */
-  #inKernel<T>(step: () => T): T {
+  *#inKernel<T>(step: Task<T>): Task<T> {
     const kernel = this.#needKernel();
     if (kernel.state !== "running") throw new Error(`the kernel is ${kernel.state}`);
     try {
-      return step();
+      return yield* step;
     } catch (error) {
       if (error instanceof ChannelStopped) kernel.halt();
       if (error instanceof KernelPanic) throw new Error(`kernel panicked: ${error.message}`);
@@ -301,11 +311,9 @@ export class GuestHost {
     }
   }
 
-  /** Issues one hcall by hand through the real channel. */
-  hcall(opcode: number, args: bigint[]): RawHcallResult {
-    const rets = new Array<bigint>(9).fill(0n);
-    const rc = this.#need().port.call(opcode, args, rets);
-    return { rc, rets };
+  /** Issues one hcall by hand (through the real channel, in the worker runtime). */
+  hcall(opcode: number, args: bigint[]): Task<RawHcallResult> {
+    return hcall(opcode, ...args);
   }
 
   #region(key: string | number, offset: number, length: number) {
@@ -321,28 +329,24 @@ export class GuestHost {
     return region;
   }
 
-  #run(step: () => void): void {
+  /** Runs kernel code; undefined when it panicked or the machine stopped under it. */
+  *#run<T>(step: Task<T>): Task<T | undefined> {
     try {
-      step();
+      return yield* step;
     } catch (error) {
       // A panic unwinds the kernel and leaves it panicked; a stopped channel
       // means the machine is going away. Anything else is a simulator bug.
-      if (error instanceof KernelPanic) return;
+      if (error instanceof KernelPanic) return undefined;
       if (error instanceof ChannelStopped) {
         this.#kernel?.halt();
-        return;
+        return undefined;
       }
       throw error;
     }
   }
 
-  #need(): { port: GuestPort; dax: DaxMemory } {
-    if (!this.#port || !this.#dax) throw new Error("LPAR worker used before init()");
-    return { port: this.#port, dax: this.#dax };
-  }
-
   #needKernel(): GuestKernel {
-    if (!this.#kernel) throw new Error(`LPAR ${this.#init?.name ?? "?"} has not booted`);
+    if (!this.#kernel) throw new Error(`LPAR ${this.#platform.name} has not booted`);
     return this.#kernel;
   }
 }

@@ -9,8 +9,14 @@ import { PMEM_PARENT, pmemNodes, readString } from "./device_tree.ts";
 import { Dmesg, type LogLevel } from "./dmesg.ts";
 import { Libnvdimm } from "./libnvdimm.ts";
 import { RealMemory } from "./memory.ts";
-import { DRIVERS, type KernelVersion, type PaprScm52 } from "./papr_scm/mod.ts";
-import { ENODEV, type KernelServices, type PlparResult } from "./papr_scm/services.ts";
+import {
+  DRIVERS,
+  type KernelVersion,
+  type PaprScm52,
+  type PaprScmDriverClass,
+} from "./papr_scm/mod.ts";
+import { ENODEV, type KernelServices } from "./papr_scm/services.ts";
+import { compute, hcall, msleep, type PlparResult, type Task } from "./task.ts";
 
 /** Raised inside the kernel to unwind it when it panics. */
 export class KernelPanic extends Error {
@@ -32,8 +38,8 @@ export interface PanicPoint {
 export interface KernelOptions {
   version: KernelVersion;
   deviceTree: DtNode;
-  /** Issues an hcall (the `hvsc` instruction); returns r3, fills r4..r12. */
-  hvsc(opcode: number, args: readonly bigint[], rets: bigint[]): number;
+  /** The machine's clock in ns (virtual in the simulation), for dmesg timestamps. */
+  clock(): number;
   /** True when the machine asked this kernel to panic now. */
   panicRequested(): boolean;
   /** Load the papr_scm driver (default true); off, the ABI can be driven by hand. */
@@ -43,8 +49,26 @@ export interface KernelOptions {
   /** This is a kdump (crash) kernel started by kexec after a panic. */
   kdump?: boolean;
   /** The partition's real memory, which the hypervisor can write into. */
-  realMemory?: SharedArrayBuffer;
+  realMemory?: ArrayBufferLike;
+  /** What the kernel's own work costs (virtual time in the simulation). */
+  costs?: Partial<KernelCosts>;
+  /** Driver classes to use instead of the real ones (a test's deliberately broken variant). */
+  drivers?: DriverOverrides;
 }
+
+/** Replacement papr_scm drivers, by kernel version. */
+export type DriverOverrides = Partial<Record<KernelVersion, PaprScmDriverClass>>;
+
+/** Time the kernel itself spends, so virtual time shows what each driver path costs. */
+export interface KernelCosts {
+  /** From the start of the kernel to its first driver probe, in ns. */
+  bootNs: number;
+  /** Registering one GiB of region memory, in ns. */
+  registerNsPerGiB: number;
+}
+
+/** No cost: the kernel's own work takes no virtual time. */
+export const NO_KERNEL_COSTS: KernelCosts = { bootNs: 0, registerNsPerGiB: 0 };
 
 /** Kernel life cycle states. */
 export type KernelState = "booting" | "running" | "panicked" | "halted";
@@ -61,15 +85,17 @@ export class GuestKernel {
   /** Hcalls issued by this kernel, by opcode. */
   readonly hcallCounts: Map<number, number> = new Map();
   readonly #options: KernelOptions;
-  readonly #bootedAt = performance.now();
+  readonly #bootedAt: number;
   readonly #panicOp?: number;
-  readonly #sleeper = new Int32Array(new SharedArrayBuffer(4));
+  readonly #costs: KernelCosts;
 
   constructor(options: KernelOptions) {
     this.version = options.version;
     this.#options = options;
     if (options.realMemory) this.memory = new RealMemory(options.realMemory);
-    this.dmesg = new Dmesg(() => (performance.now() - this.#bootedAt) / 1000);
+    this.#costs = { ...NO_KERNEL_COSTS, ...options.costs };
+    this.#bootedAt = options.clock();
+    this.dmesg = new Dmesg(() => (options.clock() - this.#bootedAt) / 1e9);
     if (options.panicAt) {
       const op = opByName(options.panicAt.hcall);
       if (op === undefined) throw unknownHcall(options.panicAt.hcall);
@@ -83,22 +109,25 @@ export class GuestKernel {
   }
 
   /** Boots: banner, then probes SCM devices. Throws KernelPanic if it panics. */
-  boot(): void {
+  *boot(): Task<void> {
     const kind = this.#options.kdump ? " (kdump)" : "";
     const release = /^\d/.test(this.version) ? `${this.version}.0` : this.version;
     this.log("notice", `Linux version ${release}-papr-scm-sim${kind} #1 SMP`);
     const model = readString(this.#options.deviceTree, "compatible") ?? "unknown";
     this.log("info", `Machine model: ${model}, hypervisor calls via hvsc`);
-    if (this.#options.paprScm !== false) this.#probeAll();
+    yield* compute(this.#costs.bootNs, "boot");
+    if (this.#options.paprScm !== false) yield* this.#probeAll();
     this.state = "running";
   }
 
-  #probeAll(): void {
-    for (const { path, node } of pmemNodes(this.#options.deviceTree)) this.#probe(path, node);
+  *#probeAll(): Task<void> {
+    for (const { path, node } of pmemNodes(this.#options.deviceTree)) {
+      yield* this.#probe(path, node);
+    }
   }
 
-  #probe(path: string, node: DtNode): number {
-    const Driver = DRIVERS[this.version];
+  *#probe(path: string, node: DtNode): Task<number> {
+    const Driver = this.#options.drivers?.[this.version] ?? DRIVERS[this.version];
     // No driver of this version matches the node: nothing probes it.
     if (!Driver.compatible.includes(readString(node, "compatible") ?? "")) return -ENODEV;
     const driver = new Driver(this.services(), {
@@ -106,7 +135,7 @@ export class GuestKernel {
       path,
       name: `ibm,persistent-memory:${node.name}`,
     });
-    const rc = driver.probe();
+    const rc = yield* driver.probe();
     if (rc === 0) this.drivers.push(driver);
     return rc;
   }
@@ -115,22 +144,22 @@ export class GuestKernel {
    * DLPAR add: a new `ibm,pmemory` node appeared under the SCM parent; the
    * driver probes it. Returns the probe's result (0 or a negative errno).
    */
-  hotplugAdd(node: DtNode): number {
+  *hotplugAdd(node: DtNode): Task<number> {
     this.log("info", `dlpar: added ${PMEM_PARENT}/${node.name}`);
     if (this.#options.paprScm === false) return -19;
-    return this.#probe(`/${PMEM_PARENT}/${node.name}`, node);
+    return yield* this.#probe(`/${PMEM_PARENT}/${node.name}`, node);
   }
 
   /**
    * DLPAR remove: the driver bound to the DRC's node is removed (papr_scm's
    * remove() unregisters the region and unbinds). False when no driver had it.
    */
-  hotplugRemove(drc: number): boolean {
+  *hotplugRemove(drc: number): Task<boolean> {
     const i = this.drivers.findIndex((d) => d.drcIndex === drc);
     this.log("info", `dlpar: removing ${PMEM_PARENT}/ibm,pmemory@${drc.toString(16)}`);
     if (i < 0) return false;
     const [driver] = this.drivers.splice(i, 1);
-    driver.remove();
+    yield* driver.remove();
     return true;
   }
 
@@ -139,28 +168,29 @@ export class GuestKernel {
     return {
       hcall: (opcode, ...args) => this.hcall(opcode, ...args),
       log: (level, text) => this.log(level, text),
-      msleep: (ms) => this.msleep(ms),
+      msleep,
+      compute,
+      registerNsPerGiB: this.#costs.registerNsPerGiB,
       libnvdimm: this.libnvdimm,
       memory: this.memory,
     };
   }
 
-  /** plpar_hcall: one hcall through the channel, with the panic points checked. */
-  hcall(opcode: number, ...args: bigint[]): PlparResult {
+  /** plpar_hcall: one hcall (`hvsc`), with the panic points checked. */
+  *hcall(opcode: number, ...args: bigint[]): Task<PlparResult> {
     if (this.#options.panicRequested()) this.panic("sysrq triggered crash");
-    const rets = new Array<bigint>(RET_COUNT).fill(0n);
-    const rc = this.#options.hvsc(opcode, args, rets);
+    const answer = yield* hcall(opcode, ...args);
+    if (answer.rets.length !== RET_COUNT) {
+      throw new Error(
+        `an hcall answer must carry ${RET_COUNT} registers, not ${answer.rets.length}`,
+      );
+    }
     const n = (this.hcallCounts.get(opcode) ?? 0) + 1;
     this.hcallCounts.set(opcode, n);
     if (opcode === this.#panicOp && n === this.#options.panicAt!.nth) {
       this.panic(`injected at ${opName(opcode)} call ${n}`);
     }
-    return { rc, rets };
-  }
-
-  /** msleep: this thread really sleeps. */
-  msleep(ms: number): void {
-    Atomics.wait(this.#sleeper, 0, 0, ms);
+    return answer;
   }
 
   /** The papr_scm driver bound to a DRC, if it probed. */
@@ -176,9 +206,9 @@ export class GuestKernel {
   }
 
   /** Clean shutdown for a reboot: each driver's remove() (papr_scm unbinds). */
-  shutdownDrivers(): void {
+  *shutdownDrivers(): Task<void> {
     this.log("info", "reboot: Restarting system");
-    for (const driver of this.drivers.splice(0).reverse()) driver.remove();
+    for (const driver of this.drivers.splice(0).reverse()) yield* driver.remove();
   }
 
   /** Stops the kernel where it stands (halt, or the start of a kexec). */

@@ -3,6 +3,7 @@
  * and numbered as the kernel names them (`ndbusN`, `nmemN`, `regionN`).
  * @module
  */
+import type { Task } from "./task.ts";
 
 /** A dimm (`nmemN`). */
 export interface Nvdimm {
@@ -10,9 +11,9 @@ export interface Nvdimm {
   /** Provider's DRC index. */
   drcIndex: number;
   /** Driver-provided sysfs attributes under `papr/` (flags, perf_stats, ...). */
-  papr: Record<string, () => string>;
+  papr: Record<string, () => Task<string>>;
   /** Health as ndctl reads it, when the driver provides it. */
-  health?: () => DimmHealth;
+  health?: () => Task<DimmHealth>;
   /** The label (config) area, when the driver implements the config commands. */
   label?: LabelOps;
 }
@@ -39,8 +40,8 @@ export interface LabelOps {
   size: number;
   /** `max_xfer`: most bytes one command moves. */
   maxXfer: number;
-  get(offset: number, out: Uint8Array): number;
-  set(offset: number, data: Uint8Array): number;
+  get(offset: number, out: Uint8Array): Task<number>;
+  set(offset: number, data: Uint8Array): Task<number>;
 }
 
 /** Linux errno names the drivers return. */
@@ -85,7 +86,7 @@ export interface Region {
    * The provider's flush (`ndr_desc.flush`), for regions that need an hcall
    * to reach persistence; returns the final hcall return code.
    */
-  flush?: () => number;
+  flush?: () => Task<number>;
 }
 
 /** A bus (`ndbusN`) with its one dimm and region, as papr_scm registers them. */
@@ -153,14 +154,14 @@ export class Libnvdimm {
    * `nvdimm_get_config_data`: checks the whole range against the config
    * size, then issues GET_CONFIG_DATA commands of at most `max_xfer` bytes.
    */
-  getConfigData(dimm: Nvdimm, offset: number, length: number): LabelResult {
+  *getConfigData(dimm: Nvdimm, offset: number, length: number): Task<LabelResult> {
     const label = dimm.label;
     if (!label) return labelError(-25);
     if (offset < 0 || length < 0 || offset + length > label.size) return labelError(-6);
     const data = new Uint8Array(length);
     for (let done = 0; done < length;) {
       const chunk = Math.min(label.maxXfer, length - done);
-      const rc = label.get(offset + done, data.subarray(done, done + chunk));
+      const rc = yield* label.get(offset + done, data.subarray(done, done + chunk));
       if (rc < 0) return labelError(rc);
       done += chunk;
     }
@@ -168,13 +169,13 @@ export class Libnvdimm {
   }
 
   /** `nvdimm_set_config_data`: the same split for SET_CONFIG_DATA. */
-  setConfigData(dimm: Nvdimm, offset: number, data: Uint8Array): LabelResult {
+  *setConfigData(dimm: Nvdimm, offset: number, data: Uint8Array): Task<LabelResult> {
     const label = dimm.label;
     if (!label) return labelError(-25);
     if (offset < 0 || offset + data.length > label.size) return labelError(-6);
     for (let done = 0; done < data.length;) {
       const chunk = Math.min(label.maxXfer, data.length - done);
-      const rc = label.set(offset + done, data.subarray(done, done + chunk));
+      const rc = yield* label.set(offset + done, data.subarray(done, done + chunk));
       if (rc < 0) return labelError(rc);
       done += chunk;
     }

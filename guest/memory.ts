@@ -1,5 +1,5 @@
 /**
- * The LPAR's real memory: a small SharedArrayBuffer the hypervisor can also
+ * The LPAR's real memory: a small buffer (shared, in the worker runtime) the hypervisor can also
  * write into (the PERFORMANCE_STATS buffer). A guest real address is an
  * offset into it. The kernel allocates from it with a first-fit allocator,
  * as `kzalloc` + `virt_to_phys` would hand the hypervisor a real address.
@@ -26,7 +26,7 @@ export class RealMemory {
   #free: Array<[number, number]>;
   readonly #used = new Map<number, number>();
 
-  constructor(buffer: SharedArrayBuffer) {
+  constructor(buffer: ArrayBufferLike) {
     this.#bytes = new Uint8Array(buffer);
     this.#free = buffer.byteLength > RESERVED_LOW ? [[RESERVED_LOW, buffer.byteLength]] : [];
   }

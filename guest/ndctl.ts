@@ -4,6 +4,7 @@
  * @module
  */
 import type { DimmHealth, Libnvdimm, Nvdimm, Region } from "./libnvdimm.ts";
+import type { Task } from "./task.ts";
 
 /** A JSON value that may hold 64-bit integers. */
 export type Json = string | number | bigint | boolean | null | Json[] | { [key: string]: Json };
@@ -125,10 +126,11 @@ const PAPR_FLAG_WORDS: Readonly<Record<string, string>> = {
 };
 
 /** The dimm's true flags, read from its `papr/flags` file as libndctl does. */
-export function dimmFlagKeys(dimm: Nvdimm): string[] {
+export function* dimmFlagKeys(dimm: Nvdimm): Task<string[]> {
   let text = "";
   try {
-    text = dimm.papr.flags?.() ?? "";
+    const flags = dimm.papr.flags;
+    if (flags) text = yield* flags();
   } catch {
     // An unreadable flags file leaves every flag clear.
   }
@@ -153,10 +155,10 @@ export function healthJson(health: DimmHealth): Record<string, Json> {
  * only the flags that are true; papr dimms have no id, handle, phys_id or
  * security. With `-H`, `health` follows when the driver reports health.
  */
-export function dimmJson(dimm: Nvdimm, flags: NdctlListFlags = {}): Record<string, Json> {
+export function* dimmJson(dimm: Nvdimm, flags: NdctlListFlags = {}): Task<Record<string, Json>> {
   const out: Record<string, Json> = { dev: dimm.dev };
-  for (const key of dimmFlagKeys(dimm)) out[key] = true;
-  if (flags.health && dimm.health) out.health = healthJson(dimm.health());
+  for (const key of yield* dimmFlagKeys(dimm)) out[key] = true;
+  if (flags.health && dimm.health) out.health = healthJson(yield* dimm.health());
   return out;
 }
 
@@ -165,9 +167,10 @@ export function dimmJson(dimm: Nvdimm, flags: NdctlListFlags = {}): Record<strin
  * dimms (`-H` adds health); both together give `{dimms, regions}` as
  * ndctl nests them under the bus-less top level.
  */
-export function ndctlList(lib: Libnvdimm, flags: NdctlListFlags): Json {
+export function* ndctlList(lib: Libnvdimm, flags: NdctlListFlags): Task<Json> {
   const wantDimms = flags.dimms || (flags.health && !flags.regions);
-  const dimms = wantDimms ? lib.dimms.map((d) => dimmJson(d, flags)) : [];
+  const dimms: Json[] = [];
+  if (wantDimms) { for (const d of lib.dimms) dimms.push(yield* dimmJson(d, flags)); }
   // -N with -R: namespaces nest in their regions; -N alone: a top-level list.
   const regions = flags.regions ? lib.regions.map((r) => regionJson(r, flags)) : [];
   const namespaces = flags.namespaces && !flags.regions ? lib.regions.map(namespaceJson) : [];

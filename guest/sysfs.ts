@@ -8,17 +8,19 @@
  * ```ts
  * import { sysfsRead } from "./sysfs.ts";
  * import { Libnvdimm } from "./libnvdimm.ts";
- * console.log(sysfsRead(new Libnvdimm(), "/sys/bus/nd/devices")); // "" (no devices)
+ * const listing = sysfsRead(new Libnvdimm(), "/sys/bus/nd/devices").next();
+ * console.log(listing.value); // "" (no devices: the read finished without an hcall)
  * ```
  * @module
  */
 import type { Libnvdimm, Nvdimm, Region } from "./libnvdimm.ts";
+import type { Task } from "./task.ts";
 
 /** Where the listing starts. */
 export const SYSFS_ROOT = "/sys/bus/nd/devices";
 
-/** A file's text, or a directory's entries. */
-type Entry = (() => string) | Tree;
+/** A file's text (driver attributes may issue hcalls to make it), or a directory's entries. */
+type Entry = (() => string | Task<string>) | Tree;
 interface Tree {
   [name: string]: Entry;
 }
@@ -85,7 +87,7 @@ export function sysfsTree(lib: Libnvdimm): Tree {
  * in `/`), a file gives its text. Paths may be absolute or relative to
  * /sys/bus/nd/devices. Throws RangeError naming what exists when not found.
  */
-export function sysfsRead(lib: Libnvdimm, path = SYSFS_ROOT): string {
+export function* sysfsRead(lib: Libnvdimm, path = SYSFS_ROOT): Task<string> {
   const rel = path.startsWith(SYSFS_ROOT) ? path.slice(SYSFS_ROOT.length) : path;
   const parts = rel.split("/").filter((p) => p !== "" && p !== ".");
   let entry: Entry = sysfsTree(lib);
@@ -98,7 +100,10 @@ export function sysfsRead(lib: Libnvdimm, path = SYSFS_ROOT): string {
     entry = entry[part];
     where += `/${part}`;
   }
-  if (typeof entry === "function") return entry();
+  if (typeof entry === "function") {
+    const text = entry();
+    return typeof text === "string" ? text : yield* text;
+  }
   return Object.entries(entry)
     .map(([name, e]) => typeof e === "function" ? name : `${name}/`)
     .sort()

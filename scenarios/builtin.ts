@@ -3,6 +3,7 @@
  * @module
  */
 import type { SystemConfig } from "../actors/config.ts";
+import type { StartOptions } from "../actors/managed_system.ts";
 import { type Personality } from "../core/types.ts";
 import { KERNEL_VERSIONS, parseKernelVersion } from "../guest/papr_scm/mod.ts";
 import { formatKexecStory, type KexecMode, runKexecStory } from "./kexec.ts";
@@ -19,7 +20,7 @@ function story(mode: KexecMode, summary: string) {
   return {
     name: mode,
     summary,
-    options: ["kernel", "next-kernel", "hypervisor", "config", "lpar"],
+    options: ["kernel", "next-kernel", "hypervisor", "config", "lpar", "runtime", "seed"],
     async run(options: ScenarioOptions) {
       const next = options["next-kernel"];
       const report = await runKexecStory({
@@ -29,6 +30,7 @@ function story(mode: KexecMode, summary: string) {
         mode,
         config: options.config as SystemConfig | undefined,
         lpar: options.lpar as string | undefined,
+        start: options.start as StartOptions | undefined,
       });
       return { text: formatKexecStory(report), json: report };
     },
@@ -59,7 +61,7 @@ interface ContentionModule {
 registerScenario({
   name: "contention",
   summary: "N LPARs share DRCs and bind at once; --lpars N",
-  options: ["lpars", "kernel", "hypervisor", "config"],
+  options: ["lpars", "kernel", "hypervisor", "config", "runtime", "seed"],
   async run(options: ScenarioOptions) {
     // Loaded when run, so the other scenarios work without it.
     const specifier = "./contention.ts";
@@ -76,6 +78,7 @@ registerScenario({
       kernel: options.kernel === undefined ? undefined : parseKernelVersion(options.kernel),
       hypervisor: parsePersonality(options.hypervisor),
       config: options.config,
+      start: options.start,
     });
     return { text: mod.formatContention(report), json: report };
   },

@@ -4,7 +4,7 @@
  * kernel's papr_scm has to bind the region again.
  * @module
  */
-import { ManagedSystem } from "../actors/managed_system.ts";
+import { ManagedSystem, type StartOptions } from "../actors/managed_system.ts";
 import type { HcallTrace } from "../actors/managed_system.ts";
 import type { SystemConfig } from "../actors/config.ts";
 import type { Personality } from "../core/types.ts";
@@ -52,6 +52,8 @@ export interface KexecStoryOptions {
   config?: SystemConfig;
   /** LPAR of `config` to use (default its first). */
   lpar?: string;
+  /** Which runtime, and its seed (default: threads). */
+  start?: StartOptions;
 }
 
 /** Whether the data written before came back after. */
@@ -87,6 +89,14 @@ export interface KexecStoryReport {
   hcallCount: number;
   /** The papr_scm messages the new kernel logged (without timestamps and device prefix). */
   messages: string[];
+  /** The runtime it ran on. */
+  runtime: "threads" | "sim";
+  /**
+   * Seconds of machine time from the kexec (reboot, activation) until the new
+   * kernel finished booting: virtual time on the sim runtime, with the
+   * configuration's costs; wall time on threads, where costs are not waited for.
+   */
+  virtualSeconds: number;
 }
 
 /** A recognisable pattern: the position, the kernel version and a tag. */
@@ -122,7 +132,7 @@ export async function runKexecStory(options: KexecStoryOptions): Promise<KexecSt
     hypervisor: { ...config.hypervisor, personality: hypervisor },
     // The story drives the LPAR itself: no supervisor reacts to its panic.
     lpars: config.lpars.map((l) => (l === lparConfig ? { ...l, kernel, supervision: {} } : l)),
-  });
+  }, options.start);
   const lpar = system.lpar(lparConfig.name);
   const data = pattern(4096, `papr_scm ${kernel}`);
   let written = false;
@@ -141,6 +151,7 @@ export async function runKexecStory(options: KexecStoryOptions): Promise<KexecSt
   if (mode === "panic") await lpar.panic();
   const oldKernelTail = (await lpar.dmesg()).slice(-2);
   await system.traceStart();
+  const startedAt = system.clock();
   let report;
   if (mode === "reboot") {
     report = await lpar.reboot({ kernel: nextKernel });
@@ -150,6 +161,7 @@ export async function runKexecStory(options: KexecStoryOptions): Promise<KexecSt
   } else {
     report = await lpar.kexec({ kernel: nextKernel });
   }
+  const virtualSeconds = (system.clock() - startedAt) / 1e9;
   const hcalls = await system.traceTake();
   const drc = lparConfig.nvdimms?.[0]?.drc;
   const drcHex = typeof drc === "number" ? drc.toString(16) : String(drc).replace(/^0x/i, "");
@@ -177,6 +189,8 @@ export async function runKexecStory(options: KexecStoryOptions): Promise<KexecSt
       .map((l) => l.replace(/^\[[ \d.]+\] /, ""))
       .filter((l) => l.startsWith("papr_scm ") && l.includes(`@${drcHex.toLowerCase()}:`))
       .map((l) => l.replace(/^papr_scm [^ ]+: /, "")),
+    runtime: system.runtime,
+    virtualSeconds,
   };
 }
 
@@ -217,6 +231,12 @@ export function formatKexecStory(r: KexecStoryReport): string {
       r.hcalls.map((h) => `${h.hcall}→${h.rc}`).join(", ") || "none"
     }`,
     `pattern: ${r.pattern}; address reused: ${r.addressReused ? "yes" : "no"}`,
+    r.runtime === "sim"
+      ? `virtual time from the ${
+        r.mode === "shutdown" ? "activation" : r.mode
+      } to the end of boot: ` +
+        `${r.virtualSeconds.toFixed(3)} s`
+      : "",
     "",
   );
   return lines.join("\n");

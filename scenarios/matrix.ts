@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import type { StartOptions } from "../actors/managed_system.ts";
 import type { SystemConfig } from "../actors/config.ts";
 import type { Personality } from "../core/types.ts";
 import { KERNEL_VERSIONS, type KernelVersion } from "../guest/papr_scm/mod.ts";
@@ -70,6 +71,8 @@ export interface MatrixOptions {
   modes?: readonly KexecMode[];
   /** Use this system (its first LPAR's first nvdimm) instead of the seed's. */
   config?: SystemConfig;
+  /** Which runtime, and its seed (default: threads). */
+  start?: StartOptions;
 }
 
 /**
@@ -88,7 +91,13 @@ export async function runMatrix(options: MatrixOptions = {}): Promise<Matrix> {
     for (const kernel of options.kernels ?? KERNEL_VERSIONS) {
       for (const mode of options.modes ?? MATRIX_MODES) {
         try {
-          const r = await runKexecStory({ kernel, hypervisor, mode, config: options.config });
+          const r = await runKexecStory({
+            kernel,
+            hypervisor,
+            mode,
+            config: options.config,
+            start: options.start,
+          });
           rows.push({
             kernel,
             hypervisor,

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { HypervisorCore } from "../core/hypervisor.ts";
 import { buildDeviceTree } from "../guest/device_tree.ts";
 import { GuestKernel } from "../guest/kernel.ts";
+import { runSync } from "../guest/task.ts";
 import { KERNEL_VERSIONS } from "../guest/papr_scm/mod.ts";
 
 const DRC = 0x44100002;
@@ -26,13 +27,9 @@ function bootWith(version: (typeof KERNEL_VERSIONS)[number], compatible: string)
     version,
     deviceTree: tree,
     panicRequested: () => false,
-    hvsc(opcode, args, rets) {
-      const r = core.hcall(1, opcode, args);
-      r.rets.forEach((v, i) => (rets[i] = v));
-      return r.rc;
-    },
+    clock: () => 0,
   });
-  kernel.boot();
+  runSync(kernel.boot(), (opcode, args) => core.hcall(1, opcode, args));
   return kernel.libnvdimm.regions.length;
 }
 

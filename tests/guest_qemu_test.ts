@@ -11,6 +11,7 @@ import { H, OP, rcName } from "../abi/hcalls.ts";
 import { HypervisorCore } from "../core/hypervisor.ts";
 import { buildDeviceTree } from "../guest/device_tree.ts";
 import { GuestKernel } from "../guest/kernel.ts";
+import { runSync } from "../guest/task.ts";
 import { workerTest } from "./worker_test.ts";
 
 const DRC = 0x90000001;
@@ -73,19 +74,18 @@ workerTest("qemu: a 5.4 driver that does get H_OVERLAP cannot query and unbinds 
       uuid: "00000000-0000-4000-8000-000000000001",
     }]),
     panicRequested: () => false,
-    hvsc(opcode, args, rets) {
-      let { rc, rets: out } = core.hcall(1, opcode, args);
-      if (opcode === OP.H_SCM_BIND_MEM && !overlapped) {
-        overlapped = true;
-        rc = H.OVERLAP;
-        out = out.map(() => 0n);
-      }
-      out.forEach((v, i) => (rets[i] = v));
-      calls.push(`${opcode === OP.H_SCM_BIND_MEM ? "BIND" : opcode.toString(16)}:${rcName(rc)}`);
-      return rc;
-    },
+    clock: () => 0,
   });
-  kernel.boot();
+  runSync(kernel.boot(), (opcode, args) => {
+    let { rc, rets } = core.hcall(1, opcode, args);
+    if (opcode === OP.H_SCM_BIND_MEM && !overlapped) {
+      overlapped = true;
+      rc = H.OVERLAP;
+      rets = rets.map(() => 0n);
+    }
+    calls.push(`${opcode === OP.H_SCM_BIND_MEM ? "BIND" : opcode.toString(16)}:${rcName(rc)}`);
+    return { rc, rets };
+  });
   assert.deepEqual(calls, [
     "BIND:H_OVERLAP",
     "3f4:H_FUNCTION", // QUERY_BLOCK_MEM_BINDING

@@ -191,7 +191,7 @@ workerTest(
     const [a, b] = system.lpars;
     await a.boot();
     await b.boot();
-    await a.guest.crashForTest("simulated bug");
+    await a.partition.crashForTest("simulated bug");
     // The error arrives on a later tick; wait for it (bounded).
     for (let i = 0; i < 200 && !system.errors.length; i++) await delay(5);
     await assert.rejects(() => a.dmesg(), /LPAR a worker failed: .*simulated bug/);

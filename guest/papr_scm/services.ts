@@ -6,21 +6,22 @@ import type { DtNode } from "../device_tree.ts";
 import type { LogLevel } from "../dmesg.ts";
 import type { Libnvdimm } from "../libnvdimm.ts";
 import type { RealMemory } from "../memory.ts";
+import type { PlparResult, Task } from "../task.ts";
 
-/** The result of `plpar_hcall`: r3 and the returned registers r4..r12. */
-export interface PlparResult {
-  rc: number;
-  rets: bigint[];
-}
+export type { PlparResult, Task };
 
 /** Kernel facilities a driver uses. */
 export interface KernelServices {
-  /** `plpar_hcall`: issues an hcall through the channel. */
-  hcall(opcode: number, ...args: bigint[]): PlparResult;
+  /** `plpar_hcall`: issues an hcall (a point where the task blocks). */
+  hcall(opcode: number, ...args: bigint[]): Task<PlparResult>;
   /** `printk`. */
   log(level: LogLevel, text: string): void;
-  /** `msleep`: really sleeps this thread. */
-  msleep(ms: number): void;
+  /** `msleep`: gives up the CPU for `ms` milliseconds. */
+  msleep(ms: number): Task<void>;
+  /** Spends `ns` of the kernel's own CPU on `what` (virtual time in the simulation). */
+  compute(ns: number, what: string): Task<void>;
+  /** Kernel CPU time it takes to register one GiB of region (`devm_memremap_pages`), in ns. */
+  registerNsPerGiB: number;
   /** The nvdimm subsystem. */
   libnvdimm: Libnvdimm;
   /** The LPAR's real memory (`kzalloc`), when the partition has one. */

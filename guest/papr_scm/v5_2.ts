@@ -7,7 +7,15 @@
 import { BIND_ANY_ADDR, H, isLongBusy, longBusyMsecs, OP } from "../../abi/hcalls.ts";
 import { readBool, readString, readU32, readU64 } from "../device_tree.ts";
 import type { LabelOps, Nvdimm, NvdimmBus, Region } from "../libnvdimm.ts";
-import { EINVAL, ENODEV, ENXIO, type KernelServices, type PlatformDevice } from "./services.ts";
+import {
+  EINVAL,
+  ENODEV,
+  ENXIO,
+  type KernelServices,
+  type PlatformDevice,
+  type PlparResult,
+  type Task,
+} from "./services.ts";
 
 /** The driver of one `ibm,pmemory` device, Linux 5.2 behaviour. */
 export class PaprScm52 {
@@ -37,7 +45,7 @@ export class PaprScm52 {
     this.kernel.log(level, `papr_scm ${this.pdev.name}: ${text}`);
   }
 
-  protected hcall(opcode: number, ...args: bigint[]) {
+  protected hcall(opcode: number, ...args: bigint[]): Task<PlparResult> {
     return this.kernel.hcall(opcode, ...args);
   }
 
@@ -46,17 +54,17 @@ export class PaprScm52 {
    * token from r4 while the answer is H_BUSY and, when `sleepOnLongBusy`,
    * sleep the hinted time on long busy and call again. Returns the final rc.
    */
-  protected untilDone(
-    call: (token: bigint) => { rc: number; rets: bigint[] },
+  protected *untilDone(
+    call: (token: bigint) => Task<PlparResult>,
     sleepOnLongBusy: boolean,
-  ): number {
+  ): Task<number> {
     let token = 0n, rc: number;
     do {
-      const r = call(token);
+      const r = yield* call(token);
       rc = r.rc;
       token = r.rets[0];
       if (sleepOnLongBusy && isLongBusy(rc)) {
-        this.kernel.msleep(longBusyMsecs(rc));
+        yield* this.kernel.msleep(longBusyMsecs(rc));
         rc = H.BUSY;
       }
     } while (rc === H.BUSY);
@@ -91,24 +99,24 @@ export class PaprScm52 {
   }
 
   /** `papr_scm_probe`: 0 on success, a negative errno on failure. */
-  probe(): number {
+  *probe(): Task<number> {
     const rc = this.readProperties();
     if (rc) return rc;
-    if (this.bindAtProbe() !== H.SUCCESS) return -ENXIO;
-    this.registerNvdimm();
+    if ((yield* this.bindAtProbe()) !== H.SUCCESS) return -ENXIO;
+    yield* this.registerNvdimm();
     return 0;
   }
 
   /** How the probe binds; 5.2 just binds and fails on any error. */
-  protected bindAtProbe(): number {
+  protected bindAtProbe(): Task<number> {
     return this.bind();
   }
 
   /** `drc_pmem_bind`: loops while H_BUSY, keeping the first non-zero address. */
-  bind(): number {
+  *bind(): Task<number> {
     let token = 0n, saved = 0n, rc: number;
     do {
-      const r = this.hcall(
+      const r = yield* this.hcall(
         OP.H_SCM_BIND_MEM,
         BigInt(this.drcIndex),
         0n,
@@ -135,10 +143,10 @@ export class PaprScm52 {
   }
 
   /** `drc_pmem_unbind` of 5.2: UNBIND_MEM of the bound range, looping on H_BUSY. */
-  unbind(): number {
+  *unbind(): Task<number> {
     const drc = BigInt(this.drcIndex);
     // Long busy is not retried: 5.2's loop only knows H_BUSY.
-    const rc = this.untilDone(
+    const rc = yield* this.untilDone(
       (token) => this.hcall(OP.H_SCM_UNBIND_MEM, drc, this.boundAddr, this.blocks, token),
       false,
     );
@@ -152,7 +160,13 @@ export class PaprScm52 {
   }
 
   /** `papr_scm_nvdimm_init`: a bus, a dimm and a region for this device. */
-  protected registerNvdimm(): void {
+  protected *registerNvdimm(): Task<void> {
+    const size = this.blocks * this.blockSize;
+    // Mapping the region's memory costs the kernel time in proportion to its size.
+    yield* this.kernel.compute(
+      Number(size) / 2 ** 30 * this.kernel.registerNsPerGiB,
+      "register region",
+    );
     const lib = this.kernel.libnvdimm;
     this.bus = lib.registerBus(this.pdev.name);
     const dimm = lib.createDimm(this.bus, {
@@ -163,7 +177,7 @@ export class PaprScm52 {
     this.decorateDimm(dimm);
     const region = lib.createRegion(this.bus, {
       start: this.boundAddr,
-      size: this.blocks * this.blockSize,
+      size,
       volatile: this.isVolatile,
       isetId: isetCookie(this.uuid),
       persistenceDomain: this.isVolatile ? "none" : "memory_controller",
@@ -173,7 +187,7 @@ export class PaprScm52 {
   }
 
   /** Driver attributes under the dimm's `papr/` directory (none in 5.2). */
-  protected sysfs(): Record<string, () => string> {
+  protected sysfs(): Record<string, () => Task<string>> {
     return {};
   }
 
@@ -202,32 +216,32 @@ export class PaprScm52 {
    * `papr_scm_meta_get` of 5.2: exactly one byte per command, checked only by
    * its offset, so every byte of the area (the last one too) is readable.
    */
-  metaGet(offset: number, out: Uint8Array): number {
+  *metaGet(offset: number, out: Uint8Array): Task<number> {
     if (offset >= this.metadataSize || out.length !== 1) return -EINVAL;
-    const r = this.hcall(OP.H_SCM_READ_METADATA, BigInt(this.drcIndex), BigInt(offset), 1n);
+    const r = yield* this.hcall(OP.H_SCM_READ_METADATA, BigInt(this.drcIndex), BigInt(offset), 1n);
     if (r.rc) return metaErrno(r.rc);
     out[0] = Number(r.rets[0] & 0xFFn);
     return 0;
   }
 
   /** `papr_scm_meta_set` of 5.2: one byte per command. */
-  metaSet(offset: number, data: Uint8Array): number {
+  *metaSet(offset: number, data: Uint8Array): Task<number> {
     if (offset >= this.metadataSize || data.length !== 1) return -EINVAL;
-    const rc = this.hcall(
+    const { rc } = yield* this.hcall(
       OP.H_SCM_WRITE_METADATA,
       BigInt(this.drcIndex),
       BigInt(offset),
       BigInt(data[0]),
       1n,
-    ).rc;
+    );
     return rc ? metaErrno(rc) : 0;
   }
 
   /** `papr_scm_remove`: unregister, then unbind. */
-  remove(): void {
+  *remove(): Task<void> {
     if (this.bus) this.kernel.libnvdimm.unregisterBus(this.bus);
     this.bus = undefined;
-    this.unbind();
+    yield* this.unbind();
   }
 }
 

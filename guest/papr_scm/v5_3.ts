@@ -9,7 +9,7 @@
  * @module
  */
 import { H, OP, UNBIND_SCOPE } from "../../abi/hcalls.ts";
-import { EINVAL } from "./services.ts";
+import { EINVAL, type Task } from "./services.ts";
 import { metaErrno, PaprScm52 } from "./v5_2.ts";
 
 /** The hcall width for `len` bytes still to move: 8, 4, 2 or 1. */
@@ -31,11 +31,11 @@ export class PaprScm53 extends PaprScm52 {
   }
 
   /** `papr_scm_meta_get`: 8/4/2/1-byte READ_METADATA, big-endian in r4. */
-  override metaGet(offset: number, out: Uint8Array): number {
+  override *metaGet(offset: number, out: Uint8Array): Task<number> {
     if (this.metaOutOfRange(offset, out.length)) return -EINVAL;
     for (let done = 0; done < out.length;) {
       const n = width(out.length - done);
-      const r = this.hcall(
+      const r = yield* this.hcall(
         OP.H_SCM_READ_METADATA,
         BigInt(this.drcIndex),
         BigInt(offset + done),
@@ -51,31 +51,31 @@ export class PaprScm53 extends PaprScm52 {
   }
 
   /** `papr_scm_meta_set`: 8/4/2/1-byte WRITE_METADATA, data big-endian in r6. */
-  override metaSet(offset: number, data: Uint8Array): number {
+  override *metaSet(offset: number, data: Uint8Array): Task<number> {
     if (this.metaOutOfRange(offset, data.length)) return -EINVAL;
     for (let done = 0; done < data.length;) {
       const n = width(data.length - done);
       let value = 0n;
       for (let i = 0; i < n; i++) value = (value << 8n) | BigInt(data[done + i]);
-      const rc = this.hcall(
+      const { rc } = yield* this.hcall(
         OP.H_SCM_WRITE_METADATA,
         BigInt(this.drcIndex),
         BigInt(offset + done),
         value,
         BigInt(n),
-      ).rc;
+      );
       if (rc) return metaErrno(rc);
       done += n;
     }
     return 0;
   }
 
-  protected override bindAtProbe(): number {
-    let rc = this.bind();
+  protected override *bindAtProbe(): Task<number> {
+    let rc = yield* this.bind();
     if (rc === H.OVERLAP) {
       this.dev("warn", "Retrying bind after unbinding");
-      this.unbind();
-      rc = this.bind();
+      yield* this.unbind();
+      rc = yield* this.bind();
     }
     return rc;
   }
@@ -90,10 +90,13 @@ export class PaprScm53 extends PaprScm52 {
   }
 
   /** UNBIND_ALL of the DRC: sleeps on long busy, retries on H_BUSY. */
-  override unbind(): number {
+  override *unbind(): Task<number> {
     this.dev("debug", `unbind drc 0x${this.drcIndex.toString(16)}`);
     const drc = BigInt(this.drcIndex), scope = BigInt(UNBIND_SCOPE.DRC);
-    const rc = this.untilDone((token) => this.hcall(OP.H_SCM_UNBIND_ALL, scope, drc, token), true);
+    const rc = yield* this.untilDone(
+      (token) => this.hcall(OP.H_SCM_UNBIND_ALL, scope, drc, token),
+      true,
+    );
     if (rc) this.dev("err", `unbind error: ${rc}`);
     else this.dev("debug", `unbind drc 0x${this.drcIndex.toString(16)} complete`);
     return rc;

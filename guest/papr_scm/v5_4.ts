@@ -6,15 +6,16 @@
  * @module
  */
 import { H, OP } from "../../abi/hcalls.ts";
+import type { Task } from "./services.ts";
 import { PaprScm53 } from "./v5_3.ts";
 
 /** Linux 5.4 (and today's mainline) bind logic. */
 export class PaprScm54 extends PaprScm53 {
   static override readonly version: string = "5.4";
 
-  protected override bindAtProbe(): number {
-    let rc = this.bind();
-    if (rc === H.OVERLAP) rc = this.queryAndBind();
+  protected override *bindAtProbe(): Task<number> {
+    let rc = yield* this.bind();
+    if (rc === H.OVERLAP) rc = yield* this.queryAndBind();
     if (rc !== H.SUCCESS) this.dev("err", `bind err: ${rc}`);
     return rc;
   }
@@ -25,11 +26,11 @@ export class PaprScm54 extends PaprScm53 {
   }
 
   /** `drc_pmem_query_n_bind`. */
-  protected queryAndBind(): number {
+  protected *queryAndBind(): Task<number> {
     const drc = BigInt(this.drcIndex);
-    const first = this.hcall(OP.H_SCM_QUERY_BLOCK_MEM_BINDING, drc, 0n);
+    const first = yield* this.hcall(OP.H_SCM_QUERY_BLOCK_MEM_BINDING, drc, 0n);
     if (first.rc === H.SUCCESS) {
-      const last = this.hcall(OP.H_SCM_QUERY_BLOCK_MEM_BINDING, drc, this.blocks - 1n);
+      const last = yield* this.hcall(OP.H_SCM_QUERY_BLOCK_MEM_BINDING, drc, this.blocks - 1n);
       if (
         last.rc === H.SUCCESS &&
         last.rets[0] - first.rets[0] === (this.blocks - 1n) * this.blockSize
@@ -40,7 +41,7 @@ export class PaprScm54 extends PaprScm53 {
       }
     }
     this.dev("info", "Failed to query, trying an unbind followed by bind");
-    this.unbind();
-    return this.bind();
+    yield* this.unbind();
+    return yield* this.bind();
   }
 }

@@ -10,7 +10,8 @@ import { H, OP } from "../../abi/hcalls.ts";
 import { HEALTH } from "../../abi/health.ts";
 import { readBool, readU64 } from "../device_tree.ts";
 import { type DimmHealth, ERRNO, type Nvdimm, type Region } from "../libnvdimm.ts";
-import { EIO, ENOENT, ENOMEM, ENXIO, EOPNOTSUPP, EPERM } from "./services.ts";
+import { EIO, ENOENT, ENOMEM, ENXIO, EOPNOTSUPP, EPERM, type Task } from "./services.ts";
+import { done } from "../task.ts";
 import { PaprScm54 } from "./v5_4.ts";
 
 /** SCMSTATS header: eye-catcher, version, count. */
@@ -76,23 +77,23 @@ export class PaprScmMainline extends PaprScm54 {
   }
 
   /** Probe order after the bind: stats size query, health, then the nvdimm. */
-  protected override registerNvdimm(): void {
-    const size = this.queryStats();
+  protected override *registerNvdimm(): Task<void> {
+    const size = yield* this.queryStats();
     if (size > 0) {
       this.statBufferLen = size;
       this.dev("debug", `Max perf-stat size ${size}-bytes`);
     }
     // papr_scm_nvdimm_init checks for an unarmed dimm; errors are ignored.
-    this.queryHealth();
-    super.registerNvdimm();
+    yield* this.queryHealth();
+    yield* super.registerNvdimm();
   }
 
-  protected override sysfs(): Record<string, () => string> {
-    const attrs: Record<string, () => string> = { flags: () => this.flagsText() };
+  protected override sysfs(): Record<string, () => Task<string>> {
+    const attrs: Record<string, () => Task<string>> = { flags: () => this.flagsText() };
     // papr_nd_attribute_visible hides perf_stats when the hypervisor has none.
     if (this.statBufferLen) attrs.perf_stats = () => this.perfStatsText();
-    attrs.dirty_shutdown = () => `${this.dirtyShutdownCounter}\n`;
-    attrs.health_bitmap_inject = () => "0\n";
+    attrs.dirty_shutdown = () => done(`${this.dirtyShutdownCounter}\n`);
+    attrs.health_bitmap_inject = () => done("0\n");
     return attrs;
   }
 
@@ -109,8 +110,8 @@ export class PaprScmMainline extends PaprScm54 {
    * caches the answer for 60 s in `drc_pmem_query_health`; the simulator
    * asks on every read so injected health shows at once.
    */
-  queryHealth(): number {
-    const r = this.hcall(OP.H_SCM_HEALTH, BigInt(this.drcIndex));
+  *queryHealth(): Task<number> {
+    const r = yield* this.hcall(OP.H_SCM_HEALTH, BigInt(this.drcIndex));
     let bitmap = 0n;
     if (r.rc === H.SUCCESS) {
       bitmap = r.rets[0] & r.rets[1];
@@ -132,16 +133,16 @@ export class PaprScmMainline extends PaprScm54 {
   }
 
   /** `flags_show`: the words of `papr/flags`, each followed by a space, then a newline. */
-  flagsText(): string {
-    const rc = this.queryHealth();
+  *flagsText(): Task<string> {
+    const rc = yield* this.queryHealth();
     if (rc) throw new SysfsError("flags", rc);
     const words = flagsWords(this.healthBitmap);
     return words ? `${words}\n` : "";
   }
 
   /** `papr_pdsm_health` (a fresh query), as libndctl's papr ops turn it into -H output. */
-  pdsmHealth(): DimmHealth {
-    if (this.queryHealth()) return { health_state: "unknown", flags: [] };
+  *pdsmHealth(): Task<DimmHealth> {
+    if (yield* this.queryHealth()) return { health_state: "unknown", flags: [] };
     const h = this.healthBitmap;
     // The kernel's dimm_health: FATAL, CRITICAL, UNHEALTHY, else healthy;
     // libndctl maps UNHEALTHY to non-critical. HEALTH_NON_CRITICAL maps to nothing.
@@ -158,7 +159,7 @@ export class PaprScmMainline extends PaprScm54 {
       shutdown_count: Number(BigInt.asUintN(32, this.dirtyShutdownCounter)),
       flags: dimmFlags(flagsWords(h)),
     };
-    const gauge = this.fuelGauge();
+    const gauge = yield* this.fuelGauge();
     // dimm_fuel_gauge is a u16; ndctl prints 100 - gauge as an int.
     if (gauge !== undefined) health.life_used_percentage = (100 - Number(gauge & 0xFFFFn)) | 0;
     return health;
@@ -169,7 +170,7 @@ export class PaprScmMainline extends PaprScm54 {
    * (or a negative errno). With one: fills it (every statistic when
    * `numStats` is 0, else the ids already in it) and returns 0 or an errno.
    */
-  queryStats(buffer?: bigint, numStats = 0): number {
+  *queryStats(buffer?: bigint, numStats = 0): Task<number> {
     let size = 0;
     if (buffer !== undefined) {
       size = numStats ? STATS_HEADER + numStats * STAT_ENTRY : this.statBufferLen;
@@ -178,7 +179,7 @@ export class PaprScmMainline extends PaprScm54 {
       head.setUint32(8, STATS_VERSION);
       head.setUint32(12, numStats);
     }
-    const r = this.hcall(
+    const r = yield* this.hcall(
       OP.H_SCM_PERFORMANCE_STATS,
       BigInt(this.drcIndex),
       buffer ?? 0n,
@@ -206,13 +207,13 @@ export class PaprScmMainline extends PaprScm54 {
   }
 
   /** Every statistic, as `perf_stats_show` fetches them; a negative errno on failure. */
-  readStats(): PerfStat[] | number {
+  *readStats(): Task<PerfStat[] | number> {
     if (!this.statBufferLen) return -ENOENT;
     const ram = this.kernel.memory;
     if (!ram) return -ENOMEM;
     const buffer = ram.alloc(this.statBufferLen);
     try {
-      const rc = this.queryStats(buffer, 0);
+      const rc = yield* this.queryStats(buffer, 0);
       if (rc) return rc;
       return parseStats(ram.view(buffer, this.statBufferLen));
     } finally {
@@ -221,14 +222,14 @@ export class PaprScmMainline extends PaprScm54 {
   }
 
   /** `perf_stats_show`: one `%.8s = 0x%016llX` line per statistic. */
-  perfStatsText(): string {
-    const stats = this.readStats();
+  *perfStatsText(): Task<string> {
+    const stats = yield* this.readStats();
     if (typeof stats === "number") throw new SysfsError("perf_stats", stats);
     return stats.map((s) => `${s.id.split("\0")[0]} = 0x${hex16(s.value)}\n`).join("");
   }
 
   /** `papr_pdsm_fuel_gauge`: the `MemLife ` statistic alone, or undefined. */
-  fuelGauge(): bigint | undefined {
+  *fuelGauge(): Task<bigint | undefined> {
     const ram = this.kernel.memory;
     if (!this.statBufferLen || !ram) return undefined;
     const size = STATS_HEADER + STAT_ENTRY;
@@ -236,7 +237,7 @@ export class PaprScmMainline extends PaprScm54 {
     try {
       const entry = ram.view(buffer + BigInt(STATS_HEADER), STAT_ENTRY);
       for (let i = 0; i < 8; i++) entry[i] = "MemLife ".charCodeAt(i);
-      if (this.queryStats(buffer, 1) < 0) return undefined;
+      if ((yield* this.queryStats(buffer, 1)) < 0) return undefined;
       return dataView(ram.view(buffer, size)).getBigUint64(STATS_HEADER + 8);
     } finally {
       ram.free(buffer);
@@ -244,10 +245,10 @@ export class PaprScmMainline extends PaprScm54 {
   }
 
   /** `papr_scm_pmem_flush`: H_SCM_FLUSH until done, sleeping on long busy; the final rc. */
-  flush(): number {
+  *flush(): Task<number> {
     const drc = `0x${this.drcIndex.toString(16)}`;
     this.dev("debug", `flush drc ${drc}`);
-    const rc = this.untilDone(
+    const rc = yield* this.untilDone(
       (token) => this.hcall(OP.H_SCM_FLUSH, BigInt(this.drcIndex), token),
       true,
     );

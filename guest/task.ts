@@ -1,0 +1,123 @@
+/**
+ * Guest kernel code as resumable tasks. Every point where a real kernel can
+ * block or lose its CPU — each `hvsc` (hcall) and each `msleep` — is a
+ * `yield` of an {@link Effect}; whatever runs the task decides what that
+ * means. The worker runtime blocks its thread on the Atomics channel
+ * (`runBlocking`); the single-thread simulation lets a seeded scheduler pick
+ * which partition steps next, with virtual time (`runtime/sim/`). The driver
+ * source is the same in both.
+ *
+ * @example
+ * ```ts
+ * import { hcall, msleep, type Task } from "./task.ts";
+ * function* probeOnce(): Task<number> {
+ *   const { rc } = yield* hcall(0xF000, 1n);
+ *   if (rc !== 0) yield* msleep(1);
+ *   return rc;
+ * }
+ * ```
+ * @module
+ */
+
+/** One hcall: r3 (opcode) and r4..r12 in; the machine answers with a {@link PlparResult}. */
+export interface HcallEffect {
+  /** Discriminant. */
+  readonly kind: "hcall";
+  /** The hcall's opcode (r3). */
+  readonly opcode: number;
+  /** r4..r12 (missing ones read as 0). */
+  readonly args: readonly bigint[];
+}
+
+/** `msleep`: the task gives up its CPU for `ms` milliseconds. */
+export interface SleepEffect {
+  /** Discriminant. */
+  readonly kind: "sleep";
+  /** Milliseconds. */
+  readonly ms: number;
+}
+
+/**
+ * Work the kernel does on its own CPU that takes time (registering a
+ * region's memory, booting up to the driver probes). It costs virtual time
+ * in the simulation; the worker runtime does not wait for it.
+ */
+export interface ComputeEffect {
+  /** Discriminant. */
+  readonly kind: "compute";
+  /** Nanoseconds of the kernel's CPU. */
+  readonly ns: number;
+  /** What the time is spent on (for traces). */
+  readonly what: string;
+}
+
+/** A point where guest code blocks. */
+export type Effect = HcallEffect | SleepEffect | ComputeEffect;
+
+/** The result of `plpar_hcall`: r3 and the returned registers r4..r12. */
+export interface PlparResult {
+  /** Return code (r3), signed. */
+  rc: number;
+  /** r4..r12, unsigned 64-bit. */
+  rets: bigint[];
+}
+
+/** Guest code that may block: a generator of effects, resumed with each hcall's result. */
+export type Task<T> = Generator<Effect, T, PlparResult | undefined>;
+
+/** Issues one hcall (`hvsc`) and returns what the hypervisor answered. */
+export function* hcall(opcode: number, ...args: bigint[]): Task<PlparResult> {
+  const answer = yield { kind: "hcall", opcode, args };
+  if (!answer) {
+    throw new Error(
+      `the runtime resumed an hcall (opcode 0x${opcode.toString(16)}) without an answer`,
+    );
+  }
+  return answer;
+}
+
+/** `msleep(ms)`. */
+export function* msleep(ms: number): Task<void> {
+  yield { kind: "sleep", ms };
+}
+
+/** Spends `ns` of the kernel's own CPU time on `what`. */
+export function* compute(ns: number, what: string): Task<void> {
+  if (ns > 0) yield { kind: "compute", ns, what };
+}
+
+/** Wraps a plain value as a task that never blocks. */
+// deno-lint-ignore require-yield
+export function* done<T>(value: T): Task<T> {
+  return value;
+}
+
+/** True for a generator object (what a task-returning method gave back). */
+export function isTask(value: unknown): value is Task<unknown> {
+  return typeof value === "object" && value !== null &&
+    typeof (value as { next?: unknown }).next === "function" &&
+    typeof (value as { throw?: unknown }).throw === "function" &&
+    Symbol.iterator in value;
+}
+
+/**
+ * Runs a task to its end on this thread, answering each hcall with
+ * `answer` (a core called directly, say); sleeps and compute take no time.
+ * The quickest way to drive guest code in a test or a benchmark.
+ * @example
+ * ```ts
+ * import { hcall, runSync } from "./task.ts";
+ * const rc = runSync(hcall(0xF000), () => ({ rc: 0, rets: new Array(9).fill(0n) })).rc;
+ * ```
+ */
+export function runSync<T>(
+  task: Task<T>,
+  answer: (opcode: number, args: readonly bigint[]) => PlparResult,
+): T {
+  let step = task.next();
+  while (!step.done) {
+    const effect = step.value;
+    step = task.next(effect.kind === "hcall" ? answer(effect.opcode, effect.args) : undefined);
+  }
+  return step.value;
+}

@@ -1,0 +1,332 @@
+/**
+ * The `sim` runtime: the whole machine in one thread. The hypervisor core
+ * answers hcalls directly, each partition's guest kernel runs as tasks under
+ * a seeded scheduler, time is virtual, SCM is sparse. No workers, no OS
+ * clock, no `Math.random`: the same seed and the same calls give the same
+ * run, byte for byte (see `traceHash`).
+ *
+ * The scheduler is driven from microtasks, so an awaited control-plane call
+ * returns as soon as the simulation has finished it, however much virtual
+ * time it took.
+ * @module
+ */
+import type { HypervisorConfig } from "../../actors/hypervisor_actor.ts";
+import { guestMemoryOver } from "../../core/guest_memory.ts";
+import { HypervisorCore } from "../../core/hypervisor.ts";
+import type { LparId, Mapping, MediaCounters } from "../../core/types.ts";
+import type { AddressTranslator } from "../../guest/dax.ts";
+import { GuestHost } from "../../guest/host.ts";
+import type { DriverOverrides, KernelCosts } from "../../guest/kernel.ts";
+import type { PlparResult } from "../../guest/task.ts";
+import type {
+  GuestControl,
+  HypervisorControl,
+  PartitionHandle,
+  Runtime,
+  RuntimeHooks,
+  TraceRecord,
+} from "../types.ts";
+import { SeededRandom } from "./random.ts";
+import { PageBudget, SparseScm } from "./sparse_scm.ts";
+import { Scheduler, SimPartition } from "./scheduler.ts";
+import { TraceHash } from "./trace_hash.ts";
+
+/** Bytes of real memory each simulated partition has for hypervisor buffers. */
+export const SIM_REAL_MEMORY_BYTES = 64 * 1024;
+/** Default budget of written SCM pages, all devices together: 1 GiB. */
+export const DEFAULT_SCM_BUDGET_BYTES = 1024 ** 3;
+/** Virtual time one hcall takes besides any binding cost: 1 µs. */
+export const HCALL_NS = 1000;
+/** Most scheduler steps in one microtask before the control plane gets a turn. */
+const STEPS_PER_TURN = 256;
+/**
+ * Microtask turns the control plane gets, when every partition sleeps,
+ * before the clock jumps: enough for an awaited call's continuation to ask
+ * its next call at the same virtual time.
+ */
+const SETTLE_TURNS = 64;
+/** Most hcall records kept between traceStart and traceTake. */
+const MAX_TRACE_RECORDS = 1_000_000;
+
+/** Options of the sim runtime. */
+export interface SimOptions {
+  /** Seed of the scheduler and of the hypervisor's tokens. */
+  seed: number;
+  /** What the guest kernels' own work costs. */
+  guestCosts?: Partial<KernelCosts>;
+  /** Budget of written SCM pages (default 1 GiB). */
+  scmBudgetBytes?: number;
+  /** Driver classes to use instead of the real ones (a swarm canary's broken variant). */
+  drivers?: DriverOverrides;
+}
+
+interface Lpar {
+  partition: SimPartition;
+  host: GuestHost;
+  realMemory: ArrayBuffer;
+  panicRequested: boolean;
+}
+
+interface Drc {
+  memory: SparseScm;
+  counters: BigInt64Array;
+}
+
+/** A partition's page table: the core's mappings, re-read when they change. */
+class CoreMappings implements AddressTranslator {
+  readonly #core: HypervisorCore;
+  readonly #lpar: LparId;
+  #version = -1;
+  #list: Mapping[] = [];
+  constructor(core: HypervisorCore, lpar: LparId) {
+    this.#core = core;
+    this.#lpar = lpar;
+  }
+  translate(address: bigint, length: number): Mapping | undefined {
+    const version = this.#core.mapVersion(this.#lpar);
+    if (version !== this.#version) {
+      this.#version = version;
+      this.#list = this.#core.mappings(this.#lpar);
+    }
+    const end = address + BigInt(length);
+    return this.#list.find((m) => m.base <= address && end <= m.base + m.size);
+  }
+}
+
+/** The one-thread machine. */
+export class SimRuntime implements Runtime {
+  readonly kind = "sim";
+  readonly hypervisor: HypervisorControl;
+  readonly core: HypervisorCore;
+  readonly scheduler: Scheduler;
+  /** A hash of every hcall and every finished call, in order. */
+  readonly trace = new TraceHash();
+  readonly #hooks: RuntimeHooks;
+  readonly #costs: Partial<KernelCosts>;
+  readonly #drivers?: DriverOverrides;
+  readonly #budget: PageBudget;
+  readonly #lpars = new Map<LparId, Lpar>();
+  readonly #drcs = new Map<number, Drc>();
+  #records?: TraceRecord[];
+  #pumping = false;
+  #failure?: string;
+
+  constructor(config: HypervisorConfig, options: SimOptions, hooks: RuntimeHooks) {
+    this.#hooks = hooks;
+    this.#costs = options.guestCosts ?? {};
+    this.#drivers = options.drivers;
+    this.#budget = new PageBudget(options.scmBudgetBytes ?? DEFAULT_SCM_BUDGET_BYTES);
+    const tokens = new SeededRandom(options.seed, 1);
+    this.core = new HypervisorCore({
+      personality: config.personality,
+      powervm: config.powervm,
+      flushLatencyNs: config.flushLatencyNs,
+      env: {
+        now: () => BigInt(Math.round(this.scheduler.now)),
+        random64: () => tokens.random64(),
+        guestMemory: guestMemoryOver((lpar) => this.#lpars.get(lpar)?.realMemory),
+        media: (drc) => this.#media(drc),
+      },
+    });
+    this.scheduler = new Scheduler(
+      new SeededRandom(options.seed, 2),
+      (lpar, opcode, args) => this.#hcall(lpar, opcode, args),
+    );
+    this.hypervisor = this.#control();
+  }
+
+  clock(): number {
+    return this.scheduler.now;
+  }
+
+  #hcall(lpar: LparId, opcode: number, args: readonly bigint[]) {
+    const result: PlparResult = this.core.hcall(lpar, opcode, args);
+    const elapsedNs = HCALL_NS + Number(this.core.takeElapsedNs());
+    if (this.#records && this.#records.length < MAX_TRACE_RECORDS) {
+      this.#records.push({ lpar, opcode, rc: result.rc });
+    }
+    this.trace.add(
+      `${this.scheduler.now} ${lpar} h${opcode.toString(16)} ${args.join(",")} ` +
+        `${result.rc} ${result.rets.join(",")}`,
+    );
+    return { result, elapsedNs };
+  }
+
+  #media(drc: number): MediaCounters {
+    const counters = this.#drcs.get(drc)?.counters;
+    return counters
+      ? { reads: BigInt.asUintN(64, counters[0]), writes: BigInt.asUintN(64, counters[1]) }
+      : { reads: 0n, writes: 0n };
+  }
+
+  #check(): void {
+    if (this.#failure !== undefined) throw new Error(`hypervisor failed: ${this.#failure}`);
+  }
+
+  #drc(index: number): Drc {
+    const drc = this.#drcs.get(index);
+    if (!drc) throw new RangeError(`no drc 0x${index.toString(16)}`);
+    return drc;
+  }
+
+  /** The hypervisor's control plane: the core's operations, answered at once. */
+  #control(): HypervisorControl {
+    const now = <T>(f: () => T): Promise<T> => {
+      try {
+        this.#check();
+        return Promise.resolve(f());
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
+    return {
+      createDrc: (spec) =>
+        now(() => {
+          this.core.addDrc(spec);
+          const size = Number(spec.blockSize) * spec.blocks;
+          this.#drcs.set(spec.index, {
+            memory: new SparseScm(size, this.#budget),
+            counters: new BigInt64Array(2),
+          });
+        }),
+      assign: (drc, lpar) => now(() => this.core.assign(drc, lpar)),
+      unassign: (drc, lpar) => now(() => this.core.unassign(drc, lpar)),
+      releaseLpar: (lpar) => now(() => this.core.releaseLpar(lpar)),
+      setHealth: (drc, bitmap) => now(() => this.core.setHealth(drc, bitmap)),
+      setFlushFailure: (drc, failing) => now(() => this.core.setFlushFailure(drc, failing)),
+      bindings: () => now(() => this.core.bindings()),
+      invariants: () => now(() => this.core.invariants()),
+      media: (drc) => now(() => this.#media(drc)),
+      traceStart: () => now(() => void (this.#records = [])),
+      traceTake: () =>
+        now(() => {
+          const records = this.#records ?? [];
+          this.#records = undefined;
+          return records;
+        }),
+      injectFailure: (reason) => now(() => this.#fail(reason)),
+    };
+  }
+
+  #fail(reason: string): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = reason;
+    this.#hooks.hypervisorFailed(reason);
+  }
+
+  startPartition(id: LparId, name: string): Promise<PartitionHandle> {
+    try {
+      this.#check();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#lpars.has(id)) return Promise.reject(new RangeError(`LPAR ${id} already exists`));
+    const partition = new SimPartition(id, name);
+    const lpar: Lpar = {
+      partition,
+      realMemory: new ArrayBuffer(SIM_REAL_MEMORY_BYTES),
+      panicRequested: false,
+      host: undefined as unknown as GuestHost,
+    };
+    lpar.host = new GuestHost({
+      name,
+      pageTable: new CoreMappings(this.core, id),
+      realMemory: lpar.realMemory,
+      clock: () => this.scheduler.now,
+      takePanicRequest: () => {
+        const asked = lpar.panicRequested;
+        lpar.panicRequested = false;
+        return asked;
+      },
+      costs: this.#costs,
+      drivers: this.#drivers,
+    });
+    this.#lpars.set(id, lpar);
+    this.scheduler.add(partition);
+    const submit = <T>(start: () => unknown): Promise<T> => {
+      const promise = partition.submit<T>(start);
+      this.#kick();
+      return promise;
+    };
+    const host = lpar.host as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const guest = new Proxy({}, {
+      get: (_, key) => {
+        if (typeof key !== "string" || !(key in GuestHost.prototype)) return undefined;
+        return (...args: unknown[]) => {
+          // The partition runs its calls one at a time, in order; the trace says when each ended.
+          return submit(() => host[key](...args)).then((value) => {
+            this.trace.add(`${this.scheduler.now} ${id} ${key} done`);
+            return value;
+          });
+        };
+      },
+    }) as GuestControl;
+    const failed = new Promise<never>(() => {});
+    const handle: PartitionHandle = {
+      guest,
+      failed,
+      requestPanic: () => void (lpar.panicRequested = true),
+      attachScm: (drc) =>
+        submit(() => {
+          const { memory, counters } = this.#drc(drc);
+          lpar.host.attachScm(drc, memory, counters);
+        }),
+      crashForTest: (message) =>
+        Promise.reject(new Error(`the sim runtime has no worker to crash (${message})`)),
+      stop: (reason) => partition.stop(reason),
+    };
+    return Promise.resolve(handle);
+  }
+
+  /** Runs the scheduler from a microtask until there is nothing left to do. */
+  #kick(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    queueMicrotask(() => this.#pump(false));
+  }
+
+  #pump(settled: boolean): void {
+    try {
+      for (let i = 0; i < STEPS_PER_TURN; i++) {
+        const state = this.scheduler.step();
+        if (state === "stepped") {
+          settled = false;
+          continue;
+        }
+        if (state === "settled") {
+          // A call finished: its caller's continuation may ask the next call now.
+          queueMicrotask(() => this.#pump(false));
+          return;
+        }
+        if (state === "idle") {
+          this.#pumping = false;
+          return;
+        }
+        // Everyone sleeps: give the control plane its turns first, then jump.
+        if (!settled) {
+          this.#settle(SETTLE_TURNS);
+          return;
+        }
+        this.scheduler.advance();
+        settled = false;
+      }
+      queueMicrotask(() => this.#pump(false));
+    } catch (error) {
+      // A simulator bug: fail the machine cleanly rather than the process.
+      this.#pumping = false;
+      this.#fail(`simulation failed: ${(error as Error)?.stack ?? error}`);
+    }
+  }
+
+  #settle(turns: number): void {
+    if (turns > 0) queueMicrotask(() => this.#settle(turns - 1));
+    else this.#pump(true);
+  }
+
+  stop(): Promise<void> {
+    for (const lpar of this.#lpars.values()) {
+      lpar.partition.stop(new Error(`LPAR ${lpar.partition.name} was stopped`));
+    }
+    return Promise.resolve();
+  }
+}

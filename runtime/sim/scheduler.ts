@@ -1,0 +1,212 @@
+/**
+ * The simulation's scheduler: one thread, virtual time, a seeded choice of
+ * which partition steps next. Each partition runs one task at a time (its
+ * control-plane calls, in the order asked); a task runs until it yields an
+ * effect. An hcall is answered when the scheduler picks its partition; a
+ * sleep or the kernel's own work makes the partition wait on the virtual
+ * clock; when nobody can run, the clock jumps to the next wake-up.
+ * @module
+ */
+import type { Effect, PlparResult, Task } from "../../guest/task.ts";
+import { isTask } from "../../guest/task.ts";
+import type { SeededRandom } from "./random.ts";
+
+/** Most calls waiting on one partition; one more is refused to its caller. */
+export const MAX_QUEUED_CALLS = 4096;
+/** Most effects one task may yield: a runaway loop in guest code fails that task, not the machine. */
+export const MAX_TASK_EFFECTS = 1_000_000;
+
+/** Answers one hcall of partition `lpar`; `elapsedNs` is the hypervisor time it took. */
+export type HcallExecutor = (
+  lpar: number,
+  opcode: number,
+  args: readonly bigint[],
+) => { result: PlparResult; elapsedNs: number };
+
+interface Call {
+  start: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Running extends Call {
+  task: Task<unknown>;
+  /** The hcall yielded and not answered yet. */
+  hcall?: Effect & { kind: "hcall" };
+  /** What to resume the task with when its partition steps next. */
+  answer?: PlparResult;
+  effects: number;
+}
+
+/** One partition as the scheduler runs it. */
+export class SimPartition {
+  readonly id: number;
+  readonly name: string;
+  /** Virtual time (ns) before which this partition cannot step. */
+  readyAt = 0;
+  readonly #queue: Call[] = [];
+  #running?: Running;
+  #stopped?: Error;
+
+  constructor(id: number, name: string) {
+    this.id = id;
+    this.name = name;
+  }
+
+  /** Has work: a call running or waiting. */
+  get active(): boolean {
+    return this.#running !== undefined || this.#queue.length > 0;
+  }
+
+  /** Queues a call; the promise settles with what it returned (a task runs under the scheduler). */
+  submit<T>(start: () => unknown): Promise<T> {
+    if (this.#stopped) return Promise.reject(this.#stopped);
+    if (this.#queue.length >= MAX_QUEUED_CALLS) {
+      return Promise.reject(
+        new RangeError(
+          `${this.name}: ${MAX_QUEUED_CALLS} calls are already waiting; wait for some`,
+        ),
+      );
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    this.#queue.push({ start, resolve: resolve as (v: unknown) => void, reject });
+    return promise;
+  }
+
+  /** Ends the partition: its running and waiting calls fail with `reason`. */
+  stop(reason: Error): void {
+    if (this.#stopped) return;
+    this.#stopped = reason;
+    const calls: Call[] = [...this.#queue.splice(0)];
+    if (this.#running) calls.unshift(this.#running);
+    this.#running = undefined;
+    for (const call of calls) call.reject(reason);
+  }
+
+  /**
+   * One step at virtual time `now`. Returns true when a call finished (its
+   * promise settled), so the caller can let the control plane react.
+   */
+  step(now: number, execute: HcallExecutor): boolean {
+    const running = this.#running;
+    if (!running) return this.#startNext(now);
+    if (running.hcall) {
+      const { opcode, args } = running.hcall;
+      running.hcall = undefined;
+      const { result, elapsedNs } = execute(this.id, opcode, args);
+      if (elapsedNs > 0) {
+        // The answer arrives when the hypervisor is done with the call.
+        running.answer = result;
+        this.readyAt = now + elapsedNs;
+        return false;
+      }
+      return this.#resume(running, result, now);
+    }
+    const answer = running.answer;
+    running.answer = undefined;
+    return this.#resume(running, answer, now);
+  }
+
+  #startNext(now: number): boolean {
+    const call = this.#queue.shift()!;
+    let value: unknown;
+    try {
+      value = call.start();
+    } catch (error) {
+      call.reject(error);
+      return true;
+    }
+    if (!isTask(value)) {
+      call.resolve(value);
+      return true;
+    }
+    const running: Running = { ...call, task: value as Task<unknown>, effects: 0 };
+    this.#running = running;
+    return this.#resume(running, undefined, now);
+  }
+
+  #resume(running: Running, value: PlparResult | undefined, now: number): boolean {
+    let step: IteratorResult<Effect, unknown>;
+    try {
+      if (++running.effects > MAX_TASK_EFFECTS) {
+        throw new RangeError(
+          `${this.name}: a call yielded more than ${MAX_TASK_EFFECTS} hcalls and sleeps; ` +
+            `stopped as a runaway loop`,
+        );
+      }
+      step = running.task.next(value);
+    } catch (error) {
+      this.#running = undefined;
+      running.reject(error);
+      return true;
+    }
+    if (step.done) {
+      this.#running = undefined;
+      running.resolve(step.value);
+      return true;
+    }
+    const effect = step.value;
+    if (effect.kind === "hcall") {
+      running.hcall = effect;
+      this.readyAt = now;
+    } else {
+      this.readyAt = now + (effect.kind === "sleep" ? effect.ms * 1e6 : effect.ns);
+    }
+    return false;
+  }
+}
+
+/** Chooses, with a seeded random source, which partition steps; keeps the virtual clock. */
+export class Scheduler {
+  /** Virtual time, ns. */
+  now = 0;
+  /** Steps taken. */
+  steps = 0;
+  readonly #partitions: SimPartition[] = [];
+  readonly #random: SeededRandom;
+  readonly #execute: HcallExecutor;
+  readonly #runnable: SimPartition[] = [];
+
+  constructor(random: SeededRandom, execute: HcallExecutor) {
+    this.#random = random;
+    this.#execute = execute;
+  }
+
+  /** Adds a partition. */
+  add(partition: SimPartition): void {
+    this.#partitions.push(partition);
+  }
+
+  /**
+   * Steps one runnable partition, chosen at random. Returns `"stepped"`,
+   * `"settled"` (a call finished), `"waiting"` (only sleepers: call
+   * `advance`) or `"idle"` (no work at all).
+   */
+  step(): "stepped" | "settled" | "waiting" | "idle" {
+    const runnable = this.#runnable;
+    runnable.length = 0;
+    let waiting = false;
+    for (const p of this.#partitions) {
+      if (!p.active) continue;
+      if (p.readyAt <= this.now) runnable.push(p);
+      else waiting = true;
+    }
+    if (runnable.length === 0) return waiting ? "waiting" : "idle";
+    const chosen = runnable.length === 1
+      ? runnable[0]
+      : runnable[this.#random.below(runnable.length)];
+    this.steps++;
+    return chosen.step(this.now, this.#execute) ? "settled" : "stepped";
+  }
+
+  /** Moves the clock to the earliest wake-up; false when nobody waits. */
+  advance(): boolean {
+    let next = Infinity;
+    for (const p of this.#partitions) {
+      if (p.active && p.readyAt > this.now && p.readyAt < next) next = p.readyAt;
+    }
+    if (next === Infinity) return false;
+    this.now = next;
+    return true;
+  }
+}

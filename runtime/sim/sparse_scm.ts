@@ -1,0 +1,89 @@
+/**
+ * SCM for the simulation: memory is taken only for the pages written, so a
+ * 60 GiB nvdimm with a few MiB written costs a few MiB. All the devices of
+ * one machine draw from one budget; a write past it is an error to the
+ * writer, never a failure of the machine.
+ * @module
+ */
+import type { ScmMemory } from "../../guest/dax.ts";
+
+/** Bytes per page of sparse memory. */
+export const PAGE_BYTES = 64 * 1024;
+
+/** How many bytes of pages a machine's devices may hold together. */
+export class PageBudget {
+  /** Bytes of pages held now. */
+  used = 0;
+  /** The most bytes of pages allowed. */
+  readonly limit: number;
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+  /** Takes one page, or throws a RangeError saying the budget is spent. */
+  take(): void {
+    if (this.used + PAGE_BYTES > this.limit) {
+      throw new RangeError(
+        `the simulated SCM is full: ${this.used} bytes of pages written, at most ${this.limit}; ` +
+          `write less, or start the system with a larger scmBudgetBytes`,
+      );
+    }
+    this.used += PAGE_BYTES;
+  }
+}
+
+/** One DRC's memory as pages allocated on first write; unwritten bytes read as zero. */
+export class SparseScm implements ScmMemory {
+  readonly size: number;
+  readonly #pages = new Map<number, Uint8Array>();
+  readonly #budget: PageBudget;
+
+  constructor(size: number, budget: PageBudget) {
+    this.size = size;
+    this.#budget = budget;
+  }
+
+  /** Pages allocated (for tests and reports). */
+  get pages(): number {
+    return this.#pages.size;
+  }
+
+  #check(offset: number, length: number): void {
+    if (offset < 0 || length < 0 || offset + length > this.size) {
+      throw new RangeError(`${offset}+${length} is outside the device (${this.size} bytes)`);
+    }
+  }
+
+  read(offset: number, length: number): Uint8Array {
+    this.#check(offset, length);
+    const out = new Uint8Array(length);
+    for (let done = 0; done < length;) {
+      const at = offset + done;
+      const page = Math.floor(at / PAGE_BYTES), within = at % PAGE_BYTES;
+      const n = Math.min(PAGE_BYTES - within, length - done);
+      const bytes = this.#pages.get(page);
+      if (bytes) out.set(bytes.subarray(within, within + n), done);
+      done += n;
+    }
+    return out;
+  }
+
+  write(offset: number, bytes: Uint8Array): void {
+    this.#check(offset, bytes.length);
+    // Take every page first, so a write past the budget changes nothing.
+    const first = Math.floor(offset / PAGE_BYTES);
+    const last = Math.floor((offset + Math.max(bytes.length, 1) - 1) / PAGE_BYTES);
+    for (let page = first; page <= last && bytes.length; page++) {
+      if (!this.#pages.has(page)) {
+        this.#budget.take();
+        this.#pages.set(page, new Uint8Array(PAGE_BYTES));
+      }
+    }
+    for (let done = 0; done < bytes.length;) {
+      const at = offset + done;
+      const page = Math.floor(at / PAGE_BYTES), within = at % PAGE_BYTES;
+      const n = Math.min(PAGE_BYTES - within, bytes.length - done);
+      this.#pages.get(page)!.set(bytes.subarray(done, done + n), within);
+      done += n;
+    }
+  }
+}

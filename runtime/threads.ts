@@ -1,0 +1,130 @@
+/**
+ * The `threads` runtime: the hypervisor actor in its own worker, one worker
+ * per LPAR, hcalls over the Atomics channel and comlink for the control
+ * plane only. Real threads, real time.
+ * @module
+ */
+import * as Comlink from "npm:comlink@^4.4.2";
+import { PANIC, RESP, STOP } from "../channel/layout.ts";
+import type { HypervisorActor, HypervisorConfig } from "../actors/hypervisor_actor.ts";
+import { spawnWorker, terminateWorker } from "../actors/workers.ts";
+import type { hypervisorBoot } from "../workers/hypervisor_worker.ts";
+import type { LparWorker } from "../workers/lpar_worker.ts";
+import type { LparId } from "../core/types.ts";
+import type {
+  GuestControl,
+  HypervisorControl,
+  PartitionHandle,
+  Runtime,
+  RuntimeHooks,
+} from "./types.ts";
+
+/** How long `stop` waits for the hypervisor's serve loop to end before terminating it. */
+const STOP_GRACE_MS = 1000;
+
+/** Workers and channels: today's design, and the default runtime. */
+export class ThreadsRuntime implements Runtime {
+  readonly kind = "threads";
+  readonly hypervisor: HypervisorControl;
+  readonly #worker: Worker;
+  readonly #hv: Comlink.Remote<HypervisorActor>;
+  readonly #origin = performance.now();
+
+  private constructor(worker: Worker, hv: Comlink.Remote<HypervisorActor>) {
+    this.#worker = worker;
+    this.#hv = hv;
+    this.hypervisor = hv as unknown as HypervisorControl;
+  }
+
+  /** Starts the hypervisor worker; rejects (leaving nothing running) if it cannot start. */
+  static async start(config: HypervisorConfig, hooks: RuntimeHooks): Promise<ThreadsRuntime> {
+    const { worker, failed } = spawnWorker(
+      new URL("../workers/hypervisor_worker.ts", import.meta.url),
+      "hypervisor",
+      (m) => hooks.error(`hypervisor: ${m}`),
+    );
+    const boot = Comlink.wrap<typeof hypervisorBoot>(worker);
+    let hv: Comlink.Remote<HypervisorActor>;
+    try {
+      hv = await Promise.race([boot.start(config), failed]) as unknown as Comlink.Remote<
+        HypervisorActor
+      >;
+    } catch (error) {
+      terminateWorker(worker);
+      throw error;
+    }
+    worker.addEventListener("message", (event: MessageEvent) => {
+      const reason = (event.data as { hypervisorFailure?: string } | null)?.hypervisorFailure;
+      if (typeof reason === "string") hooks.hypervisorFailed(reason);
+    });
+    failed.catch((error: Error) =>
+      hooks.hypervisorFailed(
+        error.message.replace(/^hypervisor worker failed: (Uncaught )?(Error: )?/, ""),
+      )
+    );
+    return new ThreadsRuntime(worker, hv);
+  }
+
+  clock(): number {
+    return (performance.now() - this.#origin) * 1e6;
+  }
+
+  async startPartition(
+    id: LparId,
+    name: string,
+    onError: (message: string) => void,
+  ): Promise<PartitionHandle> {
+    const hv = this.#hv;
+    const channels = await hv.attachLpar(id);
+    const { worker, failed } = spawnWorker(
+      new URL("../workers/lpar_worker.ts", import.meta.url),
+      `LPAR ${name}`,
+      onError,
+    );
+    const remote = Comlink.wrap<LparWorker>(worker);
+    const header = new Int32Array(channels.channel);
+    let stopped = false;
+    const handle: PartitionHandle = {
+      guest: remote as unknown as GuestControl,
+      failed,
+      requestPanic: () => Atomics.store(header, PANIC, 1),
+      async attachScm(drc) {
+        await remote.attachScm(drc, await hv.scm(drc), await hv.mediaCounters(drc));
+      },
+      crashForTest: (message) => remote.crashForTest(message),
+      stop() {
+        if (stopped) return;
+        stopped = true;
+        // terminate() does not stop a worker blocked in Atomics.wait: the stop
+        // word makes its hcall throw first.
+        Atomics.store(header, STOP, 1);
+        Atomics.notify(header, RESP);
+        remote[Comlink.releaseProxy]();
+        terminateWorker(worker);
+      },
+    };
+    try {
+      await Promise.race([remote.init({ lpar: id, name, ...channels }), failed]);
+    } catch (error) {
+      handle.stop(error as Error);
+      throw error;
+    }
+    return handle;
+  }
+
+  async stop(failed: boolean): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        failed ? Promise.resolve() : this.#hv.stop(),
+        new Promise((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS))),
+      ]);
+    } catch {
+      // The hypervisor is going away either way.
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#hv[Comlink.releaseProxy]();
+    terminateWorker(this.#worker);
+  }
+}

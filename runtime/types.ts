@@ -1,0 +1,114 @@
+/**
+ * What the managed system (the HMC logic in `actors/`) needs from a runtime.
+ * Two runtimes implement it over the same machine: `threads` (a worker for
+ * the hypervisor and one per LPAR, hcalls over the Atomics channel) and `sim`
+ * (one thread, a seeded scheduler, virtual time). Only a runtime touches
+ * threads and real time.
+ * @module
+ */
+import type { BlockBinding, DrcSpec, LparId, MediaCounters } from "../core/types.ts";
+import type { GuestHost } from "../guest/host.ts";
+import type { Task } from "../guest/task.ts";
+
+/** The runtimes a managed system can run on. */
+export const RUNTIMES = ["threads", "sim"] as const;
+
+/** A runtime name. */
+export type RuntimeKind = typeof RUNTIMES[number];
+
+/** Checks a runtime name, naming the accepted ones when it is unknown. */
+export function parseRuntime(value: unknown): RuntimeKind {
+  if (typeof value === "string" && (RUNTIMES as readonly string[]).includes(value)) {
+    return value as RuntimeKind;
+  }
+  throw new RangeError(
+    `unknown runtime ${JSON.stringify(value)}; accepted: ${RUNTIMES.join(", ")}`,
+  );
+}
+
+/** A task's result type. */
+type Outcome<R> = R extends Task<infer T> ? T : R;
+
+/**
+ * A partition's control plane as the HMC sees it: every `GuestHost` method,
+ * answered later, in the order asked (a partition runs one thing at a time).
+ */
+export type GuestControl = {
+  [K in keyof GuestHost]: GuestHost[K] extends (...args: infer A) => infer R
+    ? (...args: A) => Promise<Outcome<R>>
+    : never;
+};
+
+/** One hcall the hypervisor answered. */
+export interface TraceRecord {
+  lpar: LparId;
+  opcode: number;
+  rc: number;
+}
+
+/** The hypervisor's control plane. */
+export interface HypervisorControl {
+  /** Creates an nvdimm and its SCM. */
+  createDrc(spec: DrcSpec): Promise<void>;
+  /** Assigns a DRC to an LPAR (its memory is handed over by `PartitionHandle.attachScm`). */
+  assign(drc: number, lpar: LparId): Promise<void>;
+  /** Takes a DRC from an LPAR, releasing its bindings there; the blocks released. */
+  unassign(drc: number, lpar: LparId): Promise<number>;
+  /** Partition shutdown or restart: every binding of the LPAR is released; the count. */
+  releaseLpar(lpar: LparId): Promise<number>;
+  /** Sets a DRC's health bitmap. */
+  setHealth(drc: number, bitmap: bigint): Promise<void>;
+  /** Fault injection: flushes requested on the DRC end in H_HARDWARE while `failing`. */
+  setFlushFailure(drc: number, failing: boolean): Promise<void>;
+  /** The binding table. */
+  bindings(): Promise<BlockBinding[]>;
+  /** Invariant violations of the core (none expected). */
+  invariants(): Promise<string[]>;
+  /** A DRC's media counters. */
+  media(drc: number): Promise<MediaCounters>;
+  /** Starts recording every hcall answered. */
+  traceStart(): Promise<void>;
+  /** Stops recording and returns the records. */
+  traceTake(): Promise<TraceRecord[]>;
+  /** Test-only: fails the hypervisor as a crash of its serve loop would. */
+  injectFailure(reason: string): Promise<void>;
+}
+
+/** One running partition, as its runtime holds it. */
+export interface PartitionHandle {
+  /** Its control plane. */
+  readonly guest: GuestControl;
+  /** Rejects with the error that ended the partition's runtime (a worker's death). */
+  readonly failed: Promise<never>;
+  /** Asks the running kernel to panic at its next hcall (or now, when idle). */
+  requestPanic(): void;
+  /** Hands the DRC's SCM (and media counters) to the partition. */
+  attachScm(drc: number): Promise<void>;
+  /** Test-only: ends the partition's runtime with an uncaught error, as a simulator bug would. */
+  crashForTest(message: string): Promise<void>;
+  /** Stops the partition for good: pending and later calls fail with `reason`. */
+  stop(reason: Error): void;
+}
+
+/** A runtime with a hypervisor running in it. */
+export interface Runtime {
+  readonly kind: RuntimeKind;
+  /** The hypervisor's control plane. */
+  readonly hypervisor: HypervisorControl;
+  /** The machine's clock in ns (virtual on `sim`), for supervision windows. */
+  clock(): number;
+  /** Starts partition `id`; `onError` hears of its runtime's errors. */
+  startPartition(id: LparId, name: string, onError: (message: string) => void): Promise<
+    PartitionHandle
+  >;
+  /** Stops the hypervisor; `failed` is true when it already failed. */
+  stop(failed: boolean): Promise<void>;
+}
+
+/** How a runtime reports that the hypervisor failed. */
+export interface RuntimeHooks {
+  /** The hypervisor failed (the managed system stops everything). */
+  hypervisorFailed(reason: string): void;
+  /** An error message from the hypervisor's runtime. */
+  error(message: string): void;
+}
