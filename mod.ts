@@ -79,12 +79,7 @@ export type {
 export { formatNdctl, parseNdctlArgs } from "./guest/ndctl.ts";
 export type { Json, NdctlListFlags } from "./guest/ndctl.ts";
 export { KERNEL_VERSIONS } from "./guest/papr_scm/mod.ts";
-export {
-  PaprScm52,
-  PaprScm53,
-  PaprScm54,
-  PaprScmMainline,
-} from "./guest/papr_scm/mod.ts";
+export { PaprScm52, PaprScm53, PaprScm54, PaprScmMainline } from "./guest/papr_scm/mod.ts";
 export type {
   KernelServices,
   KernelVersion,

@@ -13,6 +13,7 @@ import type { PanicPoint } from "../guest/kernel.ts";
 import type { Json, NdctlListFlags } from "../guest/ndctl.ts";
 import type { KernelVersion } from "../guest/papr_scm/mod.ts";
 import type { GuestControl, PartitionHandle } from "../runtime/types.ts";
+import { noteProgress } from "./workers.ts";
 import type { ResolvedLpar, ResolvedNvdimm, SupervisionConfig } from "./config.ts";
 
 /** Options for boot, kexec and reboot. */
@@ -124,7 +125,7 @@ export class Lpar {
    */
   #call<T>(call: () => Promise<T>): Promise<T> {
     if (this.#stoppedBy) return Promise.reject(this.#stoppedBy);
-    return Promise.race([call(), this.#dead]);
+    return Promise.race([call(), this.#dead]).finally(noteProgress);
   }
 
   /** The partition's name. */

@@ -34,6 +34,7 @@ import {
   type SystemConfig,
 } from "./config.ts";
 import { Lpar } from "./lpar.ts";
+import { noteProgress, trackSystem, untrackSystem } from "./workers.ts";
 import type { HypervisorConfig } from "./hypervisor_actor.ts";
 import type { DriverOverrides, KernelCosts } from "../guest/kernel.ts";
 import type { HypervisorControl, Runtime, RuntimeKind } from "../runtime/types.ts";
@@ -215,7 +216,7 @@ export class ManagedSystem {
           : new HypervisorFailedError(this.failure),
       );
     }
-    return Promise.race([call(), this.#hvDead]);
+    return Promise.race([call(), this.#hvDead]).finally(noteProgress);
   }
 
   /** Records a line in `events`. */
@@ -289,6 +290,7 @@ export class ManagedSystem {
       : await ThreadsRuntime.start(hvConfig, hooks);
     system.#runtime = runtime;
     system.#hv = runtime.hypervisor;
+    trackSystem(system);
     (system as { runtime: RuntimeKind }).runtime = kind;
     const hv = system.#hv;
     try {
@@ -522,7 +524,11 @@ export class ManagedSystem {
     this.#stopped = true;
     const reason = this.failure === undefined ? undefined : new HypervisorFailedError(this.failure);
     for (const lpar of this.#lpars) lpar?.stop(reason);
-    await this.#runtime.stop(this.failure !== undefined);
+    try {
+      await this.#runtime?.stop(this.failure !== undefined);
+    } finally {
+      untrackSystem(this);
+    }
   }
 
   /** `await using system = ...` stops it at the end of the scope. */

@@ -42,3 +42,41 @@ export function terminateWorker(worker: Worker): void {
 export function liveWorkerCount(): number {
   return live.size;
 }
+
+/** Something that can be stopped: a running managed system. */
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+const systems = new Set<Stoppable>();
+let progress = 0;
+
+/** Records a running managed system (until `untrackSystem`), so a test can stop what it left. */
+export function trackSystem(system: Stoppable): void {
+  systems.add(system);
+}
+
+/** Forgets a stopped managed system. */
+export function untrackSystem(system: Stoppable): void {
+  systems.delete(system);
+}
+
+/** How many managed systems are running. */
+export function liveSystemCount(): number {
+  return systems.size;
+}
+
+/** Stops every running managed system (a test that failed or hung cleans up with it). */
+export async function stopAllSystems(): Promise<void> {
+  await Promise.allSettled([...systems].map((s) => s.stop()));
+}
+
+/** Counts a finished control-plane call: a watchdog tells a slow run from a hung one by it. */
+export function noteProgress(): void {
+  progress++;
+}
+
+/** Control-plane calls finished so far, by every system in this process. */
+export function progressCount(): number {
+  return progress;
+}

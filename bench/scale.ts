@@ -5,7 +5,7 @@
  * @module
  */
 import process from "node:process";
-import { type BindingView, ManagedSystem } from "../actors/managed_system.ts";
+import { type BindingView, ManagedSystem, type StartOptions } from "../actors/managed_system.ts";
 import type { RegionInfo } from "../guest/host.ts";
 
 /** Options of a scale run. */
@@ -17,6 +17,8 @@ export interface ScaleOptions {
   blocks?: number;
   /** Bytes per block (default 1 MiB, so the SCM buffers stay small). */
   blockSize?: number;
+  /** Which runtime (default threads). */
+  start?: StartOptions;
 }
 
 /** What a scale run saw. */
@@ -65,7 +67,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleReport> {
         blockSize,
       })),
     })),
-  });
+  }, options.start);
   try {
     const startMs = performance.now() - t0;
     const regionsBefore: Record<string, RegionInfo[]> = {};

@@ -7,11 +7,19 @@ import { main } from "../cli/main.ts";
 import { KERNEL_VERSIONS } from "../guest/papr_scm/mod.ts";
 import { workerTest } from "./worker_test.ts";
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+/** Runs a command line as given (threads runtime unless it says otherwise). */
+async function cliAsGiven(
+  ...args: string[]
+): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
   const code = await main(args, { print: (t) => out.push(t), error: (t) => err.push(t) });
   return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+/** Runs a command on the sim runtime: protocol behaviour, deterministic and quick. */
+function cli(command: string, ...rest: string[]) {
+  return cliAsGiven(command, "--runtime", "sim", ...rest);
 }
 
 workerTest("cli: help and scenario list", async () => {
@@ -137,10 +145,78 @@ workerTest("cli: bad arguments exit with 2 and say what is accepted", async (t) 
   ];
   for (const [args, message] of cases) {
     await t.step(args.join(" "), async () => {
-      const r = await cli(...args);
+      const r = await cliAsGiven(...args);
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.err}`);
       assert.match(r.err, message);
       assert.match(r.err, /^error: /);
     });
   }
 });
+
+workerTest("cli: --runtime sim with a --seed prints the same bytes every time", async () => {
+  const run = () =>
+    cliAsGiven("scenario", "kexec", "--kernel", "5.3", "--runtime", "sim", "--seed", "9");
+  const [a, b] = [await run(), await run()];
+  assert.equal(a.code, 0);
+  assert.equal(a.out, b.out);
+  assert.match(a.out, /virtual time from the kexec to the end of boot: \d+\.\d{3} s/);
+  const json = await cliAsGiven("matrix", "--kernel", "5.4", "--runtime", "sim", "--json");
+  assert.equal(
+    json.out,
+    (await cliAsGiven("matrix", "--kernel", "5.4", "--runtime", "sim", "--json")).out,
+  );
+});
+
+workerTest("cli: --runtime and --seed are checked", async () => {
+  const bad = await cliAsGiven("scenario", "kexec", "--runtime", "fibers");
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /unknown runtime "fibers"; accepted: threads, sim/);
+  const unseeded = await cliAsGiven("scenario", "kexec", "--seed", "3");
+  assert.equal(unseeded.code, 2);
+  assert.match(unseeded.err, /--seed goes with --runtime sim/);
+  const notNumber = await cliAsGiven("scenario", "kexec", "--runtime", "sim", "--seed", "1e3");
+  assert.equal(notNumber.code, 2);
+  assert.match(notNumber.err, /--seed "1e3": expected a whole number from 0/);
+});
+
+workerTest(
+  "examples/kexec-70g.json: the 2019 story's cost, 5.3 about 301 s, 5.4 about 5 s",
+  async () => {
+    const story = async (kernel: string) => {
+      const r = await cli(
+        "scenario",
+        "kexec",
+        "--config",
+        "examples/kexec-70g.json",
+        "--kernel",
+        kernel,
+        "--json",
+      );
+      assert.equal(r.code, 0, r.err);
+      return JSON.parse(r.out);
+    };
+    const slow = await story("5.3"), quick = await story("5.4");
+    // Faa6d21153fd's dmesg: the second device retried at 301.5 s; the kernel booted on at 340 s.
+    assert.ok(Math.abs(slow.virtualSeconds - 301) / 301 <= 0.2, `5.3: ${slow.virtualSeconds} s`);
+    assert.ok(Math.abs(quick.virtualSeconds - 5) / 5 <= 0.2, `5.4: ${quick.virtualSeconds} s`);
+    const second = slow.dmesg.find((l: string) => l.includes("@44108001: Retrying bind"));
+    const at = Number(/^\[\s*([\d.]+)\]/.exec(second)![1]);
+    assert.ok(Math.abs(at - 301.5) / 301.5 <= 0.05, `second device retried at ${at} s`);
+    assert.equal(slow.pattern, "intact");
+    assert.equal(quick.pattern, "intact");
+    // 60 GiB is more than the threads runtime holds in a SharedArrayBuffer: a clear error.
+    const threads = await cliAsGiven(
+      "scenario",
+      "kexec",
+      "--config",
+      "examples/kexec-70g.json",
+      "--runtime",
+      "threads",
+    );
+    assert.equal(threads.code, 2);
+    assert.match(
+      threads.err,
+      /config\.lpars\[0\]\.nvdimms\[0\]\.blocks: 240 is not valid; expected blocks × blockSize of at most 17179869184 bytes on the threads runtime; the sim runtime takes up to 64 TiB/,
+    );
+  },
+);

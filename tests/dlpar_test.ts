@@ -4,15 +4,14 @@
  * move, and the forced release when the LPAR crashed or ignores the request.
  */
 import assert from "node:assert/strict";
-import { ManagedSystem } from "../actors/managed_system.ts";
-import { workerTest } from "./worker_test.ts";
+import { startSim, workerTest } from "./worker_test.ts";
 
 const MiB16 = 16 * 1024 * 1024;
 const DRC_A = 0x44100002;
 const DRC_B = 0x44100003;
 
 function twoLpars() {
-  return ManagedSystem.start({
+  return startSim({
     lpars: [
       { name: "lpar1", nvdimms: [{ drc: DRC_A, blocks: 4, blockSize: MiB16 }] },
       { name: "lpar2", kernel: "5.3" },
@@ -103,7 +102,7 @@ workerTest("dlpar remove from a panicked LPAR forces the release and says so", a
 });
 
 workerTest("dlpar remove from an LPAR that ignores the request forces the release", async () => {
-  await using system = await ManagedSystem.start({
+  await using system = await startSim({
     lpars: [{
       name: "lpar1",
       nvdimms: [{ drc: DRC_A, blocks: 4, blockSize: MiB16 }],
@@ -140,7 +139,7 @@ workerTest("dlpar move: the nvdimm and its data go to another LPAR", async () =>
 workerTest(
   "dlpar remove after a failed probe (5.2 after kexec) forces the old kernel's bindings",
   async () => {
-    await using system = await ManagedSystem.start({
+    await using system = await startSim({
       lpars: [{
         name: "lpar1",
         kernel: "5.2",
@@ -163,7 +162,7 @@ workerTest(
 );
 
 workerTest("dlpar move to a bad target is refused before anything moves", async () => {
-  await using system = await ManagedSystem.start({
+  await using system = await startSim({
     lpars: [
       { name: "lpar1", nvdimms: [{ drc: "0x44100002", blocks: 4, blockSize: 1 << 20 }] },
       { name: "lpar2" },

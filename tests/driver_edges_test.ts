@@ -3,14 +3,13 @@
  */
 import assert from "node:assert/strict";
 import { BIND_ANY_ADDR } from "../abi/hcalls.ts";
-import { ManagedSystem } from "../actors/managed_system.ts";
-import { workerTest } from "./worker_test.ts";
+import { startSim, workerTest } from "./worker_test.ts";
 
 const MiB = 1 << 20;
 
 workerTest("5.4: first and last block bound but not contiguously → unbind, then bind", async () => {
   const drc = 0x44100002;
-  await using system = await ManagedSystem.start({
+  await using system = await startSim({
     lpars: [{
       name: "a",
       kernel: "5.4",
@@ -48,7 +47,7 @@ workerTest("5.4: first and last block bound but not contiguously → unbind, the
 
 workerTest("5.3: a second H_OVERLAP after the unbind fails the probe silently", async () => {
   const shared = { drc: 0x44200000, blocks: 8, blockSize: MiB };
-  await using system = await ManagedSystem.start({
+  await using system = await startSim({
     lpars: [
       { name: "owner", paprScm: false, nvdimms: [shared] },
       { name: "late", kernel: "5.3", nvdimms: [shared] },

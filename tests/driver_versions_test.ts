@@ -4,14 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { H, OP } from "../abi/hcalls.ts";
-import { ManagedSystem } from "../actors/managed_system.ts";
 import { pmemNode } from "../guest/device_tree.ts";
 import { Libnvdimm } from "../guest/libnvdimm.ts";
 import type { KernelServices, PlatformDevice, PlparResult } from "../guest/papr_scm/services.ts";
 import { compute, done, msleep, runSync } from "../guest/task.ts";
 import { ENXIO } from "../guest/papr_scm/services.ts";
 import { PaprScm52 } from "../guest/papr_scm/v5_2.ts";
-import { workerTest } from "./worker_test.ts";
+import { startSim, workerTest } from "./worker_test.ts";
 
 const MiB = 1 << 20;
 const DRC = 0x44100002;
@@ -90,7 +89,7 @@ Deno.test("5.2: long busy from BIND_MEM fails the probe after one call; H_BUSY i
 workerTest(
   "mainline: papr/flags lists every word in kernel order, each with a trailing space",
   async () => {
-    await using system = await ManagedSystem.start({
+    await using system = await startSim({
       lpars: [{
         name: "a",
         kernel: "mainline",
@@ -123,7 +122,7 @@ workerTest(
   "5.3: after kexec each nvdimm unbinds only its own DRC (scope DRC, not ALL)",
   async () => {
     const drcs = [0x44100002, 0x44100003];
-    await using system = await ManagedSystem.start({
+    await using system = await startSim({
       lpars: [{
         name: "a",
         kernel: "5.3",

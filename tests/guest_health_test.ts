@@ -4,8 +4,7 @@
  * at run time through the managed system.
  */
 import assert from "node:assert/strict";
-import { ManagedSystem } from "../actors/managed_system.ts";
-import { workerTest } from "./worker_test.ts";
+import { startSim, workerTest } from "./worker_test.ts";
 
 const DRC = 0x44100002;
 
@@ -23,7 +22,7 @@ function config(kernel: string, personality: "powervm" | "qemu" = "powervm") {
 workerTest(
   "health injection shows in papr/flags and ndctl list -D / -DH (mainline, powervm)",
   async () => {
-    await using system = await ManagedSystem.start(config("mainline"));
+    await using system = await startSim(config("mainline"));
     const lpar = system.lpar("a");
     await lpar.boot();
 
@@ -92,7 +91,7 @@ workerTest(
 workerTest(
   "health under qemu: only UNARMED is valid (r4 & r5); 5.4 has no health at all",
   async () => {
-    await using system = await ManagedSystem.start(config("mainline", "qemu"));
+    await using system = await startSim(config("mainline", "qemu"));
     const lpar = system.lpar("a");
     await lpar.boot();
     await system.setHealth(DRC, ["UNARMED", "HEALTH_FATAL", "SHUTDOWN_DIRTY"]);

@@ -4,8 +4,7 @@
  * kdump, and the 5.3/5.4 off-by-one that hides the last bytes.
  */
 import assert from "node:assert/strict";
-import { ManagedSystem } from "../actors/managed_system.ts";
-import { workerTest } from "./worker_test.ts";
+import { startSim, workerTest } from "./worker_test.ts";
 
 const DRC = 0x44100002;
 const LABEL = 128 * 1024;
@@ -22,7 +21,7 @@ const pattern = (n: number, seed: number) =>
 workerTest(
   "labels written by one kernel read back after kexec and after panic + kdump",
   async () => {
-    await using system = await ManagedSystem.start(config("5.2"));
+    await using system = await startSim(config("5.2"));
     const lpar = system.lpar("a");
     await lpar.boot();
     // 5.2 moves one byte per command and per hcall.
@@ -56,7 +55,7 @@ workerTest(
 );
 
 workerTest("label bounds: 5.4 cannot reach the last bytes, mainline and 5.2 can", async () => {
-  await using system = await ManagedSystem.start(config("5.2"));
+  await using system = await startSim(config("5.2"));
   const lpar = system.lpar("a");
   const tail = pattern(8, 3);
 

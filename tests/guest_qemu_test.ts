@@ -6,19 +6,18 @@
  * can only be shown by answering its bind with H_OVERLAP by hand.
  */
 import assert from "node:assert/strict";
-import { ManagedSystem } from "../actors/managed_system.ts";
 import { H, OP, rcName } from "../abi/hcalls.ts";
 import { HypervisorCore } from "../core/hypervisor.ts";
 import { buildDeviceTree } from "../guest/device_tree.ts";
 import { GuestKernel } from "../guest/kernel.ts";
 import { runSync } from "../guest/task.ts";
-import { workerTest } from "./worker_test.ts";
+import { startSim, workerTest } from "./worker_test.ts";
 
 const DRC = 0x90000001;
 const QEMU = { hypervisor: { personality: "qemu" as const } };
 
 workerTest("qemu: 5.2 survives kexec (no binding state, so no H_OVERLAP)", async () => {
-  await using system = await ManagedSystem.start({
+  await using system = await startSim({
     ...QEMU,
     lpars: [{ name: "a", kernel: "5.2", nvdimms: [{ drc: DRC, blocks: 2, blockSize: 1 << 20 }] }],
   });
@@ -40,7 +39,7 @@ workerTest("qemu: 5.2 survives kexec (no binding state, so no H_OVERLAP)", async
 workerTest(
   "qemu: H_OVERLAP only for a bind with a target address; queries are H_FUNCTION",
   async () => {
-    await using system = await ManagedSystem.start({
+    await using system = await startSim({
       ...QEMU,
       lpars: [{ name: "a", kernel: "5.4", nvdimms: [{ drc: DRC, blocks: 2, blockSize: 1 << 20 }] }],
     });

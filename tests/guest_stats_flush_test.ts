@@ -4,8 +4,7 @@
  * DAX loads and stores, and H_SCM_FLUSH through long busy.
  */
 import assert from "node:assert/strict";
-import { ManagedSystem } from "../actors/managed_system.ts";
-import { workerTest } from "./worker_test.ts";
+import { startSim, workerTest } from "./worker_test.ts";
 
 const DRC = 0x44100002;
 const PLAIN = 0x44100003;
@@ -43,7 +42,7 @@ function config(personality: "powervm" | "qemu") {
 }
 
 workerTest("statistics change after DAX I/O (mainline, powervm)", async () => {
-  await using system = await ManagedSystem.start(config("powervm"));
+  await using system = await startSim(config("powervm"));
   const lpar = system.lpar("a");
   await lpar.boot();
   const before = new Map((await lpar.perfStats("nmem0")).map((s) => [s.id, s.value]));
@@ -76,7 +75,7 @@ const PENDING = { qemu: /^H_LONG_BUSY_ORDER_10_MSEC$/, powervm: /^H_LONG_BUSY_OR
 
 for (const personality of ["powervm", "qemu"] as const) {
   workerTest(`flush completes through (long) busy (mainline, ${personality})`, async () => {
-    await using system = await ManagedSystem.start(config(personality));
+    await using system = await startSim(config(personality));
     const lpar = system.lpar("a");
     await lpar.boot();
     await system.traceStart();
@@ -93,7 +92,7 @@ for (const personality of ["powervm", "qemu"] as const) {
 }
 
 workerTest("qemu: a flush on an nvdimm without hcall-flush-required is H_UNSUPPORTED", async () => {
-  await using system = await ManagedSystem.start(config("qemu"));
+  await using system = await startSim(config("qemu"));
   const lpar = system.lpar("a");
   await lpar.boot();
   assert.equal((await lpar.hcall("H_SCM_FLUSH", PLAIN, 0)).rcName, "H_UNSUPPORTED");
@@ -109,7 +108,7 @@ workerTest("qemu: a flush on an nvdimm without hcall-flush-required is H_UNSUPPO
 workerTest("flushLatencyMs: a slower flush is polled through more long-busy answers", async () => {
   const polls = async (flushLatencyMs: number) => {
     const c = config("powervm");
-    await using system = await ManagedSystem.start({
+    await using system = await startSim({
       ...c,
       hypervisor: { ...c.hypervisor, flushLatencyMs },
     });

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { runKexecStory } from "../scenarios/kexec.ts";
 import { KERNEL_VERSIONS } from "../guest/papr_scm/mod.ts";
-import { workerTest } from "./worker_test.ts";
+import { SIM, workerTest } from "./worker_test.ts";
 
 const PREFIX = "papr_scm ibm,persistent-memory:ibm,pmemory@44100002: ";
 
@@ -16,7 +16,7 @@ for (const mode of ["kexec", "panic"] as const) {
   workerTest(
     `kexec story (${mode}): 5.2 fails with bind err -68 and loses its region`,
     async () => {
-      const r = await runKexecStory({ kernel: "5.2", mode });
+      const r = await runKexecStory({ start: SIM, kernel: "5.2", mode });
       assert.equal((r.regionsBefore as unknown[]).length, 1);
       assert.ok(has(r.dmesg, "bind err: -68"), r.dmesg.join("\n"));
       assert.deepEqual(r.regionsAfter, []);
@@ -27,7 +27,7 @@ for (const mode of ["kexec", "panic"] as const) {
   );
 
   workerTest(`kexec story (${mode}): 5.3 unbinds everything and binds again`, async () => {
-    const r = await runKexecStory({ kernel: "5.3", mode });
+    const r = await runKexecStory({ start: SIM, kernel: "5.3", mode });
     assert.ok(has(r.dmesg, "Retrying bind after unbinding"), r.dmesg.join("\n"));
     assert.ok(!r.dmesg.some((l) => l.includes("bind err")));
     const seq = calls(r.hcalls);
@@ -48,7 +48,7 @@ for (const mode of ["kexec", "panic"] as const) {
   });
 
   workerTest(`kexec story (${mode}): 5.4 queries and reuses the address, no unbind`, async () => {
-    const r = await runKexecStory({ kernel: "5.4", mode });
+    const r = await runKexecStory({ start: SIM, kernel: "5.4", mode });
     assert.deepEqual(calls(r.hcalls), [
       "H_SCM_BIND_MEM:H_OVERLAP",
       "H_SCM_QUERY_BLOCK_MEM_BINDING:H_SUCCESS",
@@ -65,7 +65,7 @@ workerTest(
   "kexec story: panic mid-bind leaves a partial binding each version meets its own way",
   async (t) => {
     await t.step("5.2: the kdump kernel fails with -68", async () => {
-      const r = await runKexecStory({ kernel: "5.2", mode: "panic-mid-bind" });
+      const r = await runKexecStory({ start: SIM, kernel: "5.2", mode: "panic-mid-bind" });
       assert.ok(
         r.oldKernelTail.some((l) =>
           l.includes("Kernel panic - not syncing: injected at H_SCM_BIND_MEM call 2")
@@ -76,12 +76,12 @@ workerTest(
       assert.deepEqual(r.regionsAfter, []);
     });
     await t.step("5.3: unbinds the partial range and binds again", async () => {
-      const r = await runKexecStory({ kernel: "5.3", mode: "panic-mid-bind" });
+      const r = await runKexecStory({ start: SIM, kernel: "5.3", mode: "panic-mid-bind" });
       assert.ok(has(r.dmesg, "Retrying bind after unbinding"));
       assert.equal((r.regionsAfter as unknown[]).length, 1);
     });
     await t.step("5.4: the last block is not bound, so it unbinds and binds", async () => {
-      const r = await runKexecStory({ kernel: "5.4", mode: "panic-mid-bind" });
+      const r = await runKexecStory({ start: SIM, kernel: "5.4", mode: "panic-mid-bind" });
       assert.deepEqual(calls(r.hcalls).slice(0, 3), [
         "H_SCM_BIND_MEM:H_OVERLAP",
         "H_SCM_QUERY_BLOCK_MEM_BINDING:H_SUCCESS",
@@ -96,7 +96,7 @@ workerTest(
 workerTest(
   "kexec story: a kexec into a newer kernel recovers what the older one could not",
   async () => {
-    const r = await runKexecStory({ kernel: "5.2", nextKernel: "5.4" });
+    const r = await runKexecStory({ start: SIM, kernel: "5.2", nextKernel: "5.4" });
     assert.equal(r.addressReused, true);
     assert.equal(r.pattern, "intact");
   },
@@ -104,7 +104,7 @@ workerTest(
 
 workerTest("kexec story: every version boots and binds on a fresh system", async () => {
   for (const kernel of KERNEL_VERSIONS) {
-    const r = await runKexecStory({ kernel });
+    const r = await runKexecStory({ start: SIM, kernel });
     assert.equal((r.regionsBefore as unknown[]).length, 1, kernel);
   }
 });

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { BIND_ANY_ADDR, OP, UNBIND_SCOPE } from "../abi/hcalls.ts";
 import { ManagedSystem } from "../actors/managed_system.ts";
-import { workerTest } from "./worker_test.ts";
+import { startSim, workerTest } from "./worker_test.ts";
 import { setTimeout as delay } from "node:timers/promises";
 
 const DRC = 0x44100002;
@@ -14,7 +14,7 @@ workerTest(
   "lifecycle: a clean reboot unbinds, so the next kernel binds with no H_OVERLAP",
   async () => {
     for (const kernel of ["5.2", "5.3", "5.4"] as const) {
-      await using system = await ManagedSystem.start({
+      await using system = await startSim({
         // UNBIND_MEM answers plain H_BUSY here: 5.2's unbind loop handles nothing else.
         hypervisor: { unbindContinue: "busy" },
         lpars: [{ name: "a", kernel, nvdimms: [{ drc: DRC, blocks: 40 }] }],
@@ -36,7 +36,7 @@ workerTest(
 workerTest(
   "lifecycle: 5.2's unbind loop treats long busy as an error (a real 5.2 limitation)",
   async () => {
-    await using system = await ManagedSystem.start({
+    await using system = await startSim({
       lpars: [{ name: "a", kernel: "5.2", nvdimms: [{ drc: DRC, blocks: 40 }] }],
     });
     const lpar = system.lpar("a");
@@ -51,7 +51,7 @@ workerTest(
 );
 
 workerTest("lifecycle: shutdown releases every binding of the LPAR at the hypervisor", async () => {
-  await using system = await ManagedSystem.start({
+  await using system = await startSim({
     lpars: [{
       name: "a",
       kernel: "5.2",
@@ -73,7 +73,7 @@ workerTest("lifecycle: shutdown releases every binding of the LPAR at the hyperv
 workerTest(
   "lifecycle: raw hcalls go through the channel; the LPAR comes from the channel",
   async () => {
-    await using system = await ManagedSystem.start({
+    await using system = await startSim({
       lpars: [
         { name: "a", paprScm: false, nvdimms: [{ drc: DRC, blocks: 4 }] },
         { name: "b", paprScm: false, nvdimms: [{ drc: 0x44100003, blocks: 4 }] },
@@ -100,7 +100,7 @@ workerTest(
 );
 
 workerTest("lifecycle: DAX access to memory that is no longer bound faults", async () => {
-  await using system = await ManagedSystem.start({
+  await using system = await startSim({
     lpars: [{ name: "a", kernel: "5.4", nvdimms: [{ drc: DRC, blocks: 4 }] }],
   });
   const lpar = system.lpar("a");
@@ -120,7 +120,7 @@ workerTest("lifecycle: DAX access to memory that is no longer bound faults", asy
 });
 
 workerTest("lifecycle: panic of an idle kernel, then kdump by kexec", async () => {
-  await using system = await ManagedSystem.start({
+  await using system = await startSim({
     lpars: [{ name: "a", kernel: "5.4", nvdimms: [{ drc: DRC, blocks: 4 }] }],
   });
   const lpar = system.lpar("a");
@@ -141,7 +141,7 @@ workerTest("lifecycle: panic of an idle kernel, then kdump by kexec", async () =
 workerTest(
   "lifecycle: a panic requested while the kernel is busy lands at its next hcall",
   async () => {
-    await using system = await ManagedSystem.start({
+    await using system = await startSim({
       hypervisor: { bindSliceBlocks: 1 },
       lpars: [{
         name: "a",
@@ -165,7 +165,7 @@ workerTest(
 workerTest(
   "lifecycle: reboot of a panicked LPAR is a partition restart: bindings released, region back",
   async () => {
-    await using system = await ManagedSystem.start({
+    await using system = await startSim({
       lpars: [{ name: "a", kernel: "5.2", nvdimms: [{ drc: DRC, blocks: 8 }] }],
     });
     const lpar = system.lpar("a");
@@ -180,7 +180,7 @@ workerTest(
 );
 
 workerTest(
-  "lifecycle: an LPAR worker that dies fails that LPAR's calls instead of hanging",
+  "lifecycle (threads): an LPAR worker that dies fails that LPAR's calls instead of hanging",
   async () => {
     await using system = await ManagedSystem.start({
       lpars: [

@@ -4,15 +4,14 @@
  * failure stopping the system cleanly instead of hanging.
  */
 import assert from "node:assert/strict";
-import { ManagedSystem } from "../actors/managed_system.ts";
 import type { SupervisionConfig } from "../actors/config.ts";
-import { workerTest } from "./worker_test.ts";
+import { startSim, workerTest } from "./worker_test.ts";
 
 const MiB16 = 16 * 1024 * 1024;
 const DRC = 0x44100002;
 
 function system(supervision: SupervisionConfig, panicAtBind = false) {
-  return ManagedSystem.start({
+  return startSim({
     lpars: [{
       name: "lpar1",
       kernel: "5.4",

@@ -19,15 +19,16 @@ export class PageBudget {
   constructor(limit: number) {
     this.limit = limit;
   }
-  /** Takes one page, or throws a RangeError saying the budget is spent. */
-  take(): void {
-    if (this.used + PAGE_BYTES > this.limit) {
+  /** Takes `pages` pages, or throws a RangeError saying the budget is spent (taking none). */
+  take(pages: number): void {
+    if (this.used + pages * PAGE_BYTES > this.limit) {
       throw new RangeError(
-        `the simulated SCM is full: ${this.used} bytes of pages written, at most ${this.limit}; ` +
-          `write less, or start the system with a larger scmBudgetBytes`,
+        `the simulated SCM is full: ${this.used} bytes of pages written, at most ${this.limit}, ` +
+          `and this write needs ${pages * PAGE_BYTES} more; write less, or start the system ` +
+          `with a larger scmBudgetBytes`,
       );
     }
-    this.used += PAGE_BYTES;
+    this.used += pages * PAGE_BYTES;
   }
 }
 
@@ -69,14 +70,15 @@ export class SparseScm implements ScmMemory {
 
   write(offset: number, bytes: Uint8Array): void {
     this.#check(offset, bytes.length);
-    // Take every page first, so a write past the budget changes nothing.
+    if (bytes.length === 0) return;
+    // Take every new page at once, so a write past the budget changes nothing.
     const first = Math.floor(offset / PAGE_BYTES);
-    const last = Math.floor((offset + Math.max(bytes.length, 1) - 1) / PAGE_BYTES);
-    for (let page = first; page <= last && bytes.length; page++) {
-      if (!this.#pages.has(page)) {
-        this.#budget.take();
-        this.#pages.set(page, new Uint8Array(PAGE_BYTES));
-      }
+    const last = Math.floor((offset + bytes.length - 1) / PAGE_BYTES);
+    let missing = 0;
+    for (let page = first; page <= last; page++) if (!this.#pages.has(page)) missing++;
+    this.#budget.take(missing);
+    for (let page = first; page <= last; page++) {
+      if (!this.#pages.has(page)) this.#pages.set(page, new Uint8Array(PAGE_BYTES));
     }
     for (let done = 0; done < bytes.length;) {
       const at = offset + done;
