@@ -89,6 +89,17 @@ export type {
 export type { PerfStat } from "./guest/papr_scm/v_mainline.ts";
 export type { KernelState, PanicPoint } from "./guest/kernel.ts";
 export type { LabelResult } from "./guest/libnvdimm.ts";
+export type {
+  DimmHealth,
+  LabelOps,
+  Libnvdimm,
+  Nvdimm,
+  NvdimmBus,
+  Region,
+} from "./guest/libnvdimm.ts";
+export type { DtNode, DtValue } from "./guest/device_tree.ts";
+export type { LogLevel } from "./guest/dmesg.ts";
+export type { RealMemory } from "./guest/memory.ts";
 export type { BootReport, RegionInfo } from "./guest/host.ts";
 export { formatKexecStory, runKexecStory } from "./scenarios/kexec.ts";
 export type {

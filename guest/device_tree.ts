@@ -11,7 +11,9 @@ export type DtValue = string | number | bigint | true;
 export interface DtNode {
   /** Node name with unit address, e.g. `ibm,pmemory@44100002`. */
   name: string;
+  /** Properties by name. */
   properties: Record<string, DtValue>;
+  /** Child nodes, in order. */
   children: DtNode[];
 }
 

@@ -7,6 +7,7 @@ import type { Task } from "./task.ts";
 
 /** A dimm (`nmemN`). */
 export interface Nvdimm {
+  /** Device name, `nmemN`. */
   dev: string;
   /** Provider's DRC index. */
   drcIndex: number;
@@ -22,7 +23,9 @@ export interface Nvdimm {
 export interface DimmHealth {
   /** `unknown` when the health command failed. */
   health_state: "ok" | "non-critical" | "critical" | "fatal" | "unknown";
+  /** `dirty` when the health bitmap says the last shutdown did not flush. */
   shutdown_state?: "clean" | "dirty";
+  /** The dirty-shutdown counter (`ibm,persistence-failed-count`). */
   shutdown_count?: number;
   /** 100 minus the fuel gauge, when the driver could read one (MemLife). */
   life_used_percentage?: number;
@@ -40,7 +43,9 @@ export interface LabelOps {
   size: number;
   /** `max_xfer`: most bytes one command moves. */
   maxXfer: number;
+  /** One GET_CONFIG_DATA: reads `out.length` bytes at `offset` into `out`. */
   get(offset: number, out: Uint8Array): Task<number>;
+  /** One SET_CONFIG_DATA: writes `data` at `offset`. */
   set(offset: number, data: Uint8Array): Task<number>;
 }
 
@@ -73,14 +78,19 @@ function labelError(rc: number): LabelResult {
 
 /** A region (`regionN`). */
 export interface Region {
+  /** Device name, `regionN`. */
   dev: string;
   /** Physical (logical, for a guest) start address. */
   start: bigint;
+  /** Size in bytes. */
   size: bigint;
+  /** Created as a volatile region (`nvdimm_volatile_region_create`), not a pmem one. */
   volatile: boolean;
   /** Interleave-set cookie (ndctl's `iset_id`), signed 64-bit. */
   isetId: bigint;
+  /** Where writes become persistent, as ndctl's `persistence_domain` shows it. */
   persistenceDomain: "memory_controller" | "cpu_cache" | "none";
+  /** The region's one dimm (its mapping). */
   dimm: Nvdimm;
   /**
    * The provider's flush (`ndr_desc.flush`), for regions that need an hcall
@@ -91,14 +101,19 @@ export interface Region {
 
 /** A bus (`ndbusN`) with its one dimm and region, as papr_scm registers them. */
 export interface NvdimmBus {
+  /** Device name, `ndbusN`. */
   dev: string;
+  /** `provider_name`: the registering device's name. */
   provider: string;
+  /** The bus's dimm, once created. */
   dimm?: Nvdimm;
+  /** The bus's region, once created. */
   region?: Region;
 }
 
 /** The registry of one running kernel. */
 export class Libnvdimm {
+  /** Registered buses, in registration order. */
   readonly buses: NvdimmBus[] = [];
   #nextBus = 0;
   #nextDimm = 0;

@@ -26,6 +26,7 @@ export class RealMemory {
   #free: Array<[number, number]>;
   readonly #used = new Map<number, number>();
 
+  /** An allocator over `buffer`; its first `RESERVED_LOW` bytes are never handed out. */
   constructor(buffer: ArrayBufferLike) {
     this.#bytes = new Uint8Array(buffer);
     this.#free = buffer.byteLength > RESERVED_LOW ? [[RESERVED_LOW, buffer.byteLength]] : [];

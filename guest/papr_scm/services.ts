@@ -30,6 +30,7 @@ export interface KernelServices {
 
 /** A platform device the driver binds to: a device-tree node and its names. */
 export interface PlatformDevice {
+  /** The device's `ibm,pmemory` device-tree node (`pdev->dev.of_node`). */
   node: DtNode;
   /** Full device-tree path, as `%pOF` prints it. */
   path: string;

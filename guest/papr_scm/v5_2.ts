@@ -24,17 +24,28 @@ export class PaprScm52 {
   /** Device-tree `compatible` values the driver binds to. */
   static readonly compatible: readonly string[] = ["ibm,pmemory"];
 
+  /** The kernel facilities the driver uses (hcalls, printk, msleep, libnvdimm). */
   readonly kernel: KernelServices;
+  /** The `ibm,pmemory` platform device being probed (`p->pdev`). */
   readonly pdev: PlatformDevice;
+  /** `ibm,my-drc-index` (`p->drc_index`): the DRC every hcall names. */
   drcIndex = 0;
+  /** `ibm,number-of-blocks` (`p->blocks`): how many blocks the bind asks for. */
   blocks = 0n;
+  /** `ibm,block-size` (`p->block_size`), in bytes. */
   blockSize = 0n;
+  /** `ibm,metadata-size` (`p->metadata_size`): bytes of label area, 0 when absent. */
   metadataSize = 0;
+  /** `ibm,unit-guid`: the unit GUID the interleave-set cookie is derived from. */
   uuid = "";
+  /** `p->is_volatile`: true when `ibm,cache-flush-required` is absent. */
   isVolatile = false;
+  /** `p->bound_addr`: the logical address the blocks are bound at, once bound. */
   boundAddr = 0n;
+  /** `p->bus`: the nvdimm bus `papr_scm_nvdimm_init` registered; unset after remove. */
   bus?: NvdimmBus;
 
+  /** The driver state of one device (`papr_scm_probe`'s `p`); nothing runs until `probe()`. */
   constructor(kernel: KernelServices, pdev: PlatformDevice) {
     this.kernel = kernel;
     this.pdev = pdev;
@@ -45,6 +56,7 @@ export class PaprScm52 {
     this.kernel.log(level, `papr_scm ${this.pdev.name}: ${text}`);
   }
 
+  /** `plpar_hcall`, through the kernel's services. */
   protected hcall(opcode: number, ...args: bigint[]): Task<PlparResult> {
     return this.kernel.hcall(opcode, ...args);
   }
@@ -93,6 +105,7 @@ export class PaprScm52 {
     return 0;
   }
 
+  /** The probe's `dev_err("%pOF: missing <what>!")` and its -ENODEV. */
   protected missing(what: string): number {
     this.dev("err", `${this.pdev.path}: missing ${what}!`);
     return -ENODEV;
@@ -154,6 +167,7 @@ export class PaprScm52 {
     return rc;
   }
 
+  /** The bound range as `%pR` prints `p->res` (`[mem 0x...-0x...]`). */
   protected resourceText(): string {
     const end = this.boundAddr + this.blocks * this.blockSize - 1n;
     return `[mem 0x${hex16(this.boundAddr)}-0x${hex16(end)}]`;

@@ -19,8 +19,10 @@ function width(len: number): number {
 
 /** Linux 5.3 behaviour. */
 export class PaprScm53 extends PaprScm52 {
+  /** Kernel version whose driver this is. */
   static override readonly version: string = "5.3";
 
+  /** `max_xfer` of 5.3: up to 8 bytes per command, split into 8/4/2/1-byte hcalls. */
   protected override labelMaxXfer(): number {
     return 8;
   }
@@ -70,6 +72,7 @@ export class PaprScm53 extends PaprScm52 {
     return 0;
   }
 
+  /** The probe's bind in 5.3: on H_OVERLAP, warns, unbinds the whole DRC and binds once more. */
   protected override *bindAtProbe(): Task<number> {
     let rc = yield* this.bind();
     if (rc === H.OVERLAP) {
@@ -80,6 +83,7 @@ export class PaprScm53 extends PaprScm52 {
     return rc;
   }
 
+  /** `drc_pmem_bind` of 5.3: as 5.2, but H_OVERLAP (expected after a kexec) is not logged. */
   protected override bindDone(rc: number, saved: bigint): number {
     if (rc) {
       // Expected when binding again after a kexec, so not logged.

@@ -9,10 +9,43 @@ import { H, OP } from "../../abi/hcalls.ts";
 import type { Task } from "./services.ts";
 import { PaprScm53 } from "./v5_3.ts";
 
-/** Linux 5.4 (and today's mainline) bind logic. */
+/**
+ * Linux 5.4 (and today's mainline) bind logic.
+ *
+ * A patched variant is a subclass; the `sim` runtime boots it in place of
+ * the real driver of its kernel version:
+ * @example
+ * ```ts
+ * import { ManagedSystem } from "../../mod.ts";
+ * import type { Task } from "./services.ts";
+ * import { PaprScm54 } from "./v5_4.ts";
+ *
+ * // The patch under test: on H_OVERLAP, never reuse; unbind and bind again.
+ * class NoReuse54 extends PaprScm54 {
+ *   protected override *queryAndBind(): Task<number> {
+ *     this.dev("info", "patched: unbind and bind again");
+ *     yield* this.unbind();
+ *     return yield* this.bind();
+ *   }
+ * }
+ *
+ * await using system = await ManagedSystem.start({
+ *   lpars: [{ name: "lpar1", kernel: "5.4", nvdimms: [{ drc: "0x44100002", blocks: 4 }] }],
+ * }, { runtime: "sim", drivers: { "5.4": NoReuse54 } });
+ * const lpar = system.lpar("lpar1");
+ * await lpar.boot();
+ * await lpar.kexec(); // the new kernel finds the blocks bound: H_OVERLAP
+ * console.log((await lpar.dmesg()).join("\n"));
+ * ```
+ */
 export class PaprScm54 extends PaprScm53 {
+  /** Kernel version whose driver this is. */
   static override readonly version: string = "5.4";
 
+  /**
+   * The probe's bind in 5.4: on H_OVERLAP, `drc_pmem_query_n_bind`; any
+   * final failure is logged here as `bind err`.
+   */
   protected override *bindAtProbe(): Task<number> {
     let rc = yield* this.bind();
     if (rc === H.OVERLAP) rc = yield* this.queryAndBind();
@@ -20,6 +53,7 @@ export class PaprScm54 extends PaprScm53 {
     return rc;
   }
 
+  /** `drc_pmem_bind` of 5.4: logs no error itself (the probe does). */
   protected override bindDone(rc: number, saved: bigint): number {
     if (rc) return rc;
     return super.bindDone(rc, saved);

@@ -48,6 +48,7 @@ const hex16 = (v: bigint) => BigInt.asUintN(64, v).toString(16).toUpperCase().pa
 
 /** Linux mainline papr_scm. */
 export class PaprScmMainline extends PaprScm54 {
+  /** Kernel version whose driver this is. */
   static override readonly version: string = "mainline";
   /** `ibm,pmemory-v2` came with the flush hcall support. */
   static override readonly compatible: readonly string[] = ["ibm,pmemory", "ibm,pmemory-v2"];
@@ -62,6 +63,7 @@ export class PaprScmMainline extends PaprScm54 {
   healthBitmap = 0n;
   #healthUnimplementedLogged = false;
 
+  /** The 5.4 properties plus `ibm,hcall-flush-required` and `ibm,persistence-failed-count`. */
   protected override readProperties(): number {
     const rc = super.readProperties();
     if (rc) return rc;
@@ -88,6 +90,10 @@ export class PaprScmMainline extends PaprScm54 {
     yield* super.registerNvdimm();
   }
 
+  /**
+   * `papr_nd_attributes`: `flags`, `perf_stats` (only when the hypervisor
+   * has statistics), `dirty_shutdown` and `health_bitmap_inject`.
+   */
   protected override sysfs(): Record<string, () => Task<string>> {
     const attrs: Record<string, () => Task<string>> = { flags: () => this.flagsText() };
     // papr_nd_attribute_visible hides perf_stats when the hypervisor has none.
@@ -97,10 +103,12 @@ export class PaprScmMainline extends PaprScm54 {
     return attrs;
   }
 
+  /** Gives the dimm its health: the PAPR_PDSM_HEALTH answer of `papr_pdsm_health`. */
   protected override decorateDimm(dimm: Nvdimm): void {
     dimm.health = () => this.pdsmHealth();
   }
 
+  /** Gives the region `papr_scm_pmem_flush` as `ndr_desc.flush` when `ibm,hcall-flush-required`. */
   protected override decorateRegion(region: Region): void {
     if (this.hcallFlushRequired) region.flush = () => this.flush();
   }
