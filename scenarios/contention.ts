@@ -202,7 +202,7 @@ export function formatContention(report: ContentionReport): string {
   for (const l of report.perLpar) {
     rows.push([
       l.name,
-      l.bindMs.toFixed(1),
+      l.bindMs.toFixed(3),
       String(l.hcalls),
       String(l.binds),
       String(l.busy),
@@ -231,7 +231,7 @@ export function formatContention(report: ContentionReport): string {
   if (report.shared.length === 0) out.push("no shared DRC (fewer than 2 LPARs)");
   out.push("");
   out.push(
-    `${report.totalHcalls} hcalls in ${report.wallMs.toFixed(1)} ms; invariants: ${
+    `${report.totalHcalls} hcalls in ${report.wallMs.toFixed(3)} ms; invariants: ${
       report.invariants.length ? report.invariants.join("; ") : "none violated"
     }; ${report.ok ? "OK" : "NOT OK"}`,
   );

@@ -220,3 +220,23 @@ workerTest(
     );
   },
 );
+
+workerTest(
+  "cli: every command on --runtime sim prints the same bytes for the same seed",
+  async () => {
+    const commands = [
+      ["demo"],
+      ["scenario", "contention", "--lpars", "6"],
+      ["scenario", "panic-mid-bind", "--kernel", "5.3"],
+      ["show", "--then", "kexec", "dmesg"],
+      ["show", "--config", "examples/shared-drc.json", "bindings"],
+      ["show", "--config", "examples/unhealthy.json", "events"],
+    ];
+    for (const [command, ...rest] of commands) {
+      const run = () => cliAsGiven(command, "--runtime", "sim", "--seed", "5", ...rest);
+      const first = await run();
+      assert.equal(first.code, 0, `${command} ${rest.join(" ")}: ${first.err}`);
+      assert.equal((await run()).out, first.out, `${command} ${rest.join(" ")}`);
+    }
+  },
+);
