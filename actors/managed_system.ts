@@ -59,6 +59,11 @@ export interface StartOptions {
   drivers?: DriverOverrides;
   /** `sim` only: most bytes of SCM pages written, all nvdimms together (default 1 GiB). */
   scmBudgetBytes?: number;
+  /**
+   * `sim` only: hears every trace record (an hcall with its time, LPAR and
+   * registers, or a finished control call), the lines the trace hash is made of.
+   */
+  tracer?: (record: string) => void;
 }
 
 /** One traced hcall, by name. */
@@ -286,6 +291,7 @@ export class ManagedSystem {
         guestCosts: guestCosts(resolved),
         drivers: options.drivers,
         scmBudgetBytes: options.scmBudgetBytes,
+        tracer: options.tracer,
       }, hooks)
       : await ThreadsRuntime.start(hvConfig, hooks);
     system.#runtime = runtime;

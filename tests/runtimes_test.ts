@@ -149,3 +149,19 @@ workerTest("sim: 1,000 LPARs x 2 nvdimms boot, kexec and bind again", async () =
     assert.deepEqual(regions.map((r) => r.start), report.regionsBefore[name].map((r) => r.start));
   }
 });
+
+workerTest("sim: the tracer handed in hears every record the hash is made of", async () => {
+  const run = async () => {
+    const lines: string[] = [];
+    await using system = await ManagedSystem.start({
+      lpars: [{ name: "l", kernel: "5.3", nvdimms: [{ drc: DRC, blocks: 4 }] }],
+    }, { runtime: "sim", seed: 3, tracer: (line) => lines.push(line) });
+    await system.lpars[0].boot();
+    return { lines, hash: system.simulation()!.traceHash };
+  };
+  const { lines, hash } = await run();
+  // H_SCM_BIND_MEM (0x3ec) of the whole DRC at any address, answered H_SUCCESS (0).
+  assert.ok(lines.some((l) => /^\d+ 1 h3ec 44100002,0,4,ffffffffffffffff,0 0 /.test(l)));
+  assert.ok(lines.some((l) => / 1 boot done$/.test(l)));
+  assert.deepEqual(await run(), { lines, hash });
+});

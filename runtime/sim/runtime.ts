@@ -58,6 +58,8 @@ export interface SimOptions {
   scmBudgetBytes?: number;
   /** Driver classes to use instead of the real ones (a swarm canary's broken variant). */
   drivers?: DriverOverrides;
+  /** Hears every trace record as it is folded into the hash (one line each). */
+  tracer?: (record: string) => void;
 }
 
 interface Lpar {
@@ -70,6 +72,13 @@ interface Lpar {
 interface Drc {
   memory: SparseScm;
   counters: BigInt64Array;
+}
+
+/** Registers as a trace shows them: hex, comma-separated. */
+function hexList(values: readonly bigint[]): string {
+  let out = "";
+  for (let i = 0; i < values.length; i++) out += (i ? "," : "") + values[i].toString(16);
+  return out;
 }
 
 /** A partition's page table: the core's mappings, re-read when they change. */
@@ -104,6 +113,7 @@ export class SimRuntime implements Runtime {
   readonly #hooks: RuntimeHooks;
   readonly #costs: Partial<KernelCosts>;
   readonly #drivers?: DriverOverrides;
+  readonly #tracer?: (record: string) => void;
   readonly #budget: PageBudget;
   readonly #lpars = new Map<LparId, Lpar>();
   readonly #drcs = new Map<number, Drc>();
@@ -115,6 +125,7 @@ export class SimRuntime implements Runtime {
     this.#hooks = hooks;
     this.#costs = options.guestCosts ?? {};
     this.#drivers = options.drivers;
+    this.#tracer = options.tracer;
     this.#budget = new PageBudget(options.scmBudgetBytes ?? DEFAULT_SCM_BUDGET_BYTES);
     const tokens = new SeededRandom(options.seed, 1);
     this.core = new HypervisorCore({
@@ -145,11 +156,16 @@ export class SimRuntime implements Runtime {
     if (this.#records && this.#records.length < MAX_TRACE_RECORDS) {
       this.#records.push({ lpar, opcode, rc: result.rc });
     }
-    this.trace.add(
-      `${this.scheduler.now} ${lpar} h${opcode.toString(16)} ${args.join(",")} ` +
-        `${result.rc} ${result.rets.join(",")}`,
+    this.#trace(
+      `${this.scheduler.now} ${lpar} h${opcode.toString(16)} ${hexList(args)} ` +
+        `${result.rc} ${hexList(result.rets)}`,
     );
     return { result, elapsedNs };
+  }
+
+  #trace(record: string): void {
+    this.trace.add(record);
+    this.#tracer?.(record);
   }
 
   #media(drc: number): MediaCounters {
@@ -255,7 +271,7 @@ export class SimRuntime implements Runtime {
         return (...args: unknown[]) => {
           // The partition runs its calls one at a time, in order; the trace says when each ended.
           return submit(() => host[key](...args)).then((value) => {
-            this.trace.add(`${this.scheduler.now} ${id} ${key} done`);
+            this.#trace(`${this.scheduler.now} ${id} ${key} done`);
             return value;
           });
         };
