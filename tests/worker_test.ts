@@ -42,16 +42,17 @@ const WATCH_MS = 1000;
  */
 export async function runWatched(fn: () => void | Promise<void>, stallMs = STALL_MS) {
   let timer: ReturnType<typeof setInterval> | undefined;
+  const every = Math.min(WATCH_MS, stallMs / 5);
   const hung = new Promise<never>((_, reject) => {
     let seen = progressCount(), idle = 0;
     timer = setInterval(() => {
       const now = progressCount();
-      idle = now === seen ? idle + WATCH_MS : 0;
+      idle = now === seen ? idle + every : 0;
       seen = now;
       if (idle >= stallMs) {
         reject(new Error(`no control-plane call finished for ${stallMs / 1000} s (hung?)`));
       }
-    }, Math.min(WATCH_MS, stallMs));
+    }, every);
   });
   let ok = false;
   try {
