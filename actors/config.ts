@@ -370,6 +370,21 @@ export function resolveConfig(value: unknown, runtime: RuntimeKind = "threads"):
     bootMs: cost("config.guest.bootMs", guestValue.bootMs),
     registerMsPerGiB: cost("config.guest.registerMsPerGiB", guestValue.registerMsPerGiB),
   };
+  if (runtime === "threads") {
+    // Costs are virtual time: the threads runtime would ignore some and wait out others.
+    const costly = [
+      ["config.hypervisor.costs", Object.values(hypervisor.costs)],
+      ["config.guest", Object.values(guest)],
+    ] as const;
+    for (const [path, values] of costly) {
+      if (values.some((v) => v > 0)) {
+        throw new ConfigError(
+          `${path}: costs are virtual time, spent only on the sim runtime; ` +
+            `run with --runtime sim (StartOptions runtime: "sim") or leave them out`,
+        );
+      }
+    }
+  }
   if (!Array.isArray(root.lpars) || root.lpars.length === 0) {
     fail("config.lpars", root.lpars, "a non-empty array of LPARs");
   }

@@ -18,7 +18,7 @@ import type {
   Personality,
   PowerVmOptions,
 } from "../core/types.ts";
-import type { TraceRecord } from "../runtime/types.ts";
+import { MAX_TRACE_RECORDS, type TraceRecord, type TraceTaken } from "../runtime/types.ts";
 
 /** Bytes of real memory each LPAR gets for buffers the hypervisor writes (1 MiB). */
 export const REAL_MEMORY_BYTES = 1 << 20;
@@ -62,6 +62,7 @@ export class HypervisorActor {
   readonly #media = new Map<number, BigInt64Array>();
   readonly #lpars = new Map<LparId, LparSlot>();
   #trace?: TraceRecord[];
+  #dropped = 0;
   #mappingsSeen = 0;
   #failure?: Error;
   #running?: Promise<void>;
@@ -94,7 +95,11 @@ export class HypervisorActor {
 
   #hcall(lpar: LparId, opcode: number, args: readonly bigint[]): HcallResult {
     const result = this.core.hcallRegisters(lpar, opcode, args);
-    this.#trace?.push({ lpar, opcode, rc: result.rc });
+    const trace = this.#trace;
+    if (trace) {
+      if (trace.length < MAX_TRACE_RECORDS) trace.push({ lpar, opcode, rc: result.rc });
+      else this.#dropped++;
+    }
     // One number to compare per hcall; page tables only when bindings changed.
     if (this.core.mappingsVersion !== this.#mappingsSeen) this.#refreshChanged();
     return result;
@@ -232,13 +237,14 @@ export class HypervisorActor {
   /** Starts recording every hcall (lpar, opcode, rc), dropping earlier records. */
   traceStart(): void {
     this.#trace = [];
+    this.#dropped = 0;
   }
 
-  /** Stops recording and returns what was recorded. */
-  traceTake(): TraceRecord[] {
+  /** Stops recording and returns what was recorded, and how many records were dropped. */
+  traceTake(): TraceTaken {
     const records = this.#trace ?? [];
     this.#trace = undefined;
-    return records;
+    return { records, dropped: this.#dropped };
   }
 
   /** Stops the serve loop; returns once it has ended. */

@@ -38,7 +38,7 @@ import { noteProgress, trackSystem, untrackSystem } from "./workers.ts";
 import type { HypervisorConfig } from "./hypervisor_actor.ts";
 import type { DriverOverrides, KernelCosts } from "../guest/kernel.ts";
 import type { HypervisorControl, Runtime, RuntimeKind } from "../runtime/types.ts";
-import { parseRuntime } from "../runtime/types.ts";
+import { MAX_TRACE_RECORDS, parseRuntime } from "../runtime/types.ts";
 import { ThreadsRuntime } from "../runtime/threads.ts";
 import { SimRuntime } from "../runtime/sim/runtime.ts";
 
@@ -352,7 +352,7 @@ export class ManagedSystem {
    */
   async dlparAdd(lpar: string | Lpar, nvdimm: NvdimmConfig): Promise<DlparResult> {
     const target = this.#lparOf(lpar);
-    const n = resolveNvdimm("nvdimm", nvdimm);
+    const n = resolveNvdimm("nvdimm", nvdimm, this.runtime);
     if (target.nvdimms.some((m) => m.drc === n.drc)) {
       throw new RangeError(`dlparAdd: drc ${hex(n.drc)} is already assigned to ${target.name}`);
     }
@@ -450,8 +450,7 @@ export class ManagedSystem {
     if (target === source || target.nvdimms.some((m) => m.drc === index)) {
       throw new RangeError(`dlparMove: drc ${hex(index)} is already assigned to ${target.name}`);
     }
-    const removed = await this.dlparRemove(source, index);
-    const added = await this.dlparAdd(target, {
+    const described: NvdimmConfig = {
       drc: index,
       blocks: n.blocks,
       blockSize: Number(n.blockSize),
@@ -459,7 +458,11 @@ export class ManagedSystem {
       uuid: n.uuid,
       hcallFlushRequired: n.hcallFlushRequired,
       persistenceFailedCount: n.persistenceFailedCount,
-    });
+    };
+    // The target takes it as it is described now (any limit of this runtime is checked here).
+    resolveNvdimm("dlparMove: nvdimm", described, this.runtime);
+    const removed = await this.dlparRemove(source, index);
+    const added = await this.dlparAdd(target, described);
     return { removed, added };
   }
 
@@ -514,9 +517,19 @@ export class ManagedSystem {
     return this.#hvCall(() => this.#hv.traceStart());
   }
 
-  /** Stops recording and returns the hcalls answered since traceStart(), by name. */
+  /**
+   * Stops recording and returns the hcalls answered since traceStart(), by
+   * name: at most 1,000,000 (MAX_TRACE_RECORDS); past that they are counted,
+   * and `events` says how many were dropped.
+   */
   async traceTake(): Promise<HcallTrace[]> {
-    const records = await this.#hvCall(() => this.#hv.traceTake());
+    const { records, dropped } = await this.#hvCall(() => this.#hv.traceTake());
+    if (dropped) {
+      this.#event(
+        `trace: ${dropped} hcall records dropped (at most ${MAX_TRACE_RECORDS} are kept ` +
+          `between traceStart and traceTake)`,
+      );
+    }
     return records.map((r) => ({
       lpar: this.#nameOf(r.lpar),
       hcall: opName(r.opcode),

@@ -56,6 +56,21 @@ export class GuestPort {
     this.#bell = new Int32Array(doorbell);
   }
 
+  /**
+   * `msleep`: blocks this thread for `ms`, waking early (with ChannelStopped)
+   * when the channel is stopped, so a stop never waits out a long-busy sleep.
+   */
+  sleep(ms: number): void {
+    const header = this.#header;
+    const until = performance.now() + ms;
+    for (;;) {
+      if (Atomics.load(header, STOP) !== 0) throw new ChannelStopped();
+      const left = until - performance.now();
+      if (left <= 0) return;
+      Atomics.wait(header, STOP, 0, Math.min(left, WAIT_SLICE_MS));
+    }
+  }
+
   /** Whether the machine asked this guest to panic (the word is cleared by reading). */
   takePanicRequest(): boolean {
     return Atomics.exchange(this.#header, PANIC, 0) !== 0;

@@ -172,7 +172,10 @@ function unbindNotDone(ctx: CoreContext, token: bigint, op: UnbindOp, waitNs: bi
  */
 function continueUnbind(ctx: CoreContext, token: bigint, op: UnbindOp): HcallResult {
   const now = ctx.env.now();
-  if (now < op.readyAt) return unbindNotDone(ctx, token, op, op.readyAt - now);
+  const busy = ctx.options.unbindContinue === "busy";
+  // H_BUSY says "call again at once": that hypervisor unbinds inside the call.
+  if (busy) ctx.elapsedNs += unbindSliceNs(ctx, op, op.done);
+  else if (now < op.readyAt) return unbindNotDone(ctx, token, op, op.readyAt - now);
   const sliceEnd = Math.min(op.blocks.length, op.done + ctx.options.unbindSliceBlocks);
   for (let i = op.done; i < sliceEnd; i++) {
     const [index, b] = op.blocks[i];
@@ -209,7 +212,7 @@ function startUnbind(
   // Blocks only reserved by an abandoned bind are free now: not unbound by us.
   blocks = blocks.filter(([d, b]) => ctx.state.drcs.get(d)?.boundTo[b] === lpar);
   const op: UnbindOp = { kind: "unbind", lpar, opcode, blocks, done: 0, readyAt: 0n };
-  op.readyAt = ctx.env.now() + unbindSliceNs(ctx, op, 0);
+  if (ctx.options.unbindContinue !== "busy") op.readyAt = ctx.env.now() + unbindSliceNs(ctx, op, 0);
   return continueUnbind(ctx, replaceOp(ctx, op), op);
 }
 

@@ -211,9 +211,10 @@ export class ScmState {
     }
     for (const [token, op] of this.ops) {
       if (op.lpar !== lpar) continue;
-      if (drcIndex === undefined || (op.kind === "bind" && op.drc === drcIndex)) {
-        this.ops.delete(token);
-      }
+      const touches = drcIndex === undefined ||
+        (op.kind === "bind" ? op.drc === drcIndex : op.blocks.some(([d]) => d === drcIndex));
+      // An unbind still holding released blocks would later free a new binding of them.
+      if (touches) this.ops.delete(token);
     }
     // Its flushes go too: nobody is left to collect them.
     for (const drc of this.drcs.values()) {

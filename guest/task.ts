@@ -65,6 +65,50 @@ export interface PlparResult {
 /** Guest code that may block: a generator of effects, resumed with each hcall's result. */
 export type Task<T> = Generator<Effect, T, PlparResult | undefined>;
 
+/** Most registers an hcall passes: r4..r12. */
+const MAX_ARGS = 9;
+/** Longest sleep or compute one effect may ask for: an hour. */
+export const MAX_EFFECT_MS = 3_600_000;
+
+/**
+ * What is wrong with an effect a task yielded, or undefined when it is well
+ * formed. A runtime throws the answer into the task, so guest code that
+ * yields nonsense fails itself, never the machine or another partition.
+ */
+export function effectProblem(effect: unknown): string | undefined {
+  const e = effect as {
+    kind?: unknown;
+    opcode?: unknown;
+    args?: unknown;
+    ms?: unknown;
+    ns?: unknown;
+  };
+  if (typeof e !== "object" || e === null) return `${String(effect)} is not an effect`;
+  if (e.kind === "hcall") {
+    const op = e.opcode as number;
+    if (!Number.isInteger(op) || op < 0 || op > 0xFFFF_FFFF) {
+      return `hcall opcode ${String(e.opcode)}: expected a 32-bit unsigned integer`;
+    }
+    const args = e.args;
+    if (!Array.isArray(args) || args.length > MAX_ARGS) {
+      return `hcall arguments: expected an array of at most ${MAX_ARGS} registers`;
+    }
+    for (let i = 0; i < args.length; i++) {
+      if (typeof args[i] !== "bigint") return `hcall argument r${i + 4}: expected a bigint`;
+    }
+    return undefined;
+  }
+  if (e.kind === "sleep" || e.kind === "compute") {
+    const ms = e.kind === "sleep" ? e.ms : typeof e.ns === "number" ? e.ns / 1e6 : NaN;
+    if (typeof ms !== "number" || !(ms >= 0 && ms <= MAX_EFFECT_MS)) {
+      return `${e.kind} of ${e.kind === "sleep" ? `${e.ms} ms` : `${e.ns} ns`}: ` +
+        `expected a time from 0 to ${MAX_EFFECT_MS} ms`;
+    }
+    return undefined;
+  }
+  return `unknown effect kind ${JSON.stringify(e.kind)}; accepted: hcall, sleep, compute`;
+}
+
 /** Issues one hcall (`hvsc`) and returns what the hypervisor answered. */
 export function* hcall(opcode: number, ...args: bigint[]): Task<PlparResult> {
   const answer = yield { kind: "hcall", opcode, args };

@@ -99,6 +99,7 @@ export class ThreadsRuntime implements Runtime {
         // word makes its hcall throw first.
         Atomics.store(header, STOP, 1);
         Atomics.notify(header, RESP);
+        Atomics.notify(header, STOP);
         remote[Comlink.releaseProxy]();
         terminateWorker(worker);
       },

@@ -46,6 +46,15 @@ export interface TraceRecord {
   rc: number;
 }
 
+/** Most hcall records kept between traceStart and traceTake; later ones are counted, not kept. */
+export const MAX_TRACE_RECORDS = 1_000_000;
+
+/** What traceTake hands back: the records, and how many were dropped past the limit. */
+export interface TraceTaken {
+  records: TraceRecord[];
+  dropped: number;
+}
+
 /** The hypervisor's control plane. */
 export interface HypervisorControl {
   /** Creates an nvdimm and its SCM. */
@@ -69,7 +78,7 @@ export interface HypervisorControl {
   /** Starts recording every hcall answered. */
   traceStart(): Promise<void>;
   /** Stops recording and returns the records. */
-  traceTake(): Promise<TraceRecord[]>;
+  traceTake(): Promise<TraceTaken>;
   /** Test-only: fails the hypervisor as a crash of its serve loop would. */
   injectFailure(reason: string): Promise<void>;
 }

@@ -10,7 +10,7 @@ import { GuestPort } from "../channel/guest_port.ts";
 import { PageTableReader } from "../channel/page_table.ts";
 import { DenseScm } from "../guest/dax.ts";
 import { GuestHost } from "../guest/host.ts";
-import { isTask, type Task } from "../guest/task.ts";
+import { effectProblem, isTask, type Task } from "../guest/task.ts";
 
 /** What the worker needs to start: its channel, page table and real memory. */
 export interface GuestInit {
@@ -29,10 +29,15 @@ export interface GuestInit {
  * time, for the simulation). An error from the channel (it was stopped) is
  * thrown into the task, so the kernel unwinds as from a failed `hvsc`.
  */
-export function runBlocking<T>(task: Task<T>, port: GuestPort, sleeper: Int32Array): T {
+export function runBlocking<T>(task: Task<T>, port: GuestPort): T {
   let step = task.next();
   while (!step.done) {
     const effect = step.value;
+    const problem = effectProblem(effect);
+    if (problem !== undefined) {
+      step = task.throw(new TypeError(`guest code yielded a bad effect: ${problem}`));
+      continue;
+    }
     if (effect.kind === "hcall") {
       const rets = new Array<bigint>(RET_COUNT).fill(0n);
       let rc: number;
@@ -43,8 +48,16 @@ export function runBlocking<T>(task: Task<T>, port: GuestPort, sleeper: Int32Arr
         continue;
       }
       step = task.next({ rc, rets });
+    } else if (effect.kind === "sleep") {
+      try {
+        // Interruptible: a stop during a long-busy sleep ends it.
+        port.sleep(effect.ms);
+      } catch (error) {
+        step = task.throw(error);
+        continue;
+      }
+      step = task.next();
     } else {
-      if (effect.kind === "sleep") Atomics.wait(sleeper, 0, 0, effect.ms);
       step = task.next();
     }
   }
@@ -55,7 +68,6 @@ export function runBlocking<T>(task: Task<T>, port: GuestPort, sleeper: Int32Arr
 export class LparWorker {
   #host?: GuestHost;
   #port?: GuestPort;
-  readonly #sleeper = new Int32Array(new SharedArrayBuffer(4));
 
   /** Connects the worker to its channel and page table. */
   init(init: GuestInit): void {
@@ -90,7 +102,7 @@ export class LparWorker {
   call(method: string, args: unknown[]): unknown {
     const host = this.#need() as unknown as Record<string, (...a: unknown[]) => unknown>;
     const result = host[method].apply(host, args);
-    return isTask(result) ? runBlocking(result, this.#port!, this.#sleeper) : result;
+    return isTask(result) ? runBlocking(result, this.#port!) : result;
   }
 
   #need(): GuestHost {

@@ -1,9 +1,11 @@
 /**
- * A small seeded random source (sfc32, seeded through splitmix32): the same
+ * A small seeded random source (sfc32, seeded through splitmix64): the same
  * seed gives the same numbers on every machine. Nothing in the simulation
  * uses `Math.random`.
  * @module
  */
+
+const MASK64 = (1n << 64n) - 1n;
 
 /** Deterministic pseudo-random numbers from a seed. */
 export class SeededRandom {
@@ -14,16 +16,15 @@ export class SeededRandom {
 
   /** A generator for `seed` (any safe integer; `stream` separates independent uses of one seed). */
   constructor(seed: number, stream = 0) {
-    let s = (Math.floor(seed) ^ Math.imul(stream + 1, 0x9E3779B9)) >>> 0;
+    // splitmix64 over the whole seed and the stream, so no two (seed, stream) pairs collide.
+    let s = (BigInt(Math.floor(seed)) * 0x10000n + BigInt(stream)) & MASK64;
     const next = () => {
-      s = (s + 0x9E3779B9) >>> 0;
+      s = (s + 0x9E3779B97F4A7C15n) & MASK64;
       let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85EBCA6B);
-      z = Math.imul(z ^ (z >>> 13), 0xC2B2AE35);
-      return (z ^ (z >>> 16)) >>> 0;
+      z = ((z ^ (z >> 30n)) * 0xBF58476D1CE4E5B9n) & MASK64;
+      z = ((z ^ (z >> 27n)) * 0x94D049BB133111EBn) & MASK64;
+      return Number((z ^ (z >> 31n)) & 0xFFFF_FFFFn);
     };
-    // High bits of large seeds matter too.
-    s = (s ^ Math.floor(seed / 2 ** 32)) >>> 0;
     this.#a = next();
     this.#b = next();
     this.#c = next();

@@ -26,6 +26,7 @@ import type {
   RuntimeHooks,
   TraceRecord,
 } from "../types.ts";
+import { MAX_TRACE_RECORDS } from "../types.ts";
 import { SeededRandom } from "./random.ts";
 import { PageBudget, SparseScm } from "./sparse_scm.ts";
 import { Scheduler, SimPartition } from "./scheduler.ts";
@@ -45,8 +46,6 @@ const STEPS_PER_TURN = 256;
  * its next call at the same virtual time.
  */
 const SETTLE_TURNS = 64;
-/** Most hcall records kept between traceStart and traceTake. */
-const MAX_TRACE_RECORDS = 1_000_000;
 
 /** Options of the sim runtime. */
 export interface SimOptions {
@@ -72,6 +71,15 @@ interface Lpar {
 interface Drc {
   memory: SparseScm;
   counters: BigInt64Array;
+}
+
+/**
+ * An error as it reaches the caller from another thread: comlink sends an
+ * Error's name, message and stack and makes a plain Error of them.
+ */
+function asRemoteError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  return Object.assign(new Error(error.message), { name: error.name, stack: error.stack });
 }
 
 /** Registers as a trace shows them: hex, comma-separated. */
@@ -118,6 +126,7 @@ export class SimRuntime implements Runtime {
   readonly #lpars = new Map<LparId, Lpar>();
   readonly #drcs = new Map<number, Drc>();
   #records?: TraceRecord[];
+  #dropped = 0;
   #pumping = false;
   #failure?: string;
 
@@ -126,7 +135,13 @@ export class SimRuntime implements Runtime {
     this.#costs = options.guestCosts ?? {};
     this.#drivers = options.drivers;
     this.#tracer = options.tracer;
-    this.#budget = new PageBudget(options.scmBudgetBytes ?? DEFAULT_SCM_BUDGET_BYTES);
+    const budget = options.scmBudgetBytes ?? DEFAULT_SCM_BUDGET_BYTES;
+    if (!Number.isSafeInteger(budget) || budget < 0) {
+      throw new RangeError(
+        `scmBudgetBytes ${JSON.stringify(budget)}: expected a whole number of bytes from 0`,
+      );
+    }
+    this.#budget = new PageBudget(budget);
     const tokens = new SeededRandom(options.seed, 1);
     this.core = new HypervisorCore({
       personality: config.personality,
@@ -151,10 +166,14 @@ export class SimRuntime implements Runtime {
   }
 
   #hcall(lpar: LparId, opcode: number, args: readonly bigint[]) {
-    const result: PlparResult = this.core.hcall(lpar, opcode, args);
+    const answer = this.core.hcall(lpar, opcode, args);
+    // The guest gets its own registers, as the channel gives a copy.
+    const result: PlparResult = { rc: answer.rc, rets: [...answer.rets] };
     const elapsedNs = HCALL_NS + Number(this.core.takeElapsedNs());
-    if (this.#records && this.#records.length < MAX_TRACE_RECORDS) {
-      this.#records.push({ lpar, opcode, rc: result.rc });
+    if (this.#records) {
+      if (this.#records.length < MAX_TRACE_RECORDS) {
+        this.#records.push({ lpar, opcode, rc: result.rc });
+      } else this.#dropped++;
     }
     this.#trace(
       `${this.scheduler.now} ${lpar} h${opcode.toString(16)} ${hexList(args)} ` +
@@ -213,12 +232,12 @@ export class SimRuntime implements Runtime {
       bindings: () => now(() => this.core.bindings()),
       invariants: () => now(() => this.core.invariants()),
       media: (drc) => now(() => this.#media(drc)),
-      traceStart: () => now(() => void (this.#records = [])),
+      traceStart: () => now(() => void ((this.#records = []), (this.#dropped = 0))),
       traceTake: () =>
         now(() => {
           const records = this.#records ?? [];
           this.#records = undefined;
-          return records;
+          return { records, dropped: this.#dropped };
         }),
       injectFailure: (reason) => now(() => this.#fail(reason)),
     };
@@ -269,10 +288,20 @@ export class SimRuntime implements Runtime {
       get: (_, key) => {
         if (typeof key !== "string" || !(key in GuestHost.prototype)) return undefined;
         return (...args: unknown[]) => {
+          // Copies in and out, and errors rebuilt as comlink rebuilds them, so a
+          // caller sees exactly what the threads runtime would show it.
+          let copies: unknown[];
+          try {
+            copies = structuredClone(args);
+          } catch (error) {
+            return Promise.reject(asRemoteError(error));
+          }
           // The partition runs its calls one at a time, in order; the trace says when each ended.
-          return submit(() => host[key](...args)).then((value) => {
+          return submit(() => host[key](...copies)).then((value) => {
             this.#trace(`${this.scheduler.now} ${id} ${key} done`);
-            return value;
+            return structuredClone(value);
+          }, (error) => {
+            throw asRemoteError(error);
           });
         };
       },
@@ -323,7 +352,7 @@ export class SimRuntime implements Runtime {
           this.#settle(SETTLE_TURNS);
           return;
         }
-        this.scheduler.advance();
+        if (!this.scheduler.advance()) throw new Error("partitions wait, but on no time");
         settled = false;
       }
       queueMicrotask(() => this.#pump(false));

@@ -8,13 +8,17 @@
  * @module
  */
 import type { Effect, PlparResult, Task } from "../../guest/task.ts";
-import { isTask } from "../../guest/task.ts";
+import { effectProblem, isTask } from "../../guest/task.ts";
 import type { SeededRandom } from "./random.ts";
 
 /** Most calls waiting on one partition; one more is refused to its caller. */
 export const MAX_QUEUED_CALLS = 4096;
-/** Most effects one task may yield: a runaway loop in guest code fails that task, not the machine. */
-export const MAX_TASK_EFFECTS = 1_000_000;
+/**
+ * Most effects one call may yield: a runaway loop in guest code fails that
+ * call, not the machine. Far above any real call (a boot that binds a
+ * million blocks one per hcall stays under it), so reaching it means a loop.
+ */
+export const MAX_TASK_EFFECTS = 50_000_000;
 
 /** Answers one hcall of partition `lpar`; `elapsedNs` is the hypervisor time it took. */
 export type HcallExecutor = (
@@ -44,13 +48,16 @@ export class SimPartition {
   readonly name: string;
   /** Virtual time (ns) before which this partition cannot step. */
   readyAt = 0;
+  readonly #maxEffects: number;
   readonly #queue: Call[] = [];
   #running?: Running;
   #stopped?: Error;
 
-  constructor(id: number, name: string) {
+  /** A partition; `maxEffects` bounds each of its calls (default MAX_TASK_EFFECTS). */
+  constructor(id: number, name: string, maxEffects = MAX_TASK_EFFECTS) {
     this.id = id;
     this.name = name;
+    this.#maxEffects = maxEffects;
   }
 
   /** Has work: a call running or waiting. */
@@ -78,7 +85,10 @@ export class SimPartition {
     if (this.#stopped) return;
     this.#stopped = reason;
     const calls: Call[] = [...this.#queue.splice(0)];
-    if (this.#running) calls.unshift(this.#running);
+    if (this.#running) {
+      abandon(this.#running.task);
+      calls.unshift(this.#running);
+    }
     this.#running = undefined;
     for (const call of calls) call.reject(reason);
   }
@@ -93,7 +103,14 @@ export class SimPartition {
     if (running.hcall) {
       const { opcode, args } = running.hcall;
       running.hcall = undefined;
-      const { result, elapsedNs } = execute(this.id, opcode, args);
+      let answer: ReturnType<HcallExecutor>;
+      try {
+        answer = execute(this.id, opcode, args);
+      } catch (error) {
+        // The hypervisor could not answer this call: it fails the caller alone.
+        return this.#resume(running, undefined, now, error);
+      }
+      const { result, elapsedNs } = answer;
       if (elapsedNs > 0) {
         // The answer arrives when the hypervisor is done with the call.
         running.answer = result;
@@ -125,16 +142,26 @@ export class SimPartition {
     return this.#resume(running, undefined, now);
   }
 
-  #resume(running: Running, value: PlparResult | undefined, now: number): boolean {
+  #resume(
+    running: Running,
+    value: PlparResult | undefined,
+    now: number,
+    thrown?: unknown,
+  ): boolean {
     let step: IteratorResult<Effect, unknown>;
     try {
-      if (++running.effects > MAX_TASK_EFFECTS) {
+      if (++running.effects > this.#maxEffects) {
+        abandon(running.task);
         throw new RangeError(
-          `${this.name}: a call yielded more than ${MAX_TASK_EFFECTS} hcalls and sleeps; ` +
+          `${this.name}: a call yielded more than ${this.#maxEffects} hcalls and sleeps; ` +
             `stopped as a runaway loop`,
         );
       }
-      step = running.task.next(value);
+      step = thrown === undefined ? running.task.next(value) : running.task.throw(thrown);
+      // Guest code that yields nonsense gets the error thrown back where it yielded.
+      for (let problem; !step.done && (problem = effectProblem(step.value)) !== undefined;) {
+        step = running.task.throw(new TypeError(`guest code yielded a bad effect: ${problem}`));
+      }
     } catch (error) {
       this.#running = undefined;
       running.reject(error);
@@ -153,6 +180,15 @@ export class SimPartition {
       this.readyAt = now + (effect.kind === "sleep" ? effect.ms * 1e6 : effect.ns);
     }
     return false;
+  }
+}
+
+/** Closes an abandoned task so its `finally` blocks (buffers it holds) run. */
+function abandon(task: Task<unknown>): void {
+  try {
+    task.return(undefined);
+  } catch {
+    // It failed while unwinding: it is being dropped either way.
   }
 }
 
