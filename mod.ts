@@ -110,6 +110,7 @@ export type {
 } from "./scenarios/kexec.ts";
 export { formatMatrix, MATRIX_MODES, runMatrix } from "./scenarios/matrix.ts";
 export type { Matrix, MatrixOptions, MatrixRow } from "./scenarios/matrix.ts";
+export * from "./swarm/mod.ts";
 export { main as runCli } from "./cli/main.ts";
 export type { Output } from "./cli/main.ts";
 

@@ -21,6 +21,7 @@ import { formatKexecStory, runKexecStory } from "../scenarios/kexec.ts";
 import { toJsonText } from "../scenarios/json.ts";
 import { formatMatrix, runMatrix } from "../scenarios/matrix.ts";
 import { getScenario, listScenarios } from "../scenarios/registry.ts";
+import { SWARM_USAGE, swarmCommand } from "../swarm/cli.ts";
 
 /** Raised for a bad command line; the message says what is accepted. */
 export class UsageError extends Error {
@@ -49,6 +50,7 @@ export function usage(): string {
     "       dmesg                              the kernel log",
     "       bindings                           the hypervisor's binding table",
     "       events                             what the managed system did",
+    ...SWARM_USAGE,
     "  help                        this text",
     "",
     "options:",
@@ -85,6 +87,12 @@ const OPTIONS = {
   json: { type: "boolean" },
   runtime: { type: "string" },
   seed: { type: "string" },
+  seeds: { type: "string" },
+  "check-determinism": { type: "boolean" },
+  record: { type: "string" },
+  replay: { type: "string" },
+  "shrink-to": { type: "string" },
+  "known-bugs": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -183,9 +191,11 @@ async function dispatch(args: string[], out: Output): Promise<number> {
       return await matrix(rest, values, config, out, start);
     case "show":
       return await show(split.view, values, config, out, start);
+    case "swarm":
+      return await swarmCommand(rest, values, out, (message) => new UsageError(message));
     default:
       throw new UsageError(
-        `unknown command "${command}"; accepted: demo, scenario, matrix, show, help`,
+        `unknown command "${command}"; accepted: demo, scenario, matrix, show, help, swarm`,
       );
   }
 }

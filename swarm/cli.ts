@@ -1,0 +1,247 @@
+/**
+ * `deno task swarm`: the command line of the swarm. Options:
+ * `--seeds A..B` (or `N`), `--json`, `--check-determinism`, `--record FILE`,
+ * `--replay FILE`, `--shrink-to FILE`. Exit code 0 when every case passed,
+ * 1 when one failed, 2 for a bad command line (the caller's usage error).
+ * @module
+ */
+import { readCases, writeCases } from "./case_file.ts";
+import { describeOp } from "./groups.ts";
+import { runSwarm, type SeedReport } from "./swarm.ts";
+import type { SwarmCase } from "./types.ts";
+
+/** Where the command writes. */
+export interface SwarmOutput {
+  /** Results and the summary. */
+  print(text: string): void;
+}
+
+/** The options `swarm` takes (besides `--json`). */
+export const SWARM_OPTIONS = [
+  "seeds",
+  "check-determinism",
+  "record",
+  "replay",
+  "shrink-to",
+  "known-bugs",
+];
+
+/** The usage lines of `swarm`, for the CLI's help. */
+export const SWARM_USAGE = [
+  "  swarm [options]             swarm testing on the sim runtime: random systems and",
+  "                              schedules with faults, invariants after every operation",
+  "       --seeds <A..B|N>       seeds to run (default 1..100)",
+  "       --check-determinism    run every seed twice; a different trace hash fails it",
+  "       --record <file>        write the cases run (system and schedule) to a file",
+  "       --replay <file>        run the cases of a file (recorded or shrunk) again",
+  "       --shrink-to <file>     where the first failing seed's shrunk case goes",
+  "                              (default swarm-<seed>-shrunk.json)",
+  "       --known-bugs           also draw cases that hit the simulator's known bugs",
+];
+
+const SEEDS_ACCEPTED = "N or A..B, whole numbers from 0 with A ≤ B (e.g. --seeds 1..1000)";
+/** Cases between two progress updates on a terminal. */
+const PROGRESS_EVERY = 10;
+
+/**
+ * Parses `--seeds`: `N` or `A..B`, both ends included. Returns the range or
+ * a message saying what is accepted.
+ * @example
+ * ```ts
+ * import { parseSeeds } from "./cli.ts";
+ * console.log(parseSeeds("1..1000")); // { from: 1, to: 1000 }
+ * console.log(parseSeeds("5..2")); // "--seeds \"5..2\": the range is empty (5 > 2); expected ..."
+ * ```
+ */
+export function parseSeeds(text: string): { from: number; to: number } | string {
+  const m = /^(\d{1,15})(?:\.\.(\d{1,15}))?$/.exec(text);
+  if (!m) return `--seeds ${JSON.stringify(text)}: expected ${SEEDS_ACCEPTED}`;
+  const from = Number(m[1]), to = m[2] === undefined ? from : Number(m[2]);
+  if (from > to) {
+    return `--seeds ${JSON.stringify(text)}: the range is empty (${from} > ${to}); ` +
+      `expected ${SEEDS_ACCEPTED}`;
+  }
+  return { from, to };
+}
+
+/** The command that replays a report's case. */
+function replayCommand(report: SeedReport, file: string | undefined): string {
+  if (report.replayed && file) return `deno task swarm --replay ${file}`;
+  const determinism = report.result.failure?.invariant === "determinism"
+    ? " --check-determinism"
+    : "";
+  const knownBugs = report.case.knownBugs ? " --known-bugs" : "";
+  return `deno task swarm --seeds ${report.case.seed}${determinism}${knownBugs}`;
+}
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * Runs `swarm` with the parsed command line (`values` as `node:util`
+ * parseArgs gives them, `rest` the positionals after `swarm`). Throws what
+ * `usage(message)` makes for a bad command line.
+ * @example
+ * ```ts ignore
+ * const code = await swarmCommand([], { seeds: "1..10", json: true }, { print: console.log },
+ *   (m) => new Error(m));
+ * ```
+ */
+export async function swarmCommand(
+  rest: readonly string[],
+  values: Readonly<Record<string, unknown>>,
+  out: SwarmOutput,
+  usage: (message: string) => Error,
+): Promise<number> {
+  if (rest.length) throw usage(`swarm: unexpected argument "${rest[0]}"`);
+  const given = Object.keys(values).filter((k) => values[k] !== undefined && k !== "json");
+  const bad = given.find((k) => !SWARM_OPTIONS.includes(k) && k !== "help");
+  if (bad) {
+    throw usage(
+      `swarm does not take --${bad}; it takes: ${
+        [...SWARM_OPTIONS, "json"].map((o) => `--${o}`).join(", ")
+      }`,
+    );
+  }
+  const str = (key: string) => values[key] as string | undefined;
+  const json = values.json === true, checkDeterminism = values["check-determinism"] === true;
+  const knownBugs = values["known-bugs"] === true;
+  const replayFile = str("replay"), recordFile = str("record"), shrinkTo = str("shrink-to");
+  if (replayFile !== undefined && str("seeds") !== undefined) {
+    throw usage("swarm: --replay runs the cases of its file; give --seeds or --replay, not both");
+  }
+  if (replayFile !== undefined && knownBugs) {
+    throw usage("swarm: --known-bugs is for drawing cases; a case file says it itself");
+  }
+  if (replayFile !== undefined && recordFile !== undefined) {
+    throw usage("swarm: --record writes the cases of --seeds; a replayed file is already one");
+  }
+  let seeds: { from: number; to: number } | undefined;
+  let cases: SwarmCase[] | undefined;
+  if (replayFile !== undefined) {
+    try {
+      cases = await readCases(replayFile);
+    } catch (error) {
+      throw usage((error as Error).message);
+    }
+  } else {
+    const parsed = parseSeeds(str("seeds") ?? "1..100");
+    if (typeof parsed === "string") throw usage(parsed);
+    seeds = parsed;
+  }
+
+  const progress = !json && Deno.stdout.isTerminal();
+  const encoder = new TextEncoder();
+  const status = (text: string) => Deno.stderr.writeSync(encoder.encode(`\r\x1b[K${text}`));
+  const recorded: SwarmCase[] = [];
+  let failures = 0, shrunkFiles = 0;
+  const summary = await runSwarm({
+    seeds,
+    cases,
+    checkDeterminism,
+    generate: { knownBugs },
+    onReport: async (report, done, total) => {
+      if (recordFile !== undefined) recorded.push(report.case);
+      const { result } = report;
+      let file: string | undefined;
+      if (report.shrunk) {
+        file = shrunkFiles++ === 0 && shrinkTo !== undefined
+          ? shrinkTo
+          : `swarm-${report.case.seed}-shrunk.json`;
+        await writeCases(file, [report.shrunk.case]);
+      }
+      if (result.failure) failures++;
+      if (json) {
+        out.print(JSON.stringify(jsonLine(report, file, replayFile)));
+      } else if (result.failure) {
+        if (progress) status("");
+        out.print(textLines(report, file, replayFile ?? recordFile));
+      }
+      if (progress && (done % PROGRESS_EVERY === 0 || done === total)) {
+        status(`swarm: ${done}/${total} seeds, ${failures} failed`);
+      }
+    },
+  });
+  if (progress) status("");
+  if (recordFile !== undefined) await writeCases(recordFile, recorded);
+  const rate = Math.round(summary.seedsPerSecond * 10) / 10;
+  if (json) {
+    out.print(JSON.stringify({
+      summary: true,
+      seeds: summary.cases,
+      failures: summary.failures,
+      seconds: Math.round(summary.seconds * 1000) / 1000,
+      seedsPerSecond: rate,
+      checkDeterminism,
+    }));
+  } else {
+    const what = replayFile !== undefined
+      ? `replayed ${plural(summary.cases, "case")} of ${replayFile}`
+      : `seeds ${seeds!.from}..${seeds!.to}`;
+    const recordedTo = recordFile !== undefined ? `; recorded to ${recordFile}` : "";
+    out.print(
+      `swarm: ${what}: ${summary.cases - summary.failures} passed, ${summary.failures} failed ` +
+        `(${rate} seeds/s${checkDeterminism ? ", each run twice" : ""})${recordedTo}`,
+    );
+  }
+  return summary.failures > 0 ? 1 : 0;
+}
+
+/** The `--json` line of one case. */
+function jsonLine(report: SeedReport, shrunkFile: string | undefined, replayFile?: string) {
+  const { result } = report;
+  const line: Record<string, unknown> = {
+    seed: result.seed,
+    verdict: result.verdict,
+    steps: result.steps,
+    traceHash: result.traceHash,
+    ops: result.ops,
+    lpars: result.lpars,
+  };
+  if (report.replayed) line.replayed = true;
+  if (result.failure) {
+    const op = report.case.ops[result.failure.op];
+    line.failure = { ...result.failure, ...(op ? { operation: describeOp(op) } : {}) };
+    line.replay = replayCommand(report, replayFile);
+  }
+  if (report.shrunk && shrunkFile) {
+    line.shrunk = {
+      file: shrunkFile,
+      ops: report.shrunk.case.ops.length,
+      lpars: report.shrunk.case.system.lpars.length,
+      runs: report.shrunk.runs,
+      invariant: report.shrunk.result.failure?.invariant,
+      replay: `deno task swarm --replay ${shrunkFile}`,
+    };
+  }
+  return line;
+}
+
+/** The text lines of a failing case. */
+function textLines(report: SeedReport, shrunkFile: string | undefined, file?: string): string {
+  const { result } = report;
+  const failure = result.failure!;
+  const op = report.case.ops[failure.op];
+  const whole = failure.invariant === "replay" || failure.invariant === "determinism";
+  const where = op
+    ? `op ${failure.op} (${describeOp(op)})`
+    : whole
+    ? "the run"
+    : "the liveness phase";
+  const lines = [
+    `seed ${result.seed} FAILED ${whole ? "in" : "after"} ${where}: ${failure.invariant}`,
+    `  ${failure.message}`,
+    `  replay: ${replayCommand(report, file)}`,
+  ];
+  if (report.shrunk && shrunkFile) {
+    const s = report.shrunk;
+    lines.push(
+      `  shrunk to ${plural(s.case.ops.length, "operation")} on ` +
+        `${plural(s.case.system.lpars.length, "LPAR")} (${plural(s.runs, "run")}), still ` +
+        `${s.result.failure?.invariant}: ${shrunkFile}`,
+      `  replay the shrunk case: deno task swarm --replay ${shrunkFile}`,
+    );
+  }
+  return lines.join("\n");
+}
