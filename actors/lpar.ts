@@ -13,7 +13,7 @@ import type { PanicPoint } from "../guest/kernel.ts";
 import type { Json, NdctlListFlags } from "../guest/ndctl.ts";
 import type { KernelVersion } from "../guest/papr_scm/mod.ts";
 import type { GuestControl, PartitionHandle } from "../runtime/types.ts";
-import { noteProgress } from "./workers.ts";
+import { CallGate } from "./call_gate.ts";
 import type { ResolvedLpar, ResolvedNvdimm, SupervisionConfig } from "./config.ts";
 
 /** Options for boot, kexec and reboot. */
@@ -87,8 +87,7 @@ export class Lpar {
   readonly #guest: GuestControl;
   readonly #hooks: LparHooks;
   readonly #nvdimms: ResolvedNvdimm[];
-  readonly #dead: Promise<never>;
-  #kill!: (error: Error) => void;
+  readonly #calls = new CallGate();
   #stoppedBy?: Error;
   #restarts: number[] = [];
   #supervising = false;
@@ -110,8 +109,6 @@ export class Lpar {
     this.#partition = partition;
     this.#guest = partition.guest;
     this.#hooks = hooks;
-    this.#dead = new Promise<never>((_, reject) => (this.#kill = reject));
-    this.#dead.catch(() => {});
   }
 
   /** The nvdimms assigned to this LPAR now (configured, plus DLPAR changes). */
@@ -125,7 +122,7 @@ export class Lpar {
    */
   #call<T>(call: () => Promise<T>): Promise<T> {
     if (this.#stoppedBy) return Promise.reject(this.#stoppedBy);
-    return Promise.race([call(), this.#dead]).finally(noteProgress);
+    return this.#calls.run(call);
   }
 
   /** The partition's name. */
@@ -355,7 +352,17 @@ export class Lpar {
   /** @internal DLPAR remove, guest side: asks the driver to let go; why not, if it did not. */
   async hotplugRemove(drc: number): Promise<{ removed: boolean; why?: string }> {
     if (this.state !== "running") return { removed: false, why: `the LPAR is ${this.state}` };
-    return await this.#call(() => this.#guest.hotplugRemove(drc, this.ignoreDlparRemove));
+    const { removed, state, why } = await this.#call(() =>
+      this.#guest.hotplugRemove(drc, this.ignoreDlparRemove)
+    );
+    // A panic in the driver's remove: supervision runs once the DRC is gone (afterDlpar).
+    if (state === "panicked") this.state = "panicked";
+    return { removed, why };
+  }
+
+  /** @internal After a DLPAR operation: a kernel that panicked during it is supervised now. */
+  async afterDlpar(): Promise<void> {
+    await this.#supervise();
   }
 
   /** @internal DLPAR remove, after the hypervisor took the DRC: forget it here. */
@@ -417,7 +424,7 @@ export class Lpar {
   stop(reason: Error = new Error(`LPAR ${this.name} was stopped`)): void {
     if (this.#stoppedBy) return; // already stopped (e.g. its worker crashed first)
     this.#stoppedBy = reason;
-    this.#kill(reason);
+    this.#calls.fail(reason);
     this.#partition.stop(reason);
   }
 }

@@ -34,7 +34,8 @@ import {
   type SystemConfig,
 } from "./config.ts";
 import { Lpar } from "./lpar.ts";
-import { noteProgress, trackSystem, untrackSystem } from "./workers.ts";
+import { trackSystem, untrackSystem } from "./workers.ts";
+import { CallGate } from "./call_gate.ts";
 import type { HypervisorConfig } from "./hypervisor_actor.ts";
 import type { DriverOverrides, KernelCosts } from "../guest/kernel.ts";
 import type { HypervisorControl, Runtime, RuntimeKind } from "../runtime/types.ts";
@@ -183,12 +184,10 @@ export class ManagedSystem {
   /** Why the hypervisor failed, once it has. */
   failure?: string;
   #stopped = false;
-  #hvKill!: (error: Error) => void;
-  readonly #hvDead = new Promise<never>((_, reject) => (this.#hvKill = reject));
+  readonly #hvCalls = new CallGate();
 
   private constructor(config: ResolvedConfig) {
     this.config = config;
-    this.#hvDead.catch(() => {});
     this.runtime = "threads"; // start() sets the runtime before the system is handed out
   }
 
@@ -221,7 +220,7 @@ export class ManagedSystem {
           : new HypervisorFailedError(this.failure),
       );
     }
-    return Promise.race([call(), this.#hvDead]).finally(noteProgress);
+    return this.#hvCalls.run(call);
   }
 
   /** Records a line in `events`. */
@@ -240,7 +239,7 @@ export class ManagedSystem {
     const error = new HypervisorFailedError(reason);
     this.errors.push(`hypervisor: ${reason}`);
     this.#event(error.message);
-    this.#hvKill(error);
+    this.#hvCalls.fail(error);
     this.stop();
   }
 
@@ -418,6 +417,7 @@ export class ManagedSystem {
       : `dlpar: removed drc ${hex(index)} from ${target.name}` +
         (unbound ? " (papr_scm unbound it)" : ` (nothing was bound; ${why})`);
     this.#event(message);
+    await target.afterDlpar();
     return { action: "remove", lpar: target.name, drc: index, forced, released, message };
   }
 

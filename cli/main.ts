@@ -92,7 +92,6 @@ const OPTIONS = {
   record: { type: "string" },
   replay: { type: "string" },
   "shrink-to": { type: "string" },
-  "known-bugs": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 

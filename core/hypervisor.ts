@@ -294,8 +294,12 @@ export class HypervisorCore {
     const problems: string[] = [];
     const state = this.#ctx.state;
     const hex = (n: number) => `0x${n.toString(16)}`;
-    const byLpar = new Map<LparId, Array<[bigint, bigint, string]>>();
-    const expectPending = new Set<string>();
+    const blockName = (drc: number, b: number) => `drc ${hex(drc)} block ${b}`;
+    // Ranges as [start, end, drc, block]; names are made only for a problem.
+    type Range = [bigint, bigint, number, number];
+    const byLpar = new Map<LparId, Range[]>();
+    // Per DRC, the blocks a bind op still has to reach.
+    const expectPending = new Map<number, Set<number>>();
     for (const [token, op] of state.ops) {
       if (token === 0n) problems.push(`an op of LPAR ${op.lpar} has token 0`);
       if (op.kind !== "bind") continue;
@@ -310,41 +314,49 @@ export class HypervisorCore {
         if (drc.boundTo[b] !== op.lpar) {
           problems.push(`bind op of LPAR ${op.lpar}: drc ${hex(op.drc)} block ${b} not reserved`);
         }
-        if (i >= op.done) expectPending.add(`${op.drc}:${b}`);
+        if (i >= op.done) {
+          let blocks = expectPending.get(op.drc);
+          if (!blocks) expectPending.set(op.drc, blocks = new Set());
+          blocks.add(b);
+        }
       }
     }
-    const devices: Array<[bigint, bigint, string]> = [];
+    const devices: Range[] = [];
+    const qemu = this.personality === "qemu";
     for (const drc of state.drcs.values()) {
       const bs = drc.spec.blockSize;
-      const name = `drc ${hex(drc.spec.index)}`;
-      devices.push([drc.deviceAddress, drc.deviceAddress + drc.size, name]);
+      const index = drc.spec.index;
+      const pendingHere = expectPending.get(index);
+      devices.push([drc.deviceAddress, drc.deviceAddress + drc.size, index, -1]);
       for (const [token, op] of drc.flushOps) {
         if (!drc.owners.has(op.lpar)) {
-          problems.push(`${name} flush ${token} of non-owner ${op.lpar}`);
+          problems.push(`drc ${hex(index)} flush ${token} of non-owner ${op.lpar}`);
         }
         if (token === 0n || token > drc.flushToken) {
-          problems.push(`${name} bad flush token ${token}`);
+          problems.push(`drc ${hex(index)} bad flush token ${token}`);
         }
       }
       for (let b = 0; b < drc.spec.blocks; b++) {
         const lpar = drc.boundTo[b];
-        const where = `${name} block ${b}`;
-        if (Boolean(drc.pending[b]) !== expectPending.has(`${drc.spec.index}:${b}`)) {
-          problems.push(`${where} pending flag disagrees with the bind ops`);
+        if (Boolean(drc.pending[b]) !== (pendingHere?.has(b) ?? false)) {
+          problems.push(`${blockName(index, b)} pending flag disagrees with the bind ops`);
         }
         if (lpar === FREE) continue;
-        if (this.personality === "qemu") problems.push(`${where} bound under qemu`);
-        if (!drc.owners.has(lpar)) problems.push(`${where} bound to non-owner LPAR ${lpar}`);
-        const list = byLpar.get(lpar) ?? [];
-        list.push([drc.address[b], drc.address[b] + bs, where]);
-        byLpar.set(lpar, list);
+        if (qemu) problems.push(`${blockName(index, b)} bound under qemu`);
+        if (!drc.owners.has(lpar)) {
+          problems.push(`${blockName(index, b)} bound to non-owner LPAR ${lpar}`);
+        }
+        let list = byLpar.get(lpar);
+        if (!list) byLpar.set(lpar, list = []);
+        list.push([drc.address[b], drc.address[b] + bs, index, b]);
       }
     }
-    const overlaps = (ranges: Array<[bigint, bigint, string]>, what: string) => {
+    const name = ([, , drc, b]: Range) => b < 0 ? `drc ${hex(drc)}` : blockName(drc, b);
+    const overlaps = (ranges: Range[], what: string) => {
       ranges.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
       for (let i = 1; i < ranges.length; i++) {
         if (ranges[i][0] < ranges[i - 1][1]) {
-          problems.push(`${what}: ${ranges[i - 1][2]} overlaps ${ranges[i][2]}`);
+          problems.push(`${what}: ${name(ranges[i - 1])} overlaps ${name(ranges[i])}`);
         }
       }
     };

@@ -83,7 +83,8 @@ function replaceOp(ctx: CoreContext, fresh: BindOp | UnbindOp): bigint {
 
 /** First free aligned logical range of `size` bytes in `lpar`'s address space. */
 function allocate(ctx: CoreContext, lpar: LparId, size: bigint, align: bigint): bigint {
-  let candidate = ctx.options.logicalBase;
+  // Aligned from the start: a block size need not divide the logical base.
+  let candidate = ((ctx.options.logicalBase + align - 1n) / align) * align;
   for (const [start, end] of ctx.state.rangesOf(lpar)) {
     if (candidate + size <= start) break;
     if (end > candidate) candidate = ((end + align - 1n) / align) * align;

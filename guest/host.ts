@@ -159,7 +159,9 @@ export class GuestHost {
       return { removed: false, state: kernel.state, why: "the kernel ignored the request" };
     }
     const removed = (yield* this.#run(kernel.hotplugRemove(drc))) ?? false;
-    const why = removed ? undefined : "no driver was bound to it (its probe had failed)";
+    const why = removed ? undefined : (kernel.state as KernelState) === "panicked" // it may have panicked in the remove
+      ? "the kernel panicked while its driver let go"
+      : "no driver was bound to it (its probe had failed)";
     return { removed, state: kernel.state, why };
   }
 

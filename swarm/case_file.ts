@@ -127,7 +127,7 @@ function checkOp(path: string, value: unknown): SwarmOp {
 /** Checks one case object (at `path`, for messages). */
 export function checkCase(path: string, value: unknown): SwarmCase {
   const o = object(path, value);
-  const keys = ["swarm", "seed", "system", "spares", "faults", "ops", "knownBugs", "expect"];
+  const keys = ["swarm", "seed", "system", "spares", "faults", "ops", "expect"];
   for (const key of Object.keys(o)) {
     if (!keys.includes(key)) {
       throw new CaseFileError(`${path}: unknown key "${key}"; accepted keys: ${keys.join(", ")}`);
@@ -165,9 +165,6 @@ export function checkCase(path: string, value: unknown): SwarmCase {
   }
   if (!Array.isArray(o.ops)) fail(`${path}.ops`, o.ops, "an array of operations");
   o.ops.forEach((op, i) => checkOp(`${path}.ops[${i}]`, op));
-  if (o.knownBugs !== undefined && typeof o.knownBugs !== "boolean") {
-    fail(`${path}.knownBugs`, o.knownBugs, "true or false");
-  }
   if (o.expect !== undefined) {
     const e = object(`${path}.expect`, o.expect);
     text(`${path}.expect.traceHash`, e.traceHash, "16 hex digits");

@@ -23,7 +23,6 @@ export const SWARM_OPTIONS = [
   "record",
   "replay",
   "shrink-to",
-  "known-bugs",
 ];
 
 /** The usage lines of `swarm`, for the CLI's help. */
@@ -36,7 +35,6 @@ export const SWARM_USAGE = [
   "       --replay <file>        run the cases of a file (recorded or shrunk) again",
   "       --shrink-to <file>     where the first failing seed's shrunk case goes",
   "                              (default swarm-<seed>-shrunk.json)",
-  "       --known-bugs           also draw cases that hit the simulator's known bugs",
 ];
 
 const SEEDS_ACCEPTED = "N or A..B, whole numbers from 0 with A ≤ B (e.g. --seeds 1..1000)";
@@ -70,8 +68,7 @@ function replayCommand(report: SeedReport, file: string | undefined): string {
   const determinism = report.result.failure?.invariant === "determinism"
     ? " --check-determinism"
     : "";
-  const knownBugs = report.case.knownBugs ? " --known-bugs" : "";
-  return `deno task swarm --seeds ${report.case.seed}${determinism}${knownBugs}`;
+  return `deno task swarm --seeds ${report.case.seed}${determinism}`;
 }
 
 function plural(n: number, what: string): string {
@@ -106,13 +103,9 @@ export async function swarmCommand(
   }
   const str = (key: string) => values[key] as string | undefined;
   const json = values.json === true, checkDeterminism = values["check-determinism"] === true;
-  const knownBugs = values["known-bugs"] === true;
   const replayFile = str("replay"), recordFile = str("record"), shrinkTo = str("shrink-to");
   if (replayFile !== undefined && str("seeds") !== undefined) {
     throw usage("swarm: --replay runs the cases of its file; give --seeds or --replay, not both");
-  }
-  if (replayFile !== undefined && knownBugs) {
-    throw usage("swarm: --known-bugs is for drawing cases; a case file says it itself");
   }
   if (replayFile !== undefined && recordFile !== undefined) {
     throw usage("swarm: --record writes the cases of --seeds; a replayed file is already one");
@@ -140,7 +133,6 @@ export async function swarmCommand(
     seeds,
     cases,
     checkDeterminism,
-    generate: { knownBugs },
     onReport: async (report, done, total) => {
       if (recordFile !== undefined) recorded.push(report.case);
       const { result } = report;

@@ -23,13 +23,6 @@ export interface GenerateOptions {
   maxLpars?: number;
   /** Operations per schedule, about (default 100). */
   ops?: number;
-  /**
-   * Draw cases that go where the simulator has known bugs (see
-   * `SwarmCase.knownBugs`): block sizes any multiple of 4096 from 64 KiB to
-   * 1 MiB, not only powers of two, and DLPAR removes from kernels with a
-   * panic point armed. Default false.
-   */
-  knownBugs?: boolean;
 }
 
 /**
@@ -51,11 +44,9 @@ export function generateCase(seed: number, options: GenerateOptions = {}): Swarm
     random,
     faults,
     [options.minLpars ?? 1, options.maxLpars ?? 8],
-    options.knownBugs ?? false,
   );
   const ops = drawSchedule(random, system, spares, faults, options.ops ?? 100);
   const c: SwarmCase = { swarm: CASE_FORMAT, seed, system, spares, faults, ops };
-  if (options.knownBugs) c.knownBugs = true;
   return c;
 }
 
@@ -101,11 +92,11 @@ export function drawSystem(
   random: SeededRandom,
   faults: FaultSwitches,
   [minLpars, maxLpars]: [number, number],
-  knownBugs = false,
 ): { system: SystemConfig; spares: NvdimmConfig[] } {
   let next = DRC_BASE;
-  // Half the known-bug seeds keep power-of-two blocks, so the other known bugs show too.
-  const oddBlockSizes = knownBugs && random.chance(0.5);
+  // Half the seeds draw block sizes that are not powers of two (they need not divide
+  // the hypervisor's logical base: the first binding must still be aligned).
+  const oddBlockSizes = random.chance(0.5);
   const count = random.between(minLpars, maxLpars);
   const lpars: LparConfig[] = [];
   for (let i = 1; i <= count; i++) {

@@ -45,7 +45,6 @@ function worldOf(c: SwarmCase, system: ManagedSystem): World {
     created: new Set(system.config.lpars.flatMap((l) => l.nvdimms.map((n) => n.drc))),
     flushFailing: new Set(),
     armed: new Set(),
-    knownBugs: c.knownBugs === true,
     snapshot: undefined as unknown as Snapshot,
     verified: new Map(),
     probes: 0,

@@ -259,7 +259,6 @@ function* systemSimplifications(c: SwarmCase): Generator<SwarmCase> {
     }
   }
   if (c.system.guest) candidates.push(edit((copy) => (delete copy.system.guest, true)));
-  if (c.knownBugs) candidates.push(edit((copy) => (delete copy.knownBugs, true)));
   for (const candidate of candidates) if (candidate) yield candidate;
 }
 

@@ -98,15 +98,6 @@ function removeOutcome(lpar: Lpar, drc: number, why: string): Expectation {
   };
 }
 
-/**
- * Whether a DLPAR remove from `lpar` must wait: its running kernel may panic
- * in the driver's remove, which the simulator does not notice (a known bug,
- * reported); with `knownBugs` it goes ahead and `lpar-state` is checked.
- */
-function removeHitsKnownBug(world: World, lpar: Lpar): boolean {
-  return !world.knownBugs && lpar.state === "running" && world.armed.has(lpar.name);
-}
-
 /** After a DLPAR remove from a kernel that could panic in it: the state must say so. */
 function stateOutcome(world: World, lpar: Lpar): Expectation[] {
   if (!world.armed.has(lpar.name)) return [];
@@ -126,7 +117,7 @@ function stateOutcome(world: World, lpar: Lpar): Expectation[] {
 /** DLPAR remove of the chosen nvdimm. */
 export async function dlparRemove(world: World, name: string, pick: number): Promise<OpOutcome> {
   const lpar = lparNamed(world, name);
-  if (!lpar || lpar.nvdimms.length === 0 || removeHitsKnownBug(world, lpar)) return SKIPPED;
+  if (!lpar || lpar.nvdimms.length === 0) return SKIPPED;
   const drc = lpar.nvdimms[pick % lpar.nvdimms.length].drc;
   await world.system.dlparRemove(lpar, drc);
   return acted(removeOutcome(lpar, drc, "dlpar remove of"), ...stateOutcome(world, lpar));
@@ -141,7 +132,6 @@ export async function dlparMove(
 ): Promise<OpOutcome> {
   const from = lparNamed(world, fromName), to = lparNamed(world, toName);
   if (!from || !to || from === to || from.nvdimms.length === 0) return SKIPPED;
-  if (removeHitsKnownBug(world, from)) return SKIPPED;
   const drc = from.nvdimms[pick % from.nvdimms.length].drc;
   if (nvdimmOf(to, drc)) return SKIPPED;
   const free = soleOwner(world.snapshot, drc, from.name);

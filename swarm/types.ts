@@ -280,13 +280,6 @@ export interface SwarmCase {
   faults: FaultSwitches;
   /** The schedule. */
   ops: SwarmOp[];
-  /**
-   * Also go where the simulator has known bugs (reported, not yet fixed):
-   * block sizes that are not powers of two (the first binding lands
-   * misaligned), and DLPAR removes from a kernel that may panic inside its
-   * driver's remove (`lpar.state` stays `running`). Default false.
-   */
-  knownBugs?: boolean;
   /** What the recorded run gave (absent in a freshly generated case). */
   expect?: CaseExpectation;
 }

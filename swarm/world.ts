@@ -71,8 +71,6 @@ export interface World {
   flushFailing: Set<number>;
   /** LPARs whose running kernel may still panic at a panic point. */
   armed: Set<string>;
-  /** Go where the simulator has known bugs (`SwarmCase.knownBugs`). */
-  knownBugs: boolean;
   /** The last check's view (the state the next operation starts from). */
   snapshot: Snapshot;
   /** Per LPAR: the fingerprint whose DAX and data were last verified. */

@@ -860,3 +860,15 @@ Deno.test("powervm ownership, unknown opcodes and control operations", async (t)
     assert.throws(() => hv.removeDrc(A), /still assigned/);
   });
 });
+
+Deno.test("powervm: the first binding is aligned to a block size that does not divide the logical base", () => {
+  const core = new HypervisorCore({ personality: "powervm" });
+  const drc = 0x44100002;
+  core.addDrc({ index: drc, blockSize: 12288n, blocks: 2, metadataSize: 1 << 17, uuid: "u" });
+  core.assign(drc, 1);
+  const bound = core.hcall(1, OP.H_SCM_BIND_MEM, [BigInt(drc), 0n, 2n, BIND_ANY_ADDR, 0n]);
+  assert.equal(bound.rc, H.SUCCESS);
+  assert.equal(bound.rets[1] % 12288n, 0n);
+  const unbound = core.hcall(1, OP.H_SCM_UNBIND_MEM, [BigInt(drc), bound.rets[1], 2n, 0n]);
+  assert.equal(unbound.rc, H.SUCCESS);
+});

@@ -190,3 +190,28 @@ workerTest("dlpar move to a bad target is refused before anything moves", async 
   assert.equal((await lpar1.regions()).length, 1);
   assert.ok((await system.bindings()).every((b) => b.lpar === "lpar1"));
 });
+
+workerTest(
+  "dlpar remove: a kernel that panics in its driver's unbind is supervised, and the message says so",
+  async () => {
+    await using system = await startSim({
+      lpars: [{
+        name: "l",
+        kernel: "5.4",
+        // 40 blocks: the panic comes after the first unbind slice (16), with 24 still bound.
+        nvdimms: [{ drc: 0x44100002, blocks: 40 }],
+        supervision: { onPanic: "kdump" },
+      }],
+    });
+    const lpar = system.lpars[0];
+    await lpar.boot({ panicAt: { hcall: "H_SCM_UNBIND_ALL", nth: 1 } });
+    const removed = await system.dlparRemove("l", 0x44100002);
+    assert.match(
+      removed.message,
+      /the kernel panicked while its driver let go; forced release at the hypervisor \(24 blocks released\)/,
+    );
+    assert.equal(lpar.supervisorActions.at(-1)?.action, "kdump");
+    assert.equal(lpar.state, "running", "the kdump kernel runs");
+    assert.deepEqual(await system.bindings(), []);
+  },
+);

@@ -74,6 +74,22 @@ interface Drc {
 }
 
 /**
+ * A value as another thread receives it. Plain data (what the control plane
+ * passes: records, arrays, bytes) is copied here directly, which is many
+ * times quicker than `structuredClone`; anything else goes through it.
+ */
+function copy<T>(value: T): T {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map(copy) as T;
+  if (value instanceof Uint8Array) return value.slice() as T;
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return structuredClone(value);
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(value)) out[key] = copy(field);
+  return out as T;
+}
+
+/**
  * An error as it reaches the caller from another thread: comlink sends an
  * Error's name, message and stack and makes a plain Error of them.
  */
@@ -128,6 +144,8 @@ export class SimRuntime implements Runtime {
   #records?: TraceRecord[];
   #dropped = 0;
   #pumping = false;
+  /** A call finished since the clock last jumped: its caller may still ask the next one. */
+  #answered = false;
   #failure?: string;
 
   constructor(config: HypervisorConfig, options: SimOptions, hooks: RuntimeHooks) {
@@ -292,14 +310,14 @@ export class SimRuntime implements Runtime {
           // caller sees exactly what the threads runtime would show it.
           let copies: unknown[];
           try {
-            copies = structuredClone(args);
+            copies = args.map(copy);
           } catch (error) {
             return Promise.reject(asRemoteError(error));
           }
           // The partition runs its calls one at a time, in order; the trace says when each ended.
           return submit(() => host[key](...copies)).then((value) => {
             this.#trace(`${this.scheduler.now} ${id} ${key} done`);
-            return structuredClone(value);
+            return copy(value);
           }, (error) => {
             throw asRemoteError(error);
           });
@@ -340,6 +358,7 @@ export class SimRuntime implements Runtime {
         }
         if (state === "settled") {
           // A call finished: its caller's continuation may ask the next call now.
+          this.#answered = true;
           queueMicrotask(() => this.#pump(false));
           return;
         }
@@ -347,11 +366,13 @@ export class SimRuntime implements Runtime {
           this.#pumping = false;
           return;
         }
-        // Everyone sleeps: give the control plane its turns first, then jump.
-        if (!settled) {
+        // Everyone sleeps. If a call finished since the last jump, its caller gets
+        // its turns first, to ask its next call at this time; then the clock jumps.
+        if (!settled && this.#answered) {
           this.#settle(SETTLE_TURNS);
           return;
         }
+        this.#answered = false;
         if (!this.scheduler.advance()) throw new Error("partitions wait, but on no time");
         settled = false;
       }
