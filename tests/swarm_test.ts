@@ -20,14 +20,9 @@ import {
 import { CANARY_DRIVERS } from "./canary_driver.ts";
 
 /**
- * Whether the test may write files (record, replay and shrink files). The
- * project's `deno task test` grants no write access; those steps are then
- * skipped. `deno test --allow-read=. --allow-write=. tests/swarm_test.ts`
- * runs them, in a temporary directory under the working directory.
+ * A temporary directory for record, replay and shrink files, under "." (the
+ * test task grants `--allow-write=.`); each test removes its own.
  */
-const writable = Deno.permissions.querySync({ name: "write", path: "." }).state === "granted";
-
-/** A temporary directory the test may write in (under ".", which is what it may write). */
 function tempDir(prefix: string): Promise<string> {
   return Deno.makeTempDir({ dir: ".", prefix });
 }
@@ -111,7 +106,6 @@ Deno.test("swarm: the canary 5.4 driver is caught, shrunk and replayed", async (
   });
   await t.step({
     name: "the shrunk file, written and read back, replays the same",
-    ignore: !writable,
     fn: async () => {
       const dir = await tempDir("swarm_canary_");
       try {
@@ -129,7 +123,7 @@ Deno.test("swarm: the canary 5.4 driver is caught, shrunk and replayed", async (
 });
 
 Deno.test("swarm: the command line", async (t) => {
-  const dir = writable ? await tempDir("swarm_cli_") : "";
+  const dir = await tempDir("swarm_cli_");
   try {
     await t.step("--json prints a line per seed and a summary", async () => {
       const { code, out } = await cli(["swarm", "--seeds", "3..4", "--json"]);
@@ -148,7 +142,6 @@ Deno.test("swarm: the command line", async (t) => {
       assert.equal(typeof lines[2].seedsPerSecond, "number");
     });
     await t.step("--record then --replay gives the same trace hash", async () => {
-      if (!writable) return; // needs --allow-write
       const file = join(dir, "recorded.json");
       const recorded = await cli(["swarm", "--seeds", "6", "--record", file]);
       assert.equal(recorded.code, 0, recorded.out.join("\n"));
@@ -161,7 +154,6 @@ Deno.test("swarm: the command line", async (t) => {
       assert.equal(line.replayed, true);
     });
     await t.step("a replay that does not match its recording fails, exit 1", async () => {
-      if (!writable) return; // needs --allow-write
       const c = generateCase(8);
       const file = join(dir, "tampered.json");
       await writeCases(file, [{ ...c, expect: { traceHash: "0".repeat(16), verdict: "pass" } }]);
@@ -192,7 +184,7 @@ Deno.test("swarm: the command line", async (t) => {
       assert.match(missing.err.join("\n"), /cannot read the case file: no such file/);
     });
   } finally {
-    if (dir) await Deno.remove(dir, { recursive: true });
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
