@@ -92,6 +92,7 @@ const OPTIONS = {
   record: { type: "string" },
   replay: { type: "string" },
   "shrink-to": { type: "string" },
+  merge: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 

@@ -6,6 +6,7 @@
  * @module
  */
 import { readCases, writeCases } from "./case_file.ts";
+import { formatMerged, mergeShards } from "./merge.ts";
 import { describeOp } from "./groups.ts";
 import { runSwarm, type SeedReport } from "./swarm.ts";
 import type { SwarmCase } from "./types.ts";
@@ -23,6 +24,7 @@ export const SWARM_OPTIONS = [
   "record",
   "replay",
   "shrink-to",
+  "merge",
 ];
 
 /** The usage lines of `swarm`, for the CLI's help. */
@@ -35,6 +37,7 @@ export const SWARM_USAGE = [
   "       --replay <file>        run the cases of a file (recorded or shrunk) again",
   "       --shrink-to <file>     where the first failing seed's shrunk case goes",
   "                              (default swarm-<seed>-shrunk.json)",
+  "       --merge <file> [file…] add up the --json lines of shards (one CI job per range)",
 ];
 
 const SEEDS_ACCEPTED = "N or A..B, whole numbers from 0 with A ≤ B (e.g. --seeds 1..1000)";
@@ -91,6 +94,9 @@ export async function swarmCommand(
   out: SwarmOutput,
   usage: (message: string) => Error,
 ): Promise<number> {
+  if (values.merge !== undefined) {
+    return await merge([values.merge as string, ...rest], values, out, usage);
+  }
   if (rest.length) throw usage(`swarm: unexpected argument "${rest[0]}"`);
   const given = Object.keys(values).filter((k) => values[k] !== undefined && k !== "json");
   const bad = given.find((k) => !SWARM_OPTIONS.includes(k) && k !== "help");
@@ -178,6 +184,37 @@ export async function swarmCommand(
     );
   }
   return summary.failures > 0 ? 1 : 0;
+}
+
+/** `--merge`: reads every shard file and prints what they add up to; 1 when any seed failed. */
+async function merge(
+  files: string[],
+  values: Readonly<Record<string, unknown>>,
+  out: SwarmOutput,
+  usage: (message: string) => Error,
+): Promise<number> {
+  const other = Object.keys(values).find((k) =>
+    values[k] !== undefined && k !== "merge" && k !== "json" && k !== "help"
+  );
+  if (other) throw usage(`swarm --merge takes shard files and --json only, not --${other}`);
+  const texts = [];
+  for (const name of files) {
+    try {
+      texts.push({ name, text: await Deno.readTextFile(name) });
+    } catch (error) {
+      throw usage(`swarm --merge: cannot read ${name}: ${(error as Error).message}`);
+    }
+  }
+  let merged;
+  try {
+    merged = mergeShards(texts);
+  } catch (error) {
+    throw usage(`swarm --merge: ${(error as Error).message}`);
+  }
+  out.print(
+    values.json === true ? JSON.stringify({ merged: true, ...merged }) : formatMerged(merged),
+  );
+  return merged.failures.length || merged.repeated.some((r) => !r.sameHash) ? 1 : 0;
 }
 
 /** The `--json` line of one case. */

@@ -27,5 +27,6 @@ export {
 export { shrinkCase, type ShrinkOptions, type ShrinkResult } from "./shrink.ts";
 export { CaseFileError, parseCases, readCases, writeCases } from "./case_file.ts";
 export { parseSeeds } from "./cli.ts";
+export { formatMerged, type MergedShards, mergeShards, type SeedLine } from "./merge.ts";
 export { CASE_FORMAT, FAULT_KINDS, OP_NAMES } from "./types.ts";
 export type * from "./types.ts";
