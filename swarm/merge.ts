@@ -9,17 +9,23 @@
 
 /** One seed's line, as `swarm --json` prints it. */
 export interface SeedLine {
+  /** The seed. */
   seed: number;
+  /** Whether every check held. */
   verdict: "pass" | "fail";
+  /** The run's trace hash (16 hex digits). */
   traceHash?: string;
+  /** The command that replays a failure. */
   replay?: string;
+  /** Which check failed, and how. */
   failure?: { invariant?: string; message?: string };
 }
 
 /** What a set of shards adds up to. */
 export interface MergedShards {
-  /** Seed lines read. */
+  /** Seeds read (each counted once). */
   seeds: number;
+  /** The failing seeds' lines, by seed. */
   failures: SeedLine[];
   /** Covered seeds as inclusive ranges, in order. */
   ranges: Array<[number, number]>;
@@ -29,7 +35,15 @@ export interface MergedShards {
   seconds: number;
 }
 
-/** Reads shard files' text (JSON lines); a bad line names its file and line. */
+/**
+ * Reads shard files' text (JSON lines); a bad line names its file and line.
+ * @example
+ * ```ts
+ * import { formatMerged, mergeShards } from "./merge.ts";
+ * const shard = '{"seed":1,"verdict":"pass","traceHash":"ab"}\n{"summary":true,"seconds":1}';
+ * console.log(formatMerged(mergeShards([{ name: "shard1.jsonl", text: shard }])));
+ * ```
+ */
 export function mergeShards(files: ReadonlyArray<{ name: string; text: string }>): MergedShards {
   const bySeed = new Map<number, SeedLine>();
   const repeated: MergedShards["repeated"] = [];
