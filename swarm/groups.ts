@@ -8,7 +8,7 @@
 import type { SwarmOp } from "./types.ts";
 
 /** Operations that run alone: they change the system under everybody, or use raw hcalls. */
-const EXCLUSIVE = new Set<SwarmOp["op"]>([
+export const EXCLUSIVE: ReadonlySet<SwarmOp["op"]> = new Set<SwarmOp["op"]>([
   "flushFailure",
   "health",
   "dlparAdd",

@@ -8,7 +8,8 @@
 import type { NvdimmConfig, SystemConfig } from "../actors/config.ts";
 import { KERNEL_VERSIONS, type KernelVersion } from "../guest/papr_scm/mod.ts";
 import type { SeededRandom } from "../runtime/sim/random.ts";
-import type { FaultSwitches, SwarmOp } from "./types.ts";
+import { EXCLUSIVE } from "./groups.ts";
+import { type FaultSwitches, OP_NAMES, type SwarmOp } from "./types.ts";
 
 /** Health bits a seed may start with or set later. */
 export const HEALTH_BITS = [
@@ -29,17 +30,8 @@ export const PANIC_HCALLS = [
   "H_SCM_PERFORMANCE_STATS",
 ] as const;
 
-/** Operation kinds that may start together with the operation before them. */
-const JOINABLE = new Set<SwarmOp["op"]>([
-  "boot",
-  "kexec",
-  "panic",
-  "reboot",
-  "shutdown",
-  "write",
-  "read",
-  "flush",
-]);
+/** Operation kinds that may start together with the operation before them: all but the exclusive. */
+const JOINABLE = new Set(OP_NAMES.filter((op) => !EXCLUSIVE.has(op)));
 
 type Kind = SwarmOp["op"] | "storm";
 
