@@ -180,7 +180,8 @@ async function dispatch(args: string[], out: Output): Promise<number> {
     out.print(usage());
     return 0;
   }
-  const start = startOptions(values);
+  // The swarm is the sim runtime's own: it reads --runtime and --seed itself.
+  const start = command === "swarm" ? {} : startOptions(values);
   const config = values.config === undefined ? undefined : await loadConfigFile(values.config);
   switch (command) {
     case "demo":

@@ -98,7 +98,21 @@ export async function swarmCommand(
     return await merge([values.merge as string, ...rest], values, out, usage);
   }
   if (rest.length) throw usage(`swarm: unexpected argument "${rest[0]}"`);
-  const given = Object.keys(values).filter((k) => values[k] !== undefined && k !== "json");
+  // Every command takes --runtime and --seed: here the runtime can only be sim, and a
+  // seed is a range of one.
+  if (values.runtime !== undefined && values.runtime !== "sim") {
+    throw usage(
+      `swarm: --runtime ${JSON.stringify(values.runtime)}: the swarm runs on the sim runtime ` +
+        `only (it replays seeds); accepted: sim`,
+    );
+  }
+  if (values.seed !== undefined) {
+    if (values.seeds !== undefined) throw usage("swarm: give --seed N or --seeds A..B, not both");
+    values = { ...values, seeds: values.seed, seed: undefined };
+  }
+  const given = Object.keys(values).filter((k) =>
+    values[k] !== undefined && k !== "json" && k !== "runtime"
+  );
   const bad = given.find((k) => !SWARM_OPTIONS.includes(k) && k !== "help");
   if (bad) {
     throw usage(

@@ -70,3 +70,14 @@ Deno.test("swarm merge: the command line says what failed with exit 1, bad files
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("swarm takes --runtime sim and --seed N as every command does; threads is refused", async () => {
+  const out: string[] = [], err: string[] = [];
+  const io = { print: (t: string) => out.push(t), error: (t: string) => err.push(t) };
+  assert.equal(await main(["swarm", "--runtime", "sim", "--seed", "4", "--json"], io), 0);
+  assert.equal(JSON.parse(out[0]).seed, 4);
+  assert.equal(await main(["swarm", "--runtime", "threads"], io), 2);
+  assert.match(err.at(-1)!, /the swarm runs on the sim runtime only .*; accepted: sim/);
+  assert.equal(await main(["swarm", "--seed", "3", "--seeds", "1..2"], io), 2);
+  assert.match(err.at(-1)!, /give --seed N or --seeds A\.\.B, not both/);
+});
