@@ -13,6 +13,11 @@ import type { PanicPoint } from "../guest/kernel.ts";
 import type { Json, NdctlListFlags } from "../guest/ndctl.ts";
 import type { KernelVersion } from "../guest/papr_scm/mod.ts";
 import type { GuestControl, PartitionHandle } from "../runtime/types.ts";
+import { parseKernelVersion } from "../guest/papr_scm/mod.ts";
+import { resolvePanicAt } from "./config.ts";
+
+/** Most life-cycle operations that may wait for one LPAR. */
+export const MAX_PENDING_OPERATIONS = 1024;
 import { CallGate } from "./call_gate.ts";
 import type { ResolvedLpar, ResolvedNvdimm, SupervisionConfig } from "./config.ts";
 
@@ -90,6 +95,8 @@ export class Lpar {
   readonly #calls = new CallGate();
   #stoppedBy?: Error;
   #restarts: number[] = [];
+  #serial: Promise<void> = Promise.resolve();
+  #waiting = 0;
   #supervising = false;
   /** Fault: the kernel ignores DLPAR remove requests (config `faults.ignoreDlparRemove`). */
   ignoreDlparRemove: boolean;
@@ -160,13 +167,69 @@ export class Lpar {
     };
   }
 
+  /** Checks boot options before anything is done, naming what is accepted. */
+  #checkBootOptions(options: LparBootOptions): void {
+    const o = options as Record<string, unknown>;
+    if (typeof o !== "object" || o === null || Array.isArray(o)) {
+      throw new RangeError(`boot options: expected an object such as { kernel: "5.4" }`);
+    }
+    for (const key of Object.keys(o)) {
+      if (!["kernel", "paprScm", "panicAt"].includes(key)) {
+        throw new RangeError(
+          `boot options: unknown key "${key}"; accepted: kernel, paprScm, panicAt`,
+        );
+      }
+    }
+    if (options.kernel !== undefined) parseKernelVersion(options.kernel);
+    if (options.paprScm !== undefined && typeof options.paprScm !== "boolean") {
+      throw new RangeError(
+        `boot options: paprScm ${JSON.stringify(options.paprScm)}: expected true or false`,
+      );
+    }
+    if (options.panicAt !== undefined) {
+      try {
+        resolvePanicAt("panicAt", options.panicAt);
+      } catch (error) {
+        throw new RangeError(`boot options: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  /**
+   * Runs one life-cycle operation of this LPAR at a time, in the order asked:
+   * a kexec asked during a reboot starts when the reboot is done, never in
+   * the middle of it. At most MAX_PENDING_OPERATIONS wait.
+   * @internal Also held by the managed system across a DLPAR operation.
+   */
+  exclusive<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.#waiting >= MAX_PENDING_OPERATIONS) {
+      return Promise.reject(
+        new RangeError(
+          `LPAR ${this.name}: ${MAX_PENDING_OPERATIONS} operations are already waiting; wait for some`,
+        ),
+      );
+    }
+    this.#waiting++;
+    const run = this.#serial.then(() => {
+      this.#waiting--;
+      return operation();
+    });
+    this.#serial = run.then(() => {}, () => {});
+    return run;
+  }
+
   /**
    * Activates the partition: boots its kernel, which probes its nvdimms.
    * A configured `faults.panicAt` applies unless `options.panicAt` is given.
    * If the kernel panics, the supervision policy runs before this returns;
    * the report is that of the kernel this call booted.
    */
-  async boot(options: LparBootOptions = {}): Promise<BootReport> {
+  boot(options: LparBootOptions = {}): Promise<BootReport> {
+    return this.exclusive(() => this.#boot(options));
+  }
+
+  async #boot(options: LparBootOptions): Promise<BootReport> {
+    this.#checkBootOptions(options);
     if (this.state === "running") throw new Error(`LPAR ${this.name} is already running`);
     const panicAt = options.panicAt ?? this.config.faults.panicAt;
     const report = this.#track(
@@ -180,7 +243,12 @@ export class Lpar {
    * kexec: the running (or panicked) kernel stops without unbinding anything
    * and a new kernel starts in the same partition. After a panic this is kdump.
    */
-  async kexec(options: LparBootOptions = {}): Promise<BootReport> {
+  kexec(options: LparBootOptions = {}): Promise<BootReport> {
+    return this.exclusive(() => this.#kexec(options));
+  }
+
+  async #kexec(options: LparBootOptions): Promise<BootReport> {
+    this.#checkBootOptions(options);
     if (this.state !== "running" && this.state !== "panicked") {
       throw new Error(
         `LPAR ${this.name} is ${this.state}; kexec needs a running or panicked kernel`,
@@ -198,11 +266,20 @@ export class Lpar {
    * Panics the kernel at once: a kernel busy in hcalls (mid-bind too) panics
    * at its next hcall; an idle one right away.
    */
-  async panic(reason?: string): Promise<void> {
+  panic(reason?: string): Promise<void> {
+    if (reason !== undefined && typeof reason !== "string") {
+      return Promise.reject(
+        new RangeError(`panic reason: expected a string, got ${typeof reason}`),
+      );
+    }
+    // At once: a kernel busy in an operation panics at its next hcall ...
     this.#partition.requestPanic();
-    const state = await this.#call(() => this.#guest.panic(reason));
-    if (state === "panicked") this.state = "panicked";
-    await this.#supervise();
+    // ... and the rest waits its turn (an idle kernel panics then, a served request is done).
+    return this.exclusive(async () => {
+      const state = await this.#call(() => this.#guest.panic(reason));
+      if (state === "panicked") this.state = "panicked";
+      await this.#supervise();
+    });
   }
 
   /**
@@ -211,7 +288,12 @@ export class Lpar {
    * (panicked, halted) gets a partition restart instead: the hypervisor
    * releases the LPAR's bindings, then the kernel boots.
    */
-  async reboot(options: LparBootOptions = {}): Promise<BootReport> {
+  reboot(options: LparBootOptions = {}): Promise<BootReport> {
+    return this.exclusive(() => this.#reboot(options));
+  }
+
+  async #reboot(options: LparBootOptions): Promise<BootReport> {
+    this.#checkBootOptions(options);
     if (this.state !== "running") {
       await this.#partitionStop();
     }
@@ -223,10 +305,12 @@ export class Lpar {
   }
 
   /** Shutdown: the kernel stops; the hypervisor releases every binding of the LPAR. */
-  async shutdown(): Promise<number> {
-    await this.#call(() => this.#guest.shutdown());
-    this.state = "shut down";
-    return await this.#hooks.release();
+  shutdown(): Promise<number> {
+    return this.exclusive(async () => {
+      await this.#call(() => this.#guest.shutdown());
+      this.state = "shut down";
+      return await this.#hooks.release();
+    });
   }
 
   /**
@@ -413,6 +497,10 @@ export class Lpar {
    * ```
    */
   async hcall(opcode: number | string, ...args: Array<bigint | number>): Promise<HcallAnswer> {
+    if (this.state === "not activated" || this.state === "shut down") {
+      // No kernel, no CPU: a partition that is not activated issues no hcall.
+      throw new Error(`LPAR ${this.name} is ${this.state}; raw hcalls need an activated partition`);
+    }
     const op = typeof opcode === "string" ? opByName(opcode) : opcode;
     if (op === undefined) throw unknownHcall(opcode);
     const regs = args.map((a) => BigInt.asUintN(64, BigInt(a)));

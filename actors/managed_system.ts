@@ -351,6 +351,11 @@ export class ManagedSystem {
    */
   async dlparAdd(lpar: string | Lpar, nvdimm: NvdimmConfig): Promise<DlparResult> {
     const target = this.#lparOf(lpar);
+    // One operation on an LPAR at a time: the add waits for a boot or kexec in progress.
+    return await target.exclusive(() => this.#dlparAdd(target, nvdimm));
+  }
+
+  async #dlparAdd(target: Lpar, nvdimm: NvdimmConfig): Promise<DlparResult> {
     const n = resolveNvdimm("nvdimm", nvdimm, this.runtime);
     if (target.nvdimms.some((m) => m.drc === n.drc)) {
       throw new RangeError(`dlparAdd: drc ${hex(n.drc)} is already assigned to ${target.name}`);
@@ -398,6 +403,10 @@ export class ManagedSystem {
    */
   async dlparRemove(lpar: string | Lpar, drc: number | string): Promise<DlparResult> {
     const target = this.#lparOf(lpar);
+    return await target.exclusive(() => this.#dlparRemove(target, drc));
+  }
+
+  async #dlparRemove(target: Lpar, drc: number | string): Promise<DlparResult> {
     const index = parseDrc("dlparRemove: drc", drc);
     if (!target.nvdimms.some((m) => m.drc === index)) {
       throw new RangeError(
@@ -542,6 +551,8 @@ export class ManagedSystem {
     if (this.#stopped) return;
     this.#stopped = true;
     const reason = this.failure === undefined ? undefined : new HypervisorFailedError(this.failure);
+    // Hypervisor calls still in flight settle now, with the reason, never hang.
+    this.#hvCalls.fail(reason ?? new Error("the managed system was stopped"));
     for (const lpar of this.#lpars) lpar?.stop(reason);
     try {
       await this.#runtime?.stop(this.failure !== undefined);

@@ -86,6 +86,8 @@ export class GuestHost {
   readonly #platform: GuestPlatform;
   readonly #dax: DaxMemory;
   #kernel?: GuestKernel;
+  /** A kernel acted on the panic request; the panic() call that follows has nothing to do. */
+  #panicServed = false;
 
   /** A partition with no kernel yet. */
   constructor(platform: GuestPlatform) {
@@ -108,9 +110,18 @@ export class GuestHost {
 
   /** Boots a kernel (the previous one, if any, must be halted or panicked). */
   *boot(options: BootOptions): Task<BootReport> {
-    const platform = this.#platform;
+    // Made first, so bad options are refused before the running kernel is touched.
+    const kernel = this.#newKernel(options);
     this.#kernel?.halt();
-    const kernel = new GuestKernel({
+    this.#kernel = kernel;
+    yield* this.#run(kernel.boot());
+    return this.report();
+  }
+
+  /** A kernel for `options`; throws (a RangeError naming what is accepted) on bad ones. */
+  #newKernel(options: BootOptions): GuestKernel {
+    const platform = this.#platform;
+    return new GuestKernel({
       version: parseKernelVersion(options.version),
       deviceTree: options.deviceTree,
       paprScm: options.paprScm,
@@ -118,17 +129,21 @@ export class GuestHost {
       kdump: options.kdump,
       realMemory: platform.realMemory,
       clock: platform.clock,
-      panicRequested: platform.takePanicRequest,
+      panicRequested: () => {
+        // A request a kernel acts on is served: a panic() queued behind it must not panic
+        // the next kernel too (a panic during a reboot panics one kernel, not two).
+        const asked = platform.takePanicRequest();
+        if (asked) this.#panicServed = true;
+        return asked;
+      },
       costs: platform.costs,
       drivers: platform.drivers,
     });
-    this.#kernel = kernel;
-    yield* this.#run(kernel.boot());
-    return this.report();
   }
 
   /** Clean reboot: drivers unbind, then the given kernel boots. */
   *reboot(options: BootOptions): Task<BootReport> {
+    this.#newKernel(options); // bad options are refused before anything is shut down
     const kernel = this.#kernel;
     if (kernel?.state === "running") yield* this.#run(kernel.shutdownDrivers());
     kernel?.halt();
@@ -180,6 +195,11 @@ export class GuestHost {
   panic(reason = "sysrq triggered crash"): KernelState | "none" {
     const kernel = this.#kernel;
     this.#platform.takePanicRequest();
+    if (this.#panicServed) {
+      // The request was served by the kernel that was busy when it came.
+      this.#panicServed = false;
+      return kernel?.state ?? "none";
+    }
     if (kernel && kernel.state === "running") {
       try {
         kernel.panic(reason);
