@@ -24,6 +24,7 @@ export * from "./abi/hcalls.ts";
 export * from "./abi/health.ts";
 export { HypervisorCore, seededEnv } from "./core/hypervisor.ts";
 export type * from "./core/types.ts";
+export { MAX_LPAR_MAPPINGS } from "./core/state.ts";
 export type {
   BindOp,
   DrcCounters,
@@ -57,6 +58,11 @@ export type { HcallAnswer, LparBootOptions, LparState, SupervisorAction } from "
 export {
   ConfigError,
   loadConfigFile,
+  MAX_BLOCKS_PER_NVDIMM,
+  MAX_LPARS,
+  MAX_NVDIMMS_PER_LPAR,
+  MAX_NVDIMMS_PER_SYSTEM,
+  MAX_RESTARTS,
   PANIC_POLICIES,
   parseConfigText,
   resolveConfig,

@@ -47,6 +47,7 @@ export const H = {
   PARAMETER: -4,
   NOT_FOUND: -7,
   AUTHORITY: -10,
+  RESOURCE: -16,
   P2: -55,
   P3: -56,
   P4: -57,

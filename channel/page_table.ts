@@ -9,9 +9,14 @@
  * @module
  */
 import type { Mapping } from "../core/types.ts";
+import { MAX_LPAR_MAPPINGS } from "../core/state.ts";
 
-/** Most mappings one LPAR can have. */
-export const MAX_MAPPINGS = 256;
+/**
+ * Most mappings one LPAR can have: the core's limit, which it enforces (an
+ * hcall past it answers an error), so the check in writePageTable is only a
+ * last-resort assertion.
+ */
+export const MAX_MAPPINGS: number = MAX_LPAR_MAPPINGS;
 const HEADER = 2;
 const ENTRY = 4;
 

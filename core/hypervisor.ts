@@ -20,7 +20,7 @@ import type { CoreContext, HandlerTable } from "./context.ts";
 import { POWERVM_DEFAULTS, POWERVM_HANDLERS } from "./powervm.ts";
 import { QEMU_DEFAULTS, QEMU_HANDLERS, qemuReply, validateQemuDrc } from "./qemu.ts";
 import { fail } from "./registers.ts";
-import { type DrcCounters, DrcState, FREE, ScmState } from "./state.ts";
+import { type DrcCounters, DrcState, FREE, MAX_LPAR_MAPPINGS, ScmState } from "./state.ts";
 import type {
   BlockBinding,
   CoreEnv,
@@ -172,10 +172,23 @@ export class HypervisorCore {
     this.#ctx.state.drcs.delete(index);
   }
 
-  /** Assigns an nvdimm to an LPAR (several LPARs may share one). */
+  /**
+   * Assigns an nvdimm to an LPAR (several LPARs may share one). An LPAR holds
+   * at most MAX_LPAR_MAPPINGS nvdimms: under `qemu` each is one mapping at
+   * once, and under `powervm` each bound nvdimm needs at least one.
+   * @throws {RangeError} past that limit (the LPAR and the hypervisor are unchanged).
+   */
   assign(index: number, lpar: LparId): void {
     const drc = this.#drc(index);
     if (drc.owners.has(lpar)) return;
+    let held = 0;
+    for (const other of this.#ctx.state.drcs.values()) if (other.owners.has(lpar)) held++;
+    if (held >= MAX_LPAR_MAPPINGS) {
+      throw new RangeError(
+        `drc 0x${index.toString(16)}: LPAR ${lpar} already holds ${held} nvdimms; ` +
+          `at most ${MAX_LPAR_MAPPINGS} (MAX_LPAR_MAPPINGS) per LPAR`,
+      );
+    }
     drc.owners.add(lpar);
     // Under qemu the device's memory appears in the partition at once.
     if (this.personality === "qemu") this.#ctx.state.touch(lpar);
@@ -361,6 +374,24 @@ export class HypervisorCore {
       }
     };
     for (const [lpar, ranges] of byLpar) overlaps(ranges, `LPAR ${lpar}`);
+    // The incremental mapping index must say what a scan of the blocks says.
+    const scannedAll = state.scanMappings();
+    const mapped = new Set([...scannedAll.keys(), ...state.lparsMapped()]);
+    const show = (m: Mapping[]) =>
+      m.map((x) => `${hex(x.drc)}+${x.offset.toString(16)}@${x.base.toString(16)}:${x.size}`)
+        .join(" ");
+    for (const lpar of mapped) {
+      const indexed = show(state.mappings(lpar));
+      const scanned = show(scannedAll.get(lpar) ?? []);
+      if (indexed !== scanned) {
+        problems.push(
+          `LPAR ${lpar} mapping index [${indexed}] disagrees with its blocks [${scanned}]`,
+        );
+      }
+      if (this.mappings(lpar).length > MAX_LPAR_MAPPINGS) {
+        problems.push(`LPAR ${lpar} has more than ${MAX_LPAR_MAPPINGS} mappings`);
+      }
+    }
     overlaps(devices.filter(([s, e]) => e > s), "device memory");
     return problems;
   }

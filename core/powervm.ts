@@ -13,7 +13,7 @@ import { BIND_ANY_ADDR, H, OP, UNBIND_SCOPE } from "../abi/hcalls.ts";
 import { HEALTH_ALL } from "../abi/health.ts";
 import { asDrcIndex, asIndex, fail, ok, result } from "./registers.ts";
 import type { CoreContext, HandlerTable } from "./context.ts";
-import { type BindOp, type DrcState, FREE, type UnbindOp } from "./state.ts";
+import { type BindOp, type DrcState, FREE, MAX_LPAR_MAPPINGS, type UnbindOp } from "./state.ts";
 import { readMetadata, writeMetadata } from "./metadata.ts";
 import { performanceStats } from "./stats.ts";
 import { pollFlush, startFlush } from "./flush.ts";
@@ -101,10 +101,37 @@ function overlapsAddressSpace(
   return ctx.state.rangesOf(lpar).some(([s, e]) => base < e && s < base + size);
 }
 
+/**
+ * Binds the next slice of `op`. A slice that would take the LPAR past
+ * MAX_LPAR_MAPPINGS mappings (only a new bind can: a later slice extends the
+ * range its first slice mapped) is undone and the bind abandoned with
+ * H_RESOURCE: PAPR's "insufficient resources" (Linux hvcall.h -16, which
+ * the PAPR hcalls that allocate hypervisor resources answer when they run
+ * out), here the LPAR's page-table entries. Not H_NO_MEM (-9: memory the
+ * hypervisor lacks), H_TABLE_FULL (-41) or H_NOT_ENOUGH_RESOURCES (-44),
+ * which Linux defines for the HCA (InfiniBand) hcalls only. The papr_scm
+ * drivers treat any other code as a failed bind ("bind err: -16").
+ */
 function continueBind(ctx: CoreContext, token: bigint, op: BindOp): HcallResult {
   const drc = ctx.state.drcs.get(op.drc)!;
   const sliceEnd = Math.min(op.count, op.done + ctx.options.bindSliceBlocks);
-  for (let i = op.done; i < sliceEnd; i++) drc.pending[op.first + i] = 0;
+  const mapped: number[] = [];
+  for (let i = op.done; i < sliceEnd; i++) {
+    const b = op.first + i;
+    // Only blocks still reserved by this bind (nothing else frees them, but be sure).
+    if (drc.boundTo[b] !== op.lpar || !drc.pending[b]) continue;
+    drc.pending[b] = 0;
+    ctx.state.mapBlock(op.lpar, drc, b);
+    mapped.push(b);
+  }
+  if (ctx.state.mappingCount(op.lpar) > MAX_LPAR_MAPPINGS) {
+    for (const b of mapped) {
+      ctx.state.unmapBlock(op.lpar, drc, b);
+      drc.pending[b] = 1;
+    }
+    abandonBind(ctx, token, op);
+    return fail(H.RESOURCE);
+  }
   drc.counters.binds += sliceEnd - op.done;
   // Binding is done inside the call: the slice's time is the hcall's.
   ctx.elapsedNs += BigInt(sliceEnd - op.done) * ctx.options.bindNsPerBlock;
@@ -178,6 +205,21 @@ function continueUnbind(ctx: CoreContext, token: bigint, op: UnbindOp): HcallRes
   if (busy) ctx.elapsedNs += unbindSliceNs(ctx, op, op.done);
   else if (now < op.readyAt) return unbindNotDone(ctx, token, op, op.readyAt - now);
   const sliceEnd = Math.min(op.blocks.length, op.done + ctx.options.unbindSliceBlocks);
+  // Unbinding the middle of a mapping splits it in two: past MAX_LPAR_MAPPINGS
+  // the slice is undone and the unbind ends with H_RESOURCE (see continueBind).
+  const unmapped: Array<[DrcState, number]> = [];
+  for (let i = op.done; i < sliceEnd; i++) {
+    const [index, b] = op.blocks[i];
+    const drc = ctx.state.drcs.get(index);
+    if (!drc || drc.boundTo[b] !== op.lpar || drc.pending[b]) continue;
+    ctx.state.unmapBlock(op.lpar, drc, b);
+    unmapped.push([drc, b]);
+  }
+  if (ctx.state.mappingCount(op.lpar) > MAX_LPAR_MAPPINGS) {
+    for (const [drc, b] of unmapped) ctx.state.mapBlock(op.lpar, drc, b);
+    ctx.state.ops.delete(token);
+    return result(H.RESOURCE, 0n, BigInt(op.done));
+  }
   for (let i = op.done; i < sliceEnd; i++) {
     const [index, b] = op.blocks[i];
     const drc = ctx.state.drcs.get(index);
@@ -237,7 +279,7 @@ function unbindMem(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): Hca
   if (token !== 0n) return resumeUnbind(ctx, lpar, OP.H_SCM_UNBIND_MEM, token, H.P4);
   const bs = drc.spec.blockSize;
   if (addr % bs !== 0n) return fail(H.P2);
-  const first = blockAt(drc, lpar, addr);
+  const first = blockAt(ctx, drc, lpar, addr);
   if (first === undefined) return fail(H.P2);
   const count = asIndex(countArg);
   if (count === undefined || count === 0 || first + count > drc.spec.blocks) return fail(H.P3);
@@ -250,11 +292,8 @@ function unbindMem(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): Hca
   return startUnbind(ctx, lpar, OP.H_SCM_UNBIND_MEM, blocks);
 }
 
-function blockAt(drc: DrcState, lpar: LparId, addr: bigint): number | undefined {
-  for (let b = 0; b < drc.spec.blocks; b++) {
-    if (drc.boundTo[b] === lpar && drc.address[b] === addr) return b;
-  }
-  return undefined;
+function blockAt(ctx: CoreContext, drc: DrcState, lpar: LparId, addr: bigint): number | undefined {
+  return ctx.state.blockAt(lpar, drc, addr);
 }
 
 /** H_SCM_UNBIND_ALL(scope, drc, token). */
@@ -274,9 +313,7 @@ function unbindAll(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): Hca
   }
   const blocks: Array<[number, number]> = [];
   for (const drc of targets) {
-    for (let b = 0; b < drc.spec.blocks; b++) {
-      if (drc.boundTo[b] === lpar) blocks.push([drc.spec.index, b]);
-    }
+    for (const b of ctx.state.heldBlocks(lpar, drc)) blocks.push([drc.spec.index, b]);
   }
   return startUnbind(ctx, lpar, OP.H_SCM_UNBIND_ALL, blocks);
 }
@@ -293,18 +330,9 @@ function queryBlock(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): Hc
 
 /** H_SCM_QUERY_LOGICAL_MEM_BINDING(address) → r4 drc, r5 block. */
 function queryLogical(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): HcallResult {
-  const addr = args[0];
-  for (const drc of ctx.state.drcs.values()) {
-    if (!drc.owners.has(lpar)) continue;
-    const bs = drc.spec.blockSize;
-    for (let b = 0; b < drc.spec.blocks; b++) {
-      const start = drc.address[b];
-      if (drc.isBoundTo(b, lpar) && start <= addr && addr < start + bs) {
-        return ok(BigInt(drc.spec.index), BigInt(b));
-      }
-    }
-  }
-  return fail(H.NOT_FOUND);
+  const held = ctx.state.blockHolding(lpar, args[0]);
+  if (!held) return fail(H.NOT_FOUND);
+  return ok(BigInt(held[0].spec.index), BigInt(held[1]));
 }
 
 /** H_SCM_HEALTH(drc) → r4 health bitmap, r5 mask of valid bits. */

@@ -9,6 +9,22 @@ import type { DrcSpec, LparId, Mapping } from "./types.ts";
 /** Marks a block nobody has bound. */
 export const FREE = -1;
 
+/**
+ * Most mappings (page-table entries: ranges contiguous in the DRC and in the
+ * logical address space) one LPAR may have. An hcall that would take an LPAR
+ * past it answers H_RESOURCE (`powervm`); an LPAR holds at most this many
+ * nvdimms (under `qemu` each assigned nvdimm is one mapping). The threads
+ * runtime's page table (channel/page_table.ts) holds exactly this many.
+ */
+export const MAX_LPAR_MAPPINGS = 256;
+
+/** Blocks `first`.. of one DRC, bound to one LPAR at consecutive addresses from `base`. */
+interface Run {
+  first: number;
+  count: number;
+  base: bigint;
+}
+
 /** Counters the hypervisor keeps per nvdimm (reported by PERFORMANCE_STATS). */
 export interface DrcCounters {
   /** Blocks bound. */
@@ -146,6 +162,14 @@ export class ScmState {
   mappingsVersion = 0;
   /** Where the next added DRC's device address starts (see QemuOptions). */
   nextDeviceAddress = 0n;
+  /**
+   * Per LPAR, per DRC: its fully bound blocks as maximal runs (its mappings),
+   * sorted by first block. Kept up to date block by block, so an hcall's work
+   * is bounded by its slice and the LPAR's mappings, not by the DRC's size.
+   */
+  readonly #runs: Map<LparId, Map<number, Run[]>> = new Map();
+  /** Per LPAR, how many runs it has (its mapping count). */
+  readonly #runCounts: Map<LparId, number> = new Map();
 
   /** The DRC if it exists and `lpar` owns it; else undefined (no probing of others). */
   owned(index: number | undefined, lpar: LparId): DrcState | undefined {
@@ -160,40 +184,210 @@ export class ScmState {
     this.mappingsVersion++;
   }
 
-  /** Every [start, end) logical range `lpar` has bound or reserved, sorted. */
+  /** How many mappings `lpar` has now (runs of fully bound blocks). */
+  mappingCount(lpar: LparId): number {
+    return this.#runCounts.get(lpar) ?? 0;
+  }
+
+  #runsOf(lpar: LparId, drc: number, create: boolean): Run[] | undefined {
+    let byDrc = this.#runs.get(lpar);
+    if (!byDrc) {
+      if (!create) return undefined;
+      this.#runs.set(lpar, byDrc = new Map());
+    }
+    let runs = byDrc.get(drc);
+    if (!runs && create) byDrc.set(drc, runs = []);
+    return runs;
+  }
+
+  #count(lpar: LparId, delta: number): void {
+    this.#runCounts.set(lpar, (this.#runCounts.get(lpar) ?? 0) + delta);
+  }
+
+  /**
+   * Records that block `b` of `drc` is now fully bound to `lpar` at
+   * `drc.address[b]` (the caller sets the block's state). O(log runs).
+   */
+  mapBlock(lpar: LparId, drc: DrcState, b: number): void {
+    const runs = this.#runsOf(lpar, drc.spec.index, true)!;
+    const bs = drc.spec.blockSize;
+    const address = drc.address[b];
+    const at = upperBound(runs, b);
+    const prev = runs[at - 1];
+    const next = runs[at];
+    if (prev && prev.first + prev.count > b) return;
+    const joinPrev = prev !== undefined && prev.first + prev.count === b &&
+      prev.base + BigInt(prev.count) * bs === address;
+    const joinNext = next !== undefined && next.first === b + 1 && next.base === address + bs;
+    if (joinPrev && joinNext) {
+      prev.count += 1 + next.count;
+      runs.splice(at, 1);
+      this.#count(lpar, -1);
+    } else if (joinPrev) {
+      prev.count++;
+    } else if (joinNext) {
+      next.first = b;
+      next.base = address;
+      next.count++;
+    } else {
+      runs.splice(at, 0, { first: b, count: 1, base: address });
+      this.#count(lpar, 1);
+    }
+  }
+
+  /** Records that block `b` of `drc` is no longer fully bound to `lpar`. O(log runs). */
+  unmapBlock(lpar: LparId, drc: DrcState, b: number): void {
+    const runs = this.#runsOf(lpar, drc.spec.index, false);
+    if (!runs) return;
+    const at = upperBound(runs, b) - 1;
+    const run = runs[at];
+    if (!run || run.first + run.count <= b) return;
+    const offset = b - run.first;
+    const bs = drc.spec.blockSize;
+    if (run.count === 1) {
+      runs.splice(at, 1);
+      this.#count(lpar, -1);
+    } else if (offset === 0) {
+      run.first++;
+      run.base += bs;
+      run.count--;
+    } else if (offset === run.count - 1) {
+      run.count--;
+    } else {
+      const rest = {
+        first: b + 1,
+        count: run.count - offset - 1,
+        base: run.base + BigInt(offset + 1) * bs,
+      };
+      runs.splice(at + 1, 0, rest);
+      run.count = offset;
+      this.#count(lpar, 1);
+    }
+  }
+
+  /**
+   * Every [start, end) logical range `lpar` has bound or reserved, sorted:
+   * its mappings and the parts of its binds in progress not reached yet.
+   */
   rangesOf(lpar: LparId): Array<[bigint, bigint]> {
     const ranges: Array<[bigint, bigint]> = [];
-    for (const drc of this.drcs.values()) {
-      const bs = drc.spec.blockSize;
-      for (let b = 0; b < drc.spec.blocks; b++) {
-        if (drc.boundTo[b] === lpar) ranges.push([drc.address[b], drc.address[b] + bs]);
-      }
+    for (const [index, runs] of this.#runs.get(lpar) ?? []) {
+      const bs = this.drcs.get(index)?.spec.blockSize ?? 0n;
+      for (const r of runs) ranges.push([r.base, r.base + BigInt(r.count) * bs]);
+    }
+    for (const op of this.ops.values()) {
+      if (op.kind !== "bind" || op.lpar !== lpar || op.done >= op.count) continue;
+      const bs = this.drcs.get(op.drc)?.spec.blockSize ?? 0n;
+      ranges.push([op.base + BigInt(op.done) * bs, op.base + BigInt(op.count) * bs]);
     }
     ranges.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
     return ranges;
   }
 
+  /**
+   * The blocks of `drc` that `lpar` holds (bound or reserved), in block order,
+   * found from its runs and its binds in progress (not by a scan of the DRC).
+   */
+  heldBlocks(lpar: LparId, drc: DrcState): number[] {
+    const blocks: number[] = [];
+    for (const r of this.#runsOf(lpar, drc.spec.index, false) ?? []) {
+      for (let i = 0; i < r.count; i++) blocks.push(r.first + i);
+    }
+    for (const op of this.ops.values()) {
+      if (op.kind !== "bind" || op.lpar !== lpar || op.drc !== drc.spec.index) continue;
+      for (let i = op.done; i < op.count; i++) {
+        const b = op.first + i;
+        if (drc.boundTo[b] === lpar && drc.pending[b]) blocks.push(b);
+      }
+    }
+    return blocks.sort((x, y) => x - y);
+  }
+
+  /** The block of `drc` `lpar` holds (bound or reserved) at logical `address`, if any. */
+  blockAt(lpar: LparId, drc: DrcState, address: bigint): number | undefined {
+    const bs = drc.spec.blockSize;
+    for (const r of this.#runsOf(lpar, drc.spec.index, false) ?? []) {
+      if (address < r.base || (address - r.base) % bs !== 0n) continue;
+      const i = (address - r.base) / bs;
+      if (i < BigInt(r.count)) return r.first + Number(i);
+    }
+    for (const op of this.ops.values()) {
+      if (op.kind !== "bind" || op.lpar !== lpar || op.drc !== drc.spec.index) continue;
+      if (address < op.base || (address - op.base) % bs !== 0n) continue;
+      const i = Number((address - op.base) / bs);
+      const b = op.first + i;
+      if (i >= op.done && i < op.count && drc.boundTo[b] === lpar && drc.pending[b]) return b;
+    }
+    return undefined;
+  }
+
+  /** The fully bound block of `lpar` whose range holds logical `address`, if any. */
+  blockHolding(lpar: LparId, address: bigint): [drc: DrcState, block: number] | undefined {
+    for (const [index, runs] of this.#runs.get(lpar) ?? []) {
+      const drc = this.drcs.get(index);
+      if (!drc || !drc.owners.has(lpar)) continue;
+      const bs = drc.spec.blockSize;
+      for (const r of runs) {
+        if (r.base <= address && address < r.base + BigInt(r.count) * bs) {
+          return [drc, r.first + Number((address - r.base) / bs)];
+        }
+      }
+    }
+    return undefined;
+  }
+
   /** The fully bound ranges of `lpar`, merged where contiguous in both spaces. */
   mappings(lpar: LparId): Mapping[] {
     const out: Mapping[] = [];
+    for (const [index, runs] of this.#runs.get(lpar) ?? []) {
+      const bs = this.drcs.get(index)?.spec.blockSize ?? 0n;
+      for (const r of runs) {
+        out.push({
+          base: r.base,
+          size: BigInt(r.count) * bs,
+          drc: index,
+          offset: BigInt(r.first) * bs,
+        });
+      }
+    }
+    return out.sort(byBase);
+  }
+
+  /**
+   * Every LPAR's mappings computed by one scan of every block: what
+   * `mappings` must equal (checked by the core's invariants).
+   */
+  scanMappings(): Map<LparId, Mapping[]> {
+    const all = new Map<LparId, Mapping[]>();
     for (const drc of this.drcs.values()) {
       const bs = drc.spec.blockSize;
       let current: Mapping | undefined;
+      let holder = FREE;
       for (let b = 0; b < drc.spec.blocks; b++) {
-        if (!drc.isBoundTo(b, lpar)) {
+        const lpar = drc.boundTo[b];
+        if (lpar === FREE || drc.pending[b]) {
           current = undefined;
           continue;
         }
         const addr = drc.address[b];
-        if (current && current.base + current.size === addr) {
+        if (current && holder === lpar && current.base + current.size === addr) {
           current.size += bs;
-        } else {
-          current = { base: addr, size: bs, drc: drc.spec.index, offset: BigInt(b) * bs };
-          out.push(current);
+          continue;
         }
+        current = { base: addr, size: bs, drc: drc.spec.index, offset: BigInt(b) * bs };
+        holder = lpar;
+        let list = all.get(lpar);
+        if (!list) all.set(lpar, list = []);
+        list.push(current);
       }
     }
-    return out.sort((x, y) => (x.base < y.base ? -1 : x.base > y.base ? 1 : 0));
+    for (const list of all.values()) list.sort(byBase);
+    return all;
+  }
+
+  /** Every LPAR that has a mapping now. */
+  lparsMapped(): LparId[] {
+    return [...this.#runCounts].filter(([, n]) => n > 0).map(([lpar]) => lpar);
   }
 
   /** Releases every block `lpar` holds on `drc` (all DRCs when omitted). */
@@ -201,8 +395,9 @@ export class ScmState {
     let released = 0;
     for (const drc of this.drcs.values()) {
       if (drcIndex !== undefined && drc.spec.index !== drcIndex) continue;
-      for (let b = 0; b < drc.spec.blocks; b++) {
+      for (const b of this.heldBlocks(lpar, drc)) {
         if (drc.boundTo[b] !== lpar) continue;
+        if (!drc.pending[b]) this.unmapBlock(lpar, drc, b);
         drc.boundTo[b] = FREE;
         drc.pending[b] = 0;
         drc.address[b] = 0n;
@@ -224,4 +419,20 @@ export class ScmState {
     if (released) this.touch(lpar);
     return released;
   }
+}
+
+function byBase(x: Mapping, y: Mapping): number {
+  return x.base < y.base ? -1 : x.base > y.base ? 1 : 0;
+}
+
+/** The index of the first run starting after block `b`. */
+function upperBound(runs: readonly Run[], b: number): number {
+  let lo = 0;
+  let hi = runs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (runs[mid].first <= b) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

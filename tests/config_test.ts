@@ -180,7 +180,7 @@ Deno.test("config errors", async (t) => {
       { lpars: [lpar({ supervision: { maxRestarts: -1 } })] },
       "supervision.maxRestarts",
       "-1",
-      "a non-negative integer",
+      "an integer from 0 to 100",
     );
   });
 
