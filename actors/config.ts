@@ -7,6 +7,7 @@
 import { OP, opByName } from "../abi/hcalls.ts";
 import { healthFromNames } from "../abi/health.ts";
 import type { Personality } from "../core/types.ts";
+import { MAX_LPAR_MAPPINGS } from "../core/state.ts";
 import type { RuntimeKind } from "../runtime/types.ts";
 import { KERNEL_VERSIONS, type KernelVersion } from "../guest/papr_scm/mod.ts";
 
@@ -184,6 +185,25 @@ export const MAX_NVDIMM_BYTES = 16 * 1024 ** 3;
 export const MAX_SIM_NVDIMM_BYTES = 64 * 1024 ** 4;
 /** Largest label area: the hypervisor keeps it in memory. */
 export const MAX_METADATA_SIZE = 16 * 1024 * 1024;
+/** Most LPARs in one system (PowerVM's own limit per managed system). */
+export const MAX_LPARS = 1000;
+/**
+ * Most nvdimms one LPAR may have: its page table's mappings
+ * (`MAX_LPAR_MAPPINGS`, 256), since each nvdimm takes at least one.
+ */
+export const MAX_NVDIMMS_PER_LPAR: number = MAX_LPAR_MAPPINGS;
+/**
+ * Most blocks one nvdimm may have: the hypervisor keeps 13 bytes of state per
+ * block (binding, pending flag, address), so 1,048,576 blocks take 13 MiB.
+ */
+export const MAX_BLOCKS_PER_NVDIMM = 1 << 20;
+/** Most distinct nvdimms (DRCs) in one system, shared ones counted once. */
+export const MAX_NVDIMMS_PER_SYSTEM = 4096;
+/**
+ * Most restarts `supervision.maxRestarts` may allow within its window: a
+ * kernel that panics at every boot is restarted that many times, then stays down.
+ */
+export const MAX_RESTARTS = 100;
 
 /** A configuration error; the message says where, what and what is accepted. */
 export class ConfigError extends Error {
@@ -194,8 +214,110 @@ export class ConfigError extends Error {
   }
 }
 
+/** At most this many characters of a bad value are quoted in a message. */
+const EXCERPT_CHARS = 60;
+
+/**
+ * A short rendering of any value for messages, JSON-like: at most
+ * `EXCERPT_CHARS` characters then "…". It never throws and never recurses
+ * deeper than the excerpt is long: BigInts read `5n`, non-finite numbers
+ * `NaN` or `Infinity`, cycles `[Circular]`, functions `[Function: f]`.
+ */
+function excerpt(value: unknown): string {
+  let out = "";
+  const full = () => out.length > EXCERPT_CHARS;
+  const ancestors: unknown[] = [];
+  const put = (v: unknown): void => {
+    if (full()) return;
+    switch (typeof v) {
+      case "string":
+        out += JSON.stringify(v.slice(0, EXCERPT_CHARS + 1));
+        return;
+      case "number":
+        out += Object.is(v, -0) ? "-0" : String(v);
+        return;
+      case "bigint":
+        out += `${v}n`;
+        return;
+      case "symbol":
+        out += v.toString();
+        return;
+      case "function":
+        out += `[Function: ${v.name || "(anonymous)"}]`;
+        return;
+      case "object":
+        break;
+      default: // undefined, boolean
+        out += String(v);
+        return;
+    }
+    if (v === null) return void (out += "null");
+    if (ancestors.includes(v)) return void (out += "[Circular]");
+    ancestors.push(v);
+    if (Array.isArray(v)) {
+      out += "[";
+      for (let i = 0; i < v.length && !full(); i++) {
+        if (i) out += ",";
+        put(v[i]);
+      }
+      out += "]";
+    } else {
+      const proto = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) {
+        const name = proto?.constructor?.name;
+        if (typeof name === "string" && name) out += `${name} `;
+      }
+      out += "{";
+      let first = true;
+      for (const key in v) {
+        if (full()) break;
+        if (!Object.hasOwn(v, key)) continue;
+        if (!first) out += ",";
+        first = false;
+        out += `${JSON.stringify(key.slice(0, EXCERPT_CHARS + 1))}:`;
+        put((v as Record<string, unknown>)[key]);
+      }
+      out += "}";
+    }
+    ancestors.pop();
+  };
+  try {
+    put(value);
+  } catch {
+    // A getter or proxy that throws: show what was rendered so far.
+    out += "…";
+  }
+  return clip(out);
+}
+
+/** `text`, or its first `EXCERPT_CHARS` characters and "…". */
+function clip(text: string): string {
+  if (text.length <= EXCERPT_CHARS) return text;
+  let cut = EXCERPT_CHARS;
+  if (/[\ud800-\udbff]/.test(text[cut - 1])) cut--; // keep a surrogate pair whole
+  return `${text.slice(0, cut)}…`;
+}
+
+/**
+ * Number literals of a JSON text that do not read back as written (`1e400`
+ * is Infinity, `1.0` is 1), while parseConfigText checks that text: `fail`
+ * quotes them as written.
+ */
+let writtenNumbers: readonly NumberLiteral[] | undefined;
+
+/** How a bad value is shown: as written in the JSON text if it was a number there. */
+function shown(path: string, value: unknown): string {
+  if (typeof value === "number" && writtenNumbers?.length) {
+    const segments = pathSegments(path);
+    const literal = segments &&
+      writtenNumbers.find((n) => Object.is(Number(n.text), value) && samePath(n.path, segments));
+    if (literal) return clip(literal.text);
+  }
+  return excerpt(value);
+}
+
 function fail(path: string, value: unknown, accepted: string): never {
-  throw new ConfigError(`${path}: ${JSON.stringify(value)} is not valid; expected ${accepted}`);
+  throw new ConfigError(`${path}: ${shown(path, value)} is not valid; expected ${accepted}`);
 }
 
 function positiveInt(path: string, value: unknown): number {
@@ -256,6 +378,9 @@ export function resolveNvdimm(
   ]);
   const drc = parseDrc(`${path}.drc`, o.drc);
   const blocks = positiveInt(`${path}.blocks`, o.blocks);
+  if (blocks > MAX_BLOCKS_PER_NVDIMM) {
+    fail(`${path}.blocks`, o.blocks, `at most ${MAX_BLOCKS_PER_NVDIMM} (MAX_BLOCKS_PER_NVDIMM)`);
+  }
   const blockSize = o.blockSize === undefined
     ? DEFAULT_BLOCK_SIZE
     : positiveInt(`${path}.blockSize`, o.blockSize);
@@ -388,6 +513,11 @@ export function resolveConfig(value: unknown, runtime: RuntimeKind = "threads"):
   if (!Array.isArray(root.lpars) || root.lpars.length === 0) {
     fail("config.lpars", root.lpars, "a non-empty array of LPARs");
   }
+  if (root.lpars.length > MAX_LPARS) {
+    throw new ConfigError(
+      `config.lpars: ${root.lpars.length} LPARs is not valid; expected at most ${MAX_LPARS} (MAX_LPARS)`,
+    );
+  }
   const names = new Set<string>();
   const drcs = new Map<number, { path: string; nvdimm: ResolvedNvdimm }>();
   const lpars = (root.lpars as unknown[]).map((value, i): ResolvedLpar => {
@@ -409,6 +539,12 @@ export function resolveConfig(value: unknown, runtime: RuntimeKind = "threads"):
     if (o.nvdimms !== undefined && !Array.isArray(o.nvdimms)) {
       fail(`${path}.nvdimms`, o.nvdimms, "an array of nvdimms");
     }
+    if (Array.isArray(o.nvdimms) && o.nvdimms.length > MAX_NVDIMMS_PER_LPAR) {
+      throw new ConfigError(
+        `${path}.nvdimms: ${o.nvdimms.length} nvdimms is not valid; expected at most ` +
+          `${MAX_NVDIMMS_PER_LPAR} (MAX_NVDIMMS_PER_LPAR, the LPAR's page-table mappings)`,
+      );
+    }
     const seen = new Set<number>();
     const nvdimms = ((o.nvdimms ?? []) as unknown[]).map((n, j) => {
       const npath = `${path}.nvdimms[${j}]`;
@@ -427,6 +563,12 @@ export function resolveConfig(value: unknown, runtime: RuntimeKind = "threads"):
         throw new ConfigError(
           `${npath}: drc 0x${nvdimm.drc.toString(16)} is also defined at ${other.path} ` +
             `with different settings; a DRC shared by LPARs must be described identically`,
+        );
+      }
+      if (!other && drcs.size >= MAX_NVDIMMS_PER_SYSTEM) {
+        throw new ConfigError(
+          `${npath}: drc 0x${nvdimm.drc.toString(16)} is nvdimm ${drcs.size + 1} of the system; ` +
+            `expected at most ${MAX_NVDIMMS_PER_SYSTEM} (MAX_NVDIMMS_PER_SYSTEM) distinct DRCs`,
         );
       }
       drcs.set(nvdimm.drc, { path: npath, nvdimm });
@@ -484,8 +626,15 @@ export function resolveSupervision(path: string, value: unknown): Required<Super
   }
   let maxRestarts = 3;
   if (o.maxRestarts !== undefined) {
-    if (!Number.isSafeInteger(o.maxRestarts) || (o.maxRestarts as number) < 0) {
-      fail(`${path}.maxRestarts`, o.maxRestarts, "a non-negative integer");
+    if (
+      !Number.isSafeInteger(o.maxRestarts) || (o.maxRestarts as number) < 0 ||
+      (o.maxRestarts as number) > MAX_RESTARTS
+    ) {
+      fail(
+        `${path}.maxRestarts`,
+        o.maxRestarts,
+        `an integer from 0 to ${MAX_RESTARTS} (MAX_RESTARTS)`,
+      );
     }
     maxRestarts = o.maxRestarts as number;
   }
@@ -502,82 +651,175 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
   return { line, column: offset - before.lastIndexOf("\n") };
 }
 
-/** Where the first JSON syntax error is (a character offset), for messages. */
-function jsonErrorOffset(text: string): number {
+/** Where a value is in a JSON text, as a linked list (built in O(1) per value). */
+interface PathNode {
+  /** The enclosing value's node; undefined for the root's children. */
+  parent?: PathNode;
+  /** Key in an object or index in an array. */
+  segment: string | number;
+  /** Number of segments from the root. */
+  depth: number;
+}
+
+/** A number literal whose value does not read back as written (`1e400`, `1.0`). */
+interface NumberLiteral {
+  /** Where it is; undefined for the root. */
+  path?: PathNode;
+  /** As written. */
+  text: string;
+}
+
+/** What scanJson found. */
+interface JsonScan {
+  /** The offset of the first syntax error, if any. */
+  errorAt?: number;
+  /** The first key given twice in one object: where, and where it first was. */
+  duplicate?: { key: string; object?: PathNode; at: number; firstAt: number };
+  /** Number literals that do not read back as written. */
+  numbers: NumberLiteral[];
+}
+
+/** The segments of a message path such as `config.lpars[0].name`; undefined if not one. */
+function pathSegments(path: string): (string | number)[] | undefined {
+  if (!path.startsWith("config")) return undefined;
+  const segments: (string | number)[] = [];
+  const re = /\.([^.[\]]+)|\[(\d+)\]/y;
+  re.lastIndex = "config".length;
+  while (re.lastIndex < path.length) {
+    const m = re.exec(path);
+    if (!m) return undefined;
+    segments.push(m[1] ?? Number(m[2]));
+  }
+  return segments;
+}
+
+function samePath(node: PathNode | undefined, segments: readonly (string | number)[]): boolean {
+  if ((node?.depth ?? 0) !== segments.length) return false;
+  for (let k = segments.length - 1; node; k--, node = node.parent) {
+    if (node.segment !== segments[k]) return false;
+  }
+  return true;
+}
+
+/** A node's path as messages write it (`config.lpars[0]`), shortened if very long. */
+function pathText(node: PathNode | undefined): string {
+  const segments: string[] = [];
+  for (; node; node = node.parent) {
+    segments.push(typeof node.segment === "number" ? `[${node.segment}]` : `.${node.segment}`);
+  }
+  const path = `config${segments.reverse().join("")}`;
+  return path.length <= 2 * EXCERPT_CHARS
+    ? path
+    : `${path.slice(0, EXCERPT_CHARS)}…${path.slice(-EXCERPT_CHARS)}`;
+}
+
+/**
+ * Scans a JSON text without recursion (any nesting depth): the offset of
+ * the first syntax error, the first duplicate key, and the number literals
+ * that do not read back as written. JSON.parse gives none of these reliably.
+ */
+function scanJson(text: string): JsonScan {
+  const scan: JsonScan = { numbers: [] };
+  const number = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+  const escape = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
+  /** Open objects and arrays, innermost last. */
+  const stack: { array: boolean; keys: Map<string, number>; index: number; path?: PathNode }[] = [];
   let i = 0;
-  const ws = () => {
-    while (i < text.length && " \t\n\r".includes(text[i])) i++;
-  };
-  const fail = (): never => {
+  const syntax = (): never => {
     throw i;
   };
-  const literal = (word: string) => {
-    for (const c of word) if (text[i++] !== c) (i--, fail());
+  const ws = () => {
+    for (let c = text[i]; c === " " || c === "\t" || c === "\n" || c === "\r"; c = text[++i]);
   };
-  const string = () => {
-    if (text[i] !== '"') fail();
-    i++;
-    while (i < text.length && text[i] !== '"') {
-      if (text[i] < " ") fail();
-      i += text[i] === "\\" ? 2 : 1;
+  /** Skips a string at `i`; returns its value. */
+  const string = (): string => {
+    const start = i;
+    if (text[i] !== '"') syntax();
+    let escaped = false;
+    for (i++; text[i] !== '"'; i++) {
+      if (i >= text.length || text[i] < " ") syntax();
+      if (text[i] === "\\") {
+        escape.lastIndex = i;
+        if (!escape.test(text)) syntax();
+        i = escape.lastIndex - 1;
+        escaped = true;
+      }
     }
-    if (i >= text.length) fail();
     i++;
+    return escaped ? JSON.parse(text.slice(start, i)) : text.slice(start + 1, i - 1);
   };
-  const value = (): void => {
+  /** Reads `"key":` in the innermost object; returns the path of its value. */
+  const key = (): PathNode => {
+    const top = stack[stack.length - 1];
     ws();
-    const c = text[i];
-    if (c === "{") {
-      i++;
-      ws();
-      if (text[i] === "}") return void i++;
-      for (;;) {
-        ws();
-        string();
-        ws();
-        if (text[i] !== ":") fail();
-        i++;
-        value();
-        ws();
-        if (text[i] === ",") i++;
-        else if (text[i] === "}") return void i++;
-        else fail();
-      }
-    } else if (c === "[") {
-      i++;
-      ws();
-      if (text[i] === "]") return void i++;
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ",") i++;
-        else if (text[i] === "]") return void i++;
-        else fail();
-      }
-    } else if (c === '"') string();
-    else if (c === "t") literal("true");
-    else if (c === "f") literal("false");
-    else if (c === "n") literal("null");
-    else {
-      const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
-      if (!m) fail();
-      i += m![0].length;
-    }
+    const at = i;
+    const name = string();
+    const firstAt = top.keys.get(name);
+    if (firstAt === undefined) top.keys.set(name, at);
+    else scan.duplicate ??= { key: name, object: top.path, at, firstAt };
+    ws();
+    if (text[i] !== ":") syntax();
+    i++;
+    return { parent: top.path, segment: name, depth: (top.path?.depth ?? 0) + 1 };
   };
   try {
-    value();
-    ws();
-    if (i < text.length) fail();
+    let path: PathNode | undefined; // where the value about to be read is
+    for (;;) {
+      ws();
+      const c = text[i];
+      if (c === "{" || c === "[") {
+        i++;
+        ws();
+        if (text[i] === (c === "{" ? "}" : "]")) i++;
+        else {
+          stack.push({ array: c === "[", keys: new Map(), index: 0, path });
+          path = c === "[" ? { parent: path, segment: 0, depth: (path?.depth ?? 0) + 1 } : key();
+          continue;
+        }
+      } else if (c === '"') string();
+      else if (c === "t" || c === "f" || c === "n") {
+        const word = c === "t" ? "true" : c === "f" ? "false" : "null";
+        for (const w of word) {
+          if (text[i] !== w) syntax();
+          i++;
+        }
+      } else {
+        number.lastIndex = i;
+        const m = number.exec(text) ?? syntax();
+        if (String(Number(m[0])) !== m[0]) scan.numbers.push({ path, text: m[0] });
+        i = number.lastIndex;
+      }
+      // A value ended: close what it ends, then go to the next value, or stop.
+      for (;;) {
+        const top = stack[stack.length - 1];
+        ws();
+        if (!top) {
+          if (i < text.length) syntax();
+          return scan;
+        }
+        if (text[i] === ",") {
+          i++;
+          path = top.array
+            ? { parent: top.path, segment: ++top.index, depth: (top.path?.depth ?? 0) + 1 }
+            : key();
+          break;
+        }
+        if (text[i] !== (top.array ? "]" : "}")) syntax();
+        i++;
+        stack.pop();
+      }
+    }
   } catch (at) {
-    if (typeof at === "number") return at;
-    throw at;
+    if (typeof at !== "number") throw at;
+    scan.errorAt = Math.min(at, text.length);
+    return scan;
   }
-  return text.length;
 }
 
 /**
  * Parses a configuration's JSON text and checks it. `source` names it in
- * messages (a file name). Syntax errors give the line and column.
+ * messages (a file name). Syntax errors and duplicate keys give the line
+ * and column; a bad number is quoted as written (`1e400`, not Infinity).
  *
  * @example
  * ```ts
@@ -596,18 +838,33 @@ export function parseConfigText(
   } catch (error) {
     const message = (error as Error).message.replace(/ \(line \d+ column \d+\)$/, "");
     const at = /position (\d+)/.exec(message);
-    const offset = at ? Number(at[1]) : jsonErrorOffset(text);
+    const offset = at ? Number(at[1]) : scanJson(text).errorAt ?? text.length;
     const { line, column } = lineColumn(text, offset);
     const end = offset >= text.length ? " (end of file)" : "";
     throw new ConfigError(
       `${source}: not valid JSON at line ${line}, column ${column}${end}: ${message}`,
     );
   }
+  // JSON.parse keeps the last of duplicate keys and rounds numbers silently.
+  const scan = scanJson(text);
+  if (scan.duplicate) {
+    const { key, object, at, firstAt } = scan.duplicate;
+    const here = lineColumn(text, at);
+    const first = lineColumn(text, firstAt);
+    throw new ConfigError(
+      `${source}: duplicate key ${excerpt(key)} in ${pathText(object)} at line ${here.line}, ` +
+        `column ${here.column} (first at line ${first.line}, column ${first.column}); ` +
+        `a key may be given once in each object`,
+    );
+  }
+  writtenNumbers = scan.numbers;
   try {
     resolveConfig(value, runtime);
   } catch (error) {
     if (error instanceof ConfigError) throw new ConfigError(`${source}: ${error.message}`);
     throw error;
+  } finally {
+    writtenNumbers = undefined;
   }
   return value as SystemConfig;
 }

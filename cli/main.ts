@@ -117,13 +117,36 @@ function startOptions(values: Values): StartOptions {
 
 type Values = ReturnType<typeof parse>["values"];
 
+/** The command line's options and positionals; an option given twice is refused. */
 function parse(args: string[]) {
+  let parsed;
   try {
-    return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args,
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+      tokens: true,
+    });
   } catch (error) {
     const known = Object.keys(OPTIONS).map((o) => `--${o}`).join(", ");
     throw new UsageError(`${(error as Error).message}; accepted options: ${known}`);
   }
+  // parseArgs keeps the last of repeated options: `--kernel 5.3 --kernel 5.4` would run 5.4.
+  const seen = new Map<string, string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== "option") continue;
+    const given = token.value === undefined
+      ? token.rawName
+      : `${token.rawName} ${JSON.stringify(token.value)}`;
+    const first = seen.get(token.name);
+    if (first !== undefined) {
+      throw new UsageError(`--${token.name} given twice (${first}, then ${given}); give it once`);
+    }
+    seen.set(token.name, given);
+  }
+  const { values, positionals } = parsed;
+  return { values, positionals };
 }
 
 const VIEWS = ["ndctl", "sysfs", "dmesg", "bindings", "events"];
