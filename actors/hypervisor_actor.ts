@@ -177,6 +177,17 @@ export class HypervisorActor {
     return channels;
   }
 
+  /**
+   * Forgets an LPAR's channel (its worker died) and releases everything it
+   * held; `attachLpar` may then open a new one for a fresh worker.
+   */
+  detachLpar(lpar: LparId): number {
+    this.#check();
+    this.#dispatcher.detach(lpar);
+    this.#lpars.delete(lpar);
+    return this.core.releaseLpar(lpar);
+  }
+
   /** Assigns a DRC to an LPAR. */
   assign(drc: number, lpar: LparId): void {
     this.#check();

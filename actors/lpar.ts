@@ -42,7 +42,13 @@ export interface HcallAnswer {
 }
 
 /** Where an LPAR is in its life. */
-export type LparState = "not activated" | "running" | "panicked" | "halted" | "shut down";
+export type LparState =
+  | "not activated"
+  | "running"
+  | "panicked"
+  | "halted"
+  | "shut down"
+  | "crashed";
 
 /** @internal What an LPAR needs from its managed system. */
 export interface LparHooks {
@@ -50,6 +56,10 @@ export interface LparHooks {
   release(): Promise<number>;
   /** Records a line in the system's event log. */
   event(text: string): void;
+  /** The partition's runtime died: drop it and release everything it held; the count. */
+  detach(): Promise<number>;
+  /** A fresh partition (a new worker) for this LPAR, its nvdimms attached. */
+  restart(): Promise<PartitionHandle>;
   /** The machine's clock in ns (virtual on the `sim` runtime). */
   clock(): number;
 }
@@ -88,14 +98,16 @@ export class Lpar {
   state: LparState = "not activated";
   /** What the supervisor did after each panic, oldest first. */
   readonly supervisorActions: SupervisorAction[] = [];
-  readonly #partition: PartitionHandle;
-  readonly #guest: GuestControl;
+  #partition: PartitionHandle;
+  #guest: GuestControl;
   readonly #hooks: LparHooks;
   readonly #nvdimms: ResolvedNvdimm[];
-  readonly #calls = new CallGate();
+  #calls = new CallGate();
   #stoppedBy?: Error;
   #restarts: number[] = [];
   #serial: Promise<void> = Promise.resolve();
+  /** Why the partition's runtime died, until a new one replaces it. */
+  #dead?: Error;
   #waiting = 0;
   #supervising = false;
   /** Fault: the kernel ignores DLPAR remove requests (config `faults.ignoreDlparRemove`). */
@@ -231,6 +243,7 @@ export class Lpar {
   async #boot(options: LparBootOptions): Promise<BootReport> {
     this.#checkBootOptions(options);
     if (this.state === "running") throw new Error(`LPAR ${this.name} is already running`);
+    await this.#reviveIfCrashed();
     const panicAt = options.panicAt ?? this.config.faults.panicAt;
     const report = this.#track(
       await this.#call(() => this.#guest.boot(this.#bootOptions({ ...options, panicAt }))),
@@ -307,7 +320,8 @@ export class Lpar {
   /** Shutdown: the kernel stops; the hypervisor releases every binding of the LPAR. */
   shutdown(): Promise<number> {
     return this.exclusive(async () => {
-      await this.#call(() => this.#guest.shutdown());
+      // A crashed partition has no kernel to stop: the hypervisor already released it.
+      if (!this.#dead) await this.#call(() => this.#guest.shutdown());
       this.state = "shut down";
       return await this.#hooks.release();
     });
@@ -361,8 +375,38 @@ export class Lpar {
 
   /** A partition restart's first half: the kernel stops, the hypervisor releases its bindings. */
   async #partitionStop(): Promise<number> {
+    if (this.#dead) return await this.#reviveIfCrashed();
     await this.#call(() => this.#guest.shutdown());
     return await this.#hooks.release();
+  }
+
+  /**
+   * @internal The partition's runtime died (a worker's uncaught error): its
+   * calls fail with `error`, the hypervisor releases everything it held, and
+   * the LPAR reads `crashed` until it is shut down or activated again.
+   */
+  async crashed(error: Error): Promise<void> {
+    if (this.#stoppedBy || this.#dead) return;
+    this.#dead = error;
+    this.state = "crashed";
+    this.#calls.fail(error);
+    this.#partition.stop(error);
+    const released = await this.#hooks.detach();
+    this.#hooks.event(
+      `${this.name}: its partition crashed (${error.message}); the hypervisor released ` +
+        `${released} blocks; shut it down or activate it again`,
+    );
+  }
+
+  /** Activation after a crash: a fresh partition (a new worker) takes the dead one's place. */
+  async #reviveIfCrashed(): Promise<number> {
+    if (!this.#dead) return 0;
+    const partition = await this.#hooks.restart();
+    this.#partition = partition;
+    this.#guest = partition.guest;
+    this.#calls = new CallGate();
+    this.#dead = undefined;
+    return 0;
   }
 
   /** The current kernel's log. */

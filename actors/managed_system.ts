@@ -315,17 +315,27 @@ export class ManagedSystem {
   }
 
   async #addLpar(id: number, config: ResolvedConfig["lpars"][number]): Promise<Lpar> {
+    const onError = (m: string) => this.errors.push(`${config.name}: ${m}`);
     const partition = await this.#hvCall(() =>
-      this.#runtime.startPartition(id, config.name, (m) => this.errors.push(`${config.name}: ${m}`))
+      this.#runtime.startPartition(id, config.name, onError)
     );
-    const lpar = new Lpar(id, config, partition, {
+    const lpar: Lpar = new Lpar(id, config, partition, {
       release: () => this.#hvCall(() => this.#hv.releaseLpar(id)),
       event: (text) => this.#event(text),
       clock: () => this.#runtime.clock(),
+      detach: () => this.#hvCall(() => this.#hv.detachLpar(id)),
+      restart: async () => {
+        const fresh = await this.#hvCall(() =>
+          this.#runtime.startPartition(id, config.name, onError)
+        );
+        fresh.failed.catch((error: Error) => lpar.crashed(error));
+        for (const n of lpar.nvdimms) await Promise.race([fresh.attachScm(n.drc), fresh.failed]);
+        return fresh;
+      },
     });
     this.#lpars[id - 1] = lpar;
-    // A partition whose runtime dies later fails the LPAR's pending and later calls.
-    partition.failed.catch((error: Error) => lpar.stop(error));
+    // A partition whose runtime dies later: its calls fail, the hypervisor releases it.
+    partition.failed.catch((error: Error) => lpar.crashed(error));
     for (const n of config.nvdimms) {
       await this.#hvCall(() => this.#hv.assign(n.drc, id));
       await Promise.race([partition.attachScm(n.drc), partition.failed]);

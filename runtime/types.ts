@@ -65,6 +65,11 @@ export interface HypervisorControl {
   unassign(drc: number, lpar: LparId): Promise<number>;
   /** Partition shutdown or restart: every binding of the LPAR is released; the count. */
   releaseLpar(lpar: LparId): Promise<number>;
+  /**
+   * The LPAR's runtime died: its channel is dropped and everything it held
+   * released (the count); a new partition may then be started for it.
+   */
+  detachLpar(lpar: LparId): Promise<number>;
   /** Sets a DRC's health bitmap. */
   setHealth(drc: number, bitmap: bigint): Promise<void>;
   /** Fault injection: flushes requested on the DRC end in H_HARDWARE while `failing`. */

@@ -193,7 +193,7 @@ workerTest(
     await b.boot();
     await a.partition.crashForTest("simulated bug");
     // The error arrives on a later tick; wait for it (bounded).
-    for (let i = 0; i < 200 && !system.errors.length; i++) await delay(5);
+    while (!system.errors.length) await delay(5); // the watchdog ends a hang
     await assert.rejects(() => a.dmesg(), /LPAR a worker failed: .*simulated bug/);
     await assert.rejects(() => a.hcall("H_SCM_HEALTH", DRC), /simulated bug/);
     assert.ok(system.errors.some((e) => e.includes("simulated bug")));
@@ -202,3 +202,52 @@ workerTest(
     assert.equal((await b.hcall("H_SCM_HEALTH", 0x44100003)).rcName, "H_SUCCESS");
   },
 );
+
+workerTest(
+  "lifecycle (threads): a dead LPAR leaves nothing behind; shutdown and activation work again",
+  async () => {
+    const shared = { drc: DRC, blocks: 4 };
+    await using system = await ManagedSystem.start({
+      lpars: [
+        { name: "a", kernel: "5.4", nvdimms: [shared] },
+        { name: "b", kernel: "5.4", nvdimms: [shared] },
+      ],
+    });
+    const [a, b] = system.lpars;
+    await a.boot();
+    assert.equal((await system.bindings()).length, 4);
+    await a.partition.crashForTest("simulated bug");
+    while (a.state !== "crashed") await delay(5); // the watchdog ends a hang
+    assert.equal(a.state, "crashed");
+    // The hypervisor released what it held (bounded wait for the release to land).
+    while ((await system.bindings()).length) await delay(5);
+    assert.deepEqual(await system.bindings(), []);
+    assert.ok(system.events.some((e) => /a: its partition crashed .*released 4 blocks/.test(e)));
+    // Its peer binds the shared DRC: nothing of the dead LPAR is in the way.
+    await b.boot();
+    assert.equal((await b.regions()).length, 1);
+    assert.ok(!(await b.dmesg()).some((l) => l.includes("bind err")));
+    await b.shutdown();
+    // Shut down, then activated again on a fresh worker.
+    assert.equal(await a.shutdown(), 0);
+    assert.equal(a.state, "shut down");
+    await a.boot();
+    assert.equal(a.state, "running");
+    assert.equal((await a.regions()).length, 1);
+  },
+);
+
+workerTest("lifecycle (threads): a crashed LPAR can be activated again directly", async () => {
+  await using system = await ManagedSystem.start({
+    lpars: [{ name: "a", kernel: "5.3", nvdimms: [{ drc: DRC, blocks: 4 }] }],
+  });
+  const a = system.lpars[0];
+  await a.boot();
+  await a.partition.crashForTest("simulated bug");
+  while (a.state !== "crashed") await delay(5); // the watchdog ends a hang
+  await assert.rejects(a.kexec(), /LPAR a is crashed; kexec needs a running or panicked kernel/);
+  const report = await a.boot();
+  assert.equal(report.state, "running");
+  assert.equal((await a.regions()).length, 1);
+  assert.ok(!report.dmesg.some((l) => l.includes("Retrying bind")), "bindings were released");
+});

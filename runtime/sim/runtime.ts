@@ -245,6 +245,8 @@ export class SimRuntime implements Runtime {
       assign: (drc, lpar) => now(() => this.core.assign(drc, lpar)),
       unassign: (drc, lpar) => now(() => this.core.unassign(drc, lpar)),
       releaseLpar: (lpar) => now(() => this.core.releaseLpar(lpar)),
+      // A sim partition has no runtime of its own to die; releasing is all there is.
+      detachLpar: (lpar) => now(() => this.core.releaseLpar(lpar)),
       setHealth: (drc, bitmap) => now(() => this.core.setHealth(drc, bitmap)),
       setFlushFailure: (drc, failing) => now(() => this.core.setFlushFailure(drc, failing)),
       bindings: () => now(() => this.core.bindings()),
