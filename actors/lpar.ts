@@ -19,6 +19,27 @@ import { resolvePanicAt } from "./config.ts";
 /** Most life-cycle operations that may wait for one LPAR. */
 export const MAX_PENDING_OPERATIONS = 1024;
 import { CallGate } from "./call_gate.ts";
+import {
+  checkBytes,
+  checkCount,
+  checkFlags,
+  checkKey,
+  checkRegisters,
+  checkString,
+} from "./args.ts";
+
+/** `ndctl list` flags the API takes. */
+const NDCTL_FLAGS = ["regions", "dimms", "health", "namespaces"];
+
+/** Runs the checks, then the call: a bad argument is a rejected promise, nothing is done. */
+function checked<T>(check: () => void, call: () => Promise<T>): Promise<T> {
+  try {
+    check();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return call();
+}
 import type { ResolvedLpar, ResolvedNvdimm, SupervisionConfig } from "./config.ts";
 
 /** Options for boot, kexec and reboot. */
@@ -411,7 +432,10 @@ export class Lpar {
 
   /** The current kernel's log. */
   dmesg(options: { debug?: boolean } = {}): Promise<string[]> {
-    return this.#call(() => this.#guest.dmesg(options.debug ?? false));
+    return checked(
+      () => checkFlags("dmesg options", options, ["debug"]),
+      () => this.#call(() => this.#guest.dmesg(options.debug ?? false)),
+    );
   }
 
   /**
@@ -422,12 +446,18 @@ export class Lpar {
    * ```
    */
   ndctl(flags: NdctlListFlags = { regions: true }): Promise<string> {
-    return this.#call(() => this.#guest.ndctl(flags));
+    return checked(
+      () => checkFlags("ndctl flags", flags, NDCTL_FLAGS),
+      () => this.#call(() => this.#guest.ndctl(flags)),
+    );
   }
 
   /** `ndctl list` as data (default `-R`). */
   ndctlJson(flags: NdctlListFlags = { regions: true }): Promise<Json> {
-    return this.#call<Json>(() => this.#guest.ndctlJson(flags));
+    return checked(
+      () => checkFlags("ndctl flags", flags, NDCTL_FLAGS),
+      () => this.#call<Json>(() => this.#guest.ndctlJson(flags)),
+    );
   }
 
   /**
@@ -442,7 +472,10 @@ export class Lpar {
    * ```
    */
   sysfs(path?: string): Promise<string> {
-    return this.#call(() => this.#guest.sysfs(path));
+    return checked(
+      () => path === undefined || checkString("sysfs path", path),
+      () => this.#call(() => this.#guest.sysfs(path)),
+    );
   }
 
   /** The regions of the running kernel. */
@@ -452,12 +485,20 @@ export class Lpar {
 
   /** Reads `length` bytes at `offset` of a region (`"region0"` or a DRC index), by DAX. */
   read(region: string | number, offset: number, length: number): Promise<Uint8Array> {
-    return this.#call(() => this.#guest.read(region, offset, length));
+    return checked(() => {
+      checkKey("read: region", region, "region0");
+      checkCount("read: offset", offset);
+      checkCount("read: length", length);
+    }, () => this.#call(() => this.#guest.read(region, offset, length)));
   }
 
   /** Writes bytes at `offset` of a region, by DAX. */
   write(region: string | number, offset: number, data: Uint8Array): Promise<void> {
-    return this.#call(() => this.#guest.write(region, offset, data));
+    return checked(() => {
+      checkKey("write: region", region, "region0");
+      checkCount("write: offset", offset);
+      checkBytes("write: data", data);
+    }, () => this.#call(() => this.#guest.write(region, offset, data)));
   }
 
   /** @internal DLPAR add, guest side: SCM attached, node added, probed if running. */
@@ -506,22 +547,36 @@ export class Lpar {
    * A failure is returned, not thrown: `{ rc: -22, error: "EINVAL" }`.
    */
   readLabel(dimm: string | number, offset: number, length: number): Promise<LabelResult> {
-    return this.#call(() => this.#guest.readLabel(dimm, offset, length));
+    return checked(() => {
+      checkKey("readLabel: dimm", dimm, "nmem0");
+      checkCount("readLabel: offset", offset);
+      checkCount("readLabel: length", length);
+    }, () => this.#call(() => this.#guest.readLabel(dimm, offset, length)));
   }
 
   /** Writes bytes into a dimm's label area (WRITE_METADATA); a failure is returned. */
   writeLabel(dimm: string | number, offset: number, data: Uint8Array): Promise<LabelResult> {
-    return this.#call(() => this.#guest.writeLabel(dimm, offset, data));
+    return checked(() => {
+      checkKey("writeLabel: dimm", dimm, "nmem0");
+      checkCount("writeLabel: offset", offset);
+      checkBytes("writeLabel: data", data);
+    }, () => this.#call(() => this.#guest.writeLabel(dimm, offset, data)));
   }
 
   /** Reads a dimm's `papr/<attribute>` sysfs file, e.g. `flags` or `perf_stats`. */
   papr(dimm: string | number, attribute: string): Promise<string> {
-    return this.#call(() => this.#guest.papr(dimm, attribute));
+    return checked(() => {
+      checkKey("papr: dimm", dimm, "nmem0");
+      checkString("papr: attribute", attribute);
+    }, () => this.#call(() => this.#guest.papr(dimm, attribute)));
   }
 
   /** The dimm's performance statistics (mainline driver: H_SCM_PERFORMANCE_STATS). */
   perfStats(dimm: string | number): Promise<PerfStat[]> {
-    return this.#call(() => this.#guest.perfStats(dimm));
+    return checked(
+      () => checkKey("perfStats: dimm", dimm, "nmem0"),
+      () => this.#call(() => this.#guest.perfStats(dimm)),
+    );
   }
 
   /**
@@ -530,7 +585,10 @@ export class Lpar {
    * its final return code name, e.g. `H_SUCCESS`; `none` when no hcall is needed.
    */
   flush(region: string | number): Promise<string> {
-    return this.#call(() => this.#guest.flush(region));
+    return checked(
+      () => checkKey("flush: region", region, "region0"),
+      () => this.#call(() => this.#guest.flush(region)),
+    );
   }
 
   /**
@@ -547,7 +605,12 @@ export class Lpar {
     }
     const op = typeof opcode === "string" ? opByName(opcode) : opcode;
     if (op === undefined) throw unknownHcall(opcode);
-    const regs = args.map((a) => BigInt.asUintN(64, BigInt(a)));
+    if (!Number.isSafeInteger(op) || op < 0 || op > 0xFFFF_FFFF) {
+      throw new RangeError(
+        `hcall: opcode ${String(op)} is not valid; expected an hcall name or a 32-bit number`,
+      );
+    }
+    const regs = checkRegisters(args);
     const { rc, rets } = await this.#call(() => this.#guest.hcall(op, regs));
     return { rc, rcName: rcName(rc), rets };
   }

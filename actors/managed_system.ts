@@ -518,17 +518,42 @@ export class ManagedSystem {
 
   /** Sets a DRC's health bits by name, e.g. `["HEALTH_FATAL"]`. */
   setHealth(drc: number, bits: string[]): Promise<void> {
-    return this.#hvCall(() => this.#hv.setHealth(drc, healthFromNames(bits)));
+    return this.#withDrc("setHealth", drc, (index) => {
+      if (!Array.isArray(bits)) {
+        throw new RangeError(`setHealth: bits: expected an array of health bit names`);
+      }
+      const bitmap = healthFromNames(bits);
+      return this.#hvCall(() => this.#hv.setHealth(index, bitmap));
+    });
+  }
+
+  /** Runs `call` with a DRC index this system has, or rejects naming the ones it has. */
+  #withDrc<T>(what: string, drc: unknown, call: (index: number) => Promise<T>): Promise<T> {
+    try {
+      const index = parseDrc(`${what}: drc`, drc);
+      if (!this.#drcs.has(index)) {
+        const known = [...this.#drcs.keys()].map(hex).join(", ") || "none";
+        throw new RangeError(`${what}: no drc ${hex(index)}; this system has: ${known}`);
+      }
+      return call(index);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** A DRC's media counters (cache lines loaded and stored by DAX) as the hypervisor sees them. */
   media(drc: number): Promise<MediaCounters> {
-    return this.#hvCall(() => this.#hv.media(drc));
+    return this.#withDrc("media", drc, (index) => this.#hvCall(() => this.#hv.media(index)));
   }
 
   /** Fault injection: while `failing`, flushes requested on the nvdimm end in H_HARDWARE. */
   setFlushFailure(drc: number, failing: boolean): Promise<void> {
-    return this.#hvCall(() => this.#hv.setFlushFailure(drc, failing));
+    return this.#withDrc("setFlushFailure", drc, (index) => {
+      if (typeof failing !== "boolean") {
+        throw new RangeError(`setFlushFailure: failing: expected true or false`);
+      }
+      return this.#hvCall(() => this.#hv.setFlushFailure(index, failing));
+    });
   }
 
   /** Starts recording every hcall the hypervisor answers. */
