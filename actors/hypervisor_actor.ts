@@ -4,7 +4,7 @@
  * managed system between serving stretches. It runs in its own worker.
  * @module
  */
-import { createChannel, createDoorbell } from "../channel/layout.ts";
+import { createChannel, createDoorbell, DAX_ACTIVE, HEADER_WORDS } from "../channel/layout.ts";
 import { Dispatcher, type DispatcherOptions, stopDoorbell } from "../channel/dispatcher.ts";
 import { createPageTable, writePageTable } from "../channel/page_table.ts";
 import { HypervisorCore, seededEnv } from "../core/hypervisor.ts";
@@ -22,6 +22,8 @@ import { MAX_TRACE_RECORDS, type TraceRecord, type TraceTaken } from "../runtime
 
 /** Bytes of real memory each LPAR gets for buffers the hypervisor writes (1 MiB). */
 export const REAL_MEMORY_BYTES = 1 << 20;
+/** Longest a release waits for an LPAR's DAX copy in flight (one chunk takes microseconds). */
+const SHOOTDOWN_LIMIT_MS = 1000;
 /** Bytes of one DRC's media counters: reads and writes, two 64-bit words. */
 export const MEDIA_COUNTER_BYTES = 16;
 
@@ -220,7 +222,25 @@ export class HypervisorActor {
 
   #afterControl(lpar: LparId): void {
     const slot = this.#lpars.get(lpar);
-    if (slot) this.#refreshPageTable(lpar, slot);
+    if (!slot) return;
+    this.#refreshPageTable(lpar, slot);
+    this.#shootdown(slot);
+  }
+
+  /**
+   * Waits until the LPAR's DAX copy in flight (at most one chunk) is done:
+   * after this, every copy translates through the new page table, so none
+   * reaches what was just released. Bounded: a guest that never clears the
+   * word (hung, or hostile) is not waited for longer.
+   */
+  #shootdown(slot: LparSlot): void {
+    const header = new Int32Array(slot.channels.channel, 0, HEADER_WORDS);
+    const until = performance.now() + SHOOTDOWN_LIMIT_MS;
+    while (Atomics.load(header, DAX_ACTIVE) !== 0) {
+      const left = until - performance.now();
+      if (left <= 0) return;
+      Atomics.wait(header, DAX_ACTIVE, 1, left);
+    }
   }
 
   /** Sets a DRC's health bitmap. */

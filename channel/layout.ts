@@ -22,6 +22,12 @@ export const STOP = 4;
 export const PANIC = 5;
 /** Header word: number of hcalls answered on this channel (wraps). */
 export const ANSWERED = 6;
+/**
+ * Header word: non-zero while the guest copies a chunk of SCM by DAX. After
+ * taking mappings away the hypervisor waits for it to clear (a TLB shootdown),
+ * so no copy that began under the old page table outlives the release.
+ */
+export const DAX_ACTIVE = 7;
 /** Header size in 32-bit words. */
 export const HEADER_WORDS = 16;
 /** Byte offset of the registers (r3 first, then r4..r12). */

@@ -16,6 +16,18 @@ export class MachineCheck extends Error {
 /** Bytes per cache line: the unit the memory controller counts. */
 export const CACHE_LINE = 64;
 
+/**
+ * Brackets each DAX copy, so the hypervisor can wait for copies in flight
+ * when it takes mappings away (the threads runtime; one thread needs none).
+ */
+export interface DaxFence {
+  enter(): void;
+  leave(): void;
+}
+
+/** Bytes copied under one translation: a release waits at most for one such chunk. */
+export const DAX_CHUNK = 64 * 1024;
+
 /** Where the partition's logical addresses lead: its page table. */
 export interface AddressTranslator {
   /** The mapping containing `[address, address + length)`, or undefined. */
@@ -56,12 +68,17 @@ export class DenseScm implements ScmMemory {
  */
 export class DaxMemory {
   readonly #table: AddressTranslator;
+  readonly #fence?: DaxFence;
+  readonly #chunk: number;
   readonly #scm = new Map<number, ScmMemory>();
   /** Per DRC: [reads, writes] in cache lines, shared with the hypervisor. */
   readonly #counters = new Map<number, BigInt64Array>();
 
-  constructor(table: AddressTranslator) {
+  constructor(table: AddressTranslator, fence?: DaxFence) {
     this.#table = table;
+    this.#fence = fence;
+    // Without a fence nothing runs beside the copy: one piece, all or nothing.
+    this.#chunk = fence ? DAX_CHUNK : Number.MAX_SAFE_INTEGER;
   }
 
   /**
@@ -79,13 +96,13 @@ export class DaxMemory {
     this.#counters.delete(drc);
   }
 
-  #locate(address: bigint, length: number, counter: 0 | 1): [ScmMemory, number] {
+  #locate(address: bigint, length: number, counter: 0 | 1, count: boolean): [ScmMemory, number] {
     const m = this.#table.translate(address, length);
     const memory = m && this.#scm.get(m.drc);
     if (!m || !memory) throw new MachineCheck(address, length);
     const start = Number(m.offset + (address - m.base));
     const counters = this.#counters.get(m.drc);
-    if (counters && length > 0) {
+    if (count && counters && length > 0) {
       const lines = Math.floor((start + length - 1) / CACHE_LINE) - Math.floor(start / CACHE_LINE) +
         1;
       Atomics.add(counters, counter, BigInt(lines));
@@ -93,15 +110,43 @@ export class DaxMemory {
     return [memory, start];
   }
 
-  /** Copies `length` bytes from a logical address. */
+  /**
+   * Copies `length` bytes from a logical address, a chunk at a time, each
+   * chunk translated afresh: a release in the middle faults the rest.
+   */
   read(address: bigint, length: number): Uint8Array {
-    const [memory, start] = this.#locate(address, length, 0);
-    return memory.read(start, length);
+    // The whole range is mapped now, or it faults; its cache lines are counted once.
+    this.#locate(address, length, 0, true);
+    const out = new Uint8Array(length);
+    for (let done = 0; done < length || length === 0; done += this.#chunk) {
+      const n = Math.min(this.#chunk, length - done);
+      this.#fenced(() => {
+        const [memory, start] = this.#locate(address + BigInt(done), n, 0, false);
+        out.set(memory.read(start, n), done);
+      });
+      if (length === 0) break;
+    }
+    return out;
   }
 
-  /** Stores bytes at a logical address. */
+  /** Stores bytes at a logical address, a chunk at a time as `read` does. */
   write(address: bigint, bytes: Uint8Array): void {
-    const [memory, start] = this.#locate(address, bytes.length, 1);
-    memory.write(start, bytes);
+    this.#locate(address, bytes.length, 1, true);
+    for (let done = 0; done < bytes.length; done += this.#chunk) {
+      const chunk = bytes.subarray(done, done + this.#chunk);
+      this.#fenced(() => {
+        const [memory, start] = this.#locate(address + BigInt(done), chunk.length, 1, false);
+        memory.write(start, chunk);
+      });
+    }
+  }
+
+  #fenced(copy: () => void): void {
+    this.#fence?.enter();
+    try {
+      copy();
+    } finally {
+      this.#fence?.leave();
+    }
   }
 }

@@ -8,7 +8,7 @@
  * @module
  */
 import { ChannelStopped } from "../channel/guest_port.ts";
-import { type AddressTranslator, DaxMemory, type ScmMemory } from "./dax.ts";
+import { type AddressTranslator, type DaxFence, DaxMemory, type ScmMemory } from "./dax.ts";
 import type { DtNode } from "./device_tree.ts";
 import {
   type DriverOverrides,
@@ -32,6 +32,8 @@ export interface GuestPlatform {
   name: string;
   /** Its page table. */
   pageTable: AddressTranslator;
+  /** Brackets DAX copies so a release can wait for those in flight (threads). */
+  daxFence?: DaxFence;
   /** The partition's real memory, shared with the hypervisor (optional). */
   realMemory?: ArrayBufferLike;
   /** The machine's clock in ns. */
@@ -92,7 +94,7 @@ export class GuestHost {
   /** A partition with no kernel yet. */
   constructor(platform: GuestPlatform) {
     this.#platform = platform;
-    this.#dax = new DaxMemory(platform.pageTable);
+    this.#dax = new DaxMemory(platform.pageTable, platform.daxFence);
   }
 
   /**

@@ -8,6 +8,7 @@ import * as Comlink from "npm:comlink@^4.4.2";
 import { RET_COUNT } from "../abi/hcalls.ts";
 import { GuestPort } from "../channel/guest_port.ts";
 import { PageTableReader } from "../channel/page_table.ts";
+import { DAX_ACTIVE, HEADER_WORDS } from "../channel/layout.ts";
 import { DenseScm } from "../guest/dax.ts";
 import { GuestHost } from "../guest/host.ts";
 import { effectProblem, isTask, type Task } from "../guest/task.ts";
@@ -74,9 +75,17 @@ export class LparWorker {
     const port = new GuestPort(init.channel, init.doorbell);
     const origin = performance.now();
     this.#port = port;
+    const header = new Int32Array(init.channel, 0, HEADER_WORDS);
     this.#host = new GuestHost({
       name: init.name,
       pageTable: new PageTableReader(init.pageTable),
+      daxFence: {
+        enter: () => Atomics.store(header, DAX_ACTIVE, 1),
+        leave: () => {
+          Atomics.store(header, DAX_ACTIVE, 0);
+          Atomics.notify(header, DAX_ACTIVE);
+        },
+      },
       realMemory: init.realMemory,
       clock: () => (performance.now() - origin) * 1e6,
       takePanicRequest: () => port.takePanicRequest(),
