@@ -50,7 +50,7 @@ async function rawHcalls(random: SeededRandom, lpar: Lpar, drcs: number[], round
   }
 }
 
-async function lifeCycle(random: SeededRandom, system: ManagedSystem, lpar: Lpar) {
+function lifeCycle(random: SeededRandom, system: ManagedSystem, lpar: Lpar): Promise<unknown> {
   const pick = random.below(6);
   const ignore = (p: Promise<unknown>) =>
     p.catch((e: Error) => assert.doesNotMatch(String(e), /TypeError/));
@@ -64,6 +64,7 @@ async function lifeCycle(random: SeededRandom, system: ManagedSystem, lpar: Lpar
   if (!lpar.nvdimms.some((n) => n.drc === SHARED)) {
     return ignore(system.dlparAdd(lpar, { drc: SHARED, blocks: 4 }));
   }
+  return Promise.resolve();
 }
 
 workerTest(
