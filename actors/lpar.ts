@@ -317,10 +317,12 @@ export class Lpar {
   }
 
   /**
-   * Reboot. A running kernel shuts down cleanly (the driver unbinds its
-   * regions), then the kernel boots again. A kernel that cannot shut down
-   * (panicked, halted) gets a partition restart instead: the hypervisor
-   * releases the LPAR's bindings, then the kernel boots.
+   * Reboot, as on PowerVM: the kernel stops through `device_shutdown()`,
+   * which calls no driver's `.remove`, so papr_scm unbinds nothing; the
+   * firmware's partition restart (RTAS system-reboot) releases the LPAR's
+   * bindings; the kernel boots and binds afresh. A panicked or halted kernel
+   * gets the same partition restart. (Only kexec and kdump leave bindings
+   * behind: why only they met H_OVERLAP in 2019.)
    */
   reboot(options: LparBootOptions = {}): Promise<BootReport> {
     return this.exclusive(() => this.#reboot(options));
@@ -328,11 +330,11 @@ export class Lpar {
 
   async #reboot(options: LparBootOptions): Promise<BootReport> {
     this.#checkBootOptions(options);
-    if (this.state !== "running") {
-      await this.#partitionStop();
-    }
+    // As on PowerVM: the kernel stops (no driver remove, no unbind), the firmware's
+    // partition restart releases the bindings, and the new kernel binds afresh.
+    await this.#partitionStop("restart");
     const report = this.#track(
-      await this.#call(() => this.#guest.reboot(this.#bootOptions(options))),
+      await this.#call(() => this.#guest.boot(this.#bootOptions(options))),
     );
     await this.#supervise();
     return report;
@@ -395,9 +397,9 @@ export class Lpar {
   }
 
   /** A partition restart's first half: the kernel stops, the hypervisor releases its bindings. */
-  async #partitionStop(): Promise<number> {
+  async #partitionStop(kind: "power-off" | "restart" = "restart"): Promise<number> {
     if (this.#dead) return await this.#reviveIfCrashed();
-    await this.#call(() => this.#guest.shutdown());
+    await this.#call(() => this.#guest.shutdown(kind));
     return await this.#hooks.release();
   }
 

@@ -143,15 +143,6 @@ export class GuestHost {
     });
   }
 
-  /** Clean reboot: drivers unbind, then the given kernel boots. */
-  *reboot(options: BootOptions): Task<BootReport> {
-    this.#newKernel(options); // bad options are refused before anything is shut down
-    const kernel = this.#kernel;
-    if (kernel?.state === "running") yield* this.#run(kernel.shutdownDrivers());
-    kernel?.halt();
-    return yield* this.boot(options);
-  }
-
   /** DLPAR add: the running kernel probes a new `ibm,pmemory` node (0 or -errno). */
   *hotplugAdd(node: DtNode): Task<{ rc: number; state: KernelState | "none" }> {
     const kernel = this.#kernel;
@@ -187,10 +178,26 @@ export class GuestHost {
     return sysfsRead(this.#needKernel().libnvdimm, path);
   }
 
-  /** Stops the kernel without any unbind (the hypervisor cleans up at shutdown). */
-  shutdown(): void {
-    this.#kernel?.log("info", "reboot: Power down");
-    this.#kernel?.halt();
+  /**
+   * Stops the kernel as `kernel_restart`/`kernel_power_off` do: through
+   * `device_shutdown()`, which never calls a driver's `.remove`, so papr_scm
+   * unbinds nothing (its `papr_scm_driver` has only `.probe` and `.remove`;
+   * arch/powerpc/platforms/pseries/papr_scm.c). The firmware releases the
+   * partition's bindings when it restarts or powers off the partition.
+   */
+  shutdown(kind: "power-off" | "restart" = "power-off"): void {
+    const kernel = this.#kernel;
+    // A panic asked while the kernel was on its way down lands on it (sysrq), once.
+    if (kernel?.state === "running" && this.#platform.takePanicRequest()) {
+      this.#panicServed = true;
+      try {
+        kernel.panic("sysrq triggered crash");
+      } catch (error) {
+        if (!(error instanceof KernelPanic)) throw error;
+      }
+    }
+    kernel?.log("info", kind === "restart" ? "reboot: Restarting system" : "reboot: Power down");
+    kernel?.halt();
   }
 
   /** Panics the running kernel now (if a panic request did not already). */

@@ -205,12 +205,6 @@ export class GuestKernel {
     throw new KernelPanic(reason);
   }
 
-  /** Clean shutdown for a reboot: each driver's remove() (papr_scm unbinds). */
-  *shutdownDrivers(): Task<void> {
-    this.log("info", "reboot: Restarting system");
-    for (const driver of this.drivers.splice(0).reverse()) yield* driver.remove();
-  }
-
   /** Stops the kernel where it stands (halt, or the start of a kexec). */
   halt(): void {
     if (this.state !== "panicked") this.state = "halted";

@@ -17,9 +17,10 @@ export const SEED_DRC = 0x44100002;
 
 /**
  * How the old kernel goes away: `kexec` (nothing unbound), `panic` (then a
- * kdump kernel by kexec), `panic-mid-bind`, `reboot` (clean: the driver
- * unbinds first) or `shutdown` (the hypervisor releases every binding, then
- * the partition is activated again).
+ * kdump kernel by kexec), `panic-mid-bind`, `reboot` (the kernel stops with no
+ * unbind; the firmware's partition restart releases the bindings) or
+ * `shutdown` (the hypervisor releases every binding, then the partition is
+ * activated again).
  */
 export type KexecMode = "kexec" | "panic" | "panic-mid-bind" | "reboot" | "shutdown";
 
@@ -208,7 +209,7 @@ export function formatKexecStory(r: KexecStoryReport): string {
   const action = r.mode === "kexec"
     ? "kexec -e (nothing was unbound)"
     : r.mode === "reboot"
-    ? "reboot (papr_scm unbinds in remove())"
+    ? "reboot (device_shutdown unbinds nothing; the partition restart releases the bindings)"
     : r.mode === "shutdown"
     ? "shutdown (the hypervisor releases the bindings), then activate"
     : "kdump: kexec -p (nothing was unbound)";

@@ -109,19 +109,13 @@ export async function reboot(
 ): Promise<OpOutcome> {
   const lpar = lparNamed(world, name);
   if (!lpar) return SKIPPED;
-  const wasRunning = lpar.state === "running";
-  // A clean shutdown unbinds what the drivers bound: 5.3 on use UNBIND_ALL and wait it out.
-  const cleanUnbind = wasRunning && lpar.kernel !== "5.2" && !world.armed.has(name);
-  const regions = settledRegions(world, world.snapshot, lpar).map((r) => r.drc);
   const actions = lpar.supervisorActions.length;
   await lpar.reboot({ kernel, panicAt });
   trackArmed(world, lpar, panicAt, actions);
   if (!clean(lpar, panicAt, actions)) return acted();
-  if (!wasRunning) return acted(freshRegions(lpar, "reboot-outcome", "a partition restart"));
-  if (cleanUnbind) {
-    return acted(freshRegions(lpar, "reboot-outcome", "a clean reboot that unbound", regions));
-  }
-  return acted();
+  // Every reboot is a partition restart: the firmware released the bindings, so
+  // every DRC the LPAR holds alone is bound afresh.
+  return acted(freshRegions(lpar, "reboot-outcome", "a reboot (a partition restart)"));
 }
 
 /** Shutdown: the hypervisor releases every binding of the LPAR. */
