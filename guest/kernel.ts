@@ -15,7 +15,7 @@ import {
   type PaprScm52,
   type PaprScmDriverClass,
 } from "./papr_scm/mod.ts";
-import { ENODEV, type KernelServices } from "./papr_scm/services.ts";
+import { ENODEV, ENXIO, type KernelServices } from "./papr_scm/services.ts";
 import { compute, hcall, msleep, type PlparResult, type Task } from "./task.ts";
 
 /** Raised inside the kernel to unwind it when it panics. */
@@ -113,8 +113,8 @@ export class GuestKernel {
     const kind = this.#options.kdump ? " (kdump)" : "";
     const release = /^\d/.test(this.version) ? `${this.version}.0` : this.version;
     this.log("notice", `Linux version ${release}-papr-scm-sim${kind} #1 SMP`);
-    const model = readString(this.#options.deviceTree, "compatible") ?? "unknown";
-    this.log("info", `Machine model: ${model}, hypervisor calls via hvsc`);
+    // What a pseries kernel says of its platform (arch/powerpc/kernel/setup-common.c).
+    this.log("info", "Using pSeries machine description");
     yield* compute(this.#costs.bootNs, "boot");
     if (this.#options.paprScm !== false) yield* this.#probeAll();
     this.state = "running";
@@ -137,6 +137,11 @@ export class GuestKernel {
     });
     const rc = yield* driver.probe();
     if (rc === 0) this.drivers.push(driver);
+    // The driver core (drivers/base/dd.c, really_probe) keeps -ENODEV and -ENXIO
+    // quiet and warns of any other failure.
+    else if (rc !== -ENODEV && rc !== -ENXIO) {
+      this.log("warn", `papr_scm: probe of ${driver.pdev.name} failed with error ${rc}`);
+    }
     return rc;
   }
 

@@ -45,30 +45,60 @@ workerTest("5.4: first and last block bound but not contiguously → unbind, the
   bound.forEach((address, i) => assert.equal(address, region.start + BigInt(i * MiB)));
 });
 
-workerTest("5.3: a second H_OVERLAP after the unbind fails the probe silently", async () => {
-  const shared = { drc: 0x44200000, blocks: 8, blockSize: MiB };
-  await using system = await startSim({
-    lpars: [
-      { name: "owner", paprScm: false, nvdimms: [shared] },
-      { name: "late", kernel: "5.3", nvdimms: [shared] },
-    ],
-  });
-  const owner = system.lpar("owner"), late = system.lpar("late");
-  await owner.boot();
-  const bind = await owner.hcall("H_SCM_BIND_MEM", shared.drc, 0, shared.blocks, BIND_ANY_ADDR, 0);
-  assert.equal(bind.rcName, "H_SUCCESS");
-  await system.traceStart();
-  const report = await late.boot();
-  const trace = (await system.traceTake()).filter((t) => t.lpar === "late");
-  // UNBIND_ALL only releases the caller's own blocks, so the retry meets H_OVERLAP again.
-  assert.deepEqual(trace.map((t) => `${t.hcall}:${t.rc}`), [
-    "H_SCM_BIND_MEM:H_OVERLAP",
-    "H_SCM_UNBIND_ALL:H_SUCCESS",
-    "H_SCM_BIND_MEM:H_OVERLAP",
-  ]);
-  const scm = report.dmesg.filter((l) => l.includes("papr_scm"));
-  assert.equal(scm.length, 1, scm.join("\n"));
-  assert.ok(scm[0].endsWith("Retrying bind after unbinding"));
-  assert.deepEqual(await late.regions(), []);
-  assert.ok((await system.bindings()).every((b) => b.lpar === "owner"));
+workerTest(
+  "5.3: a second H_OVERLAP fails the probe with -EBUSY; papr_scm is silent, the driver core warns",
+  async () => {
+    const shared = { drc: 0x44200000, blocks: 8, blockSize: MiB };
+    await using system = await startSim({
+      lpars: [
+        { name: "owner", paprScm: false, nvdimms: [shared] },
+        { name: "late", kernel: "5.3", nvdimms: [shared] },
+      ],
+    });
+    const owner = system.lpar("owner"), late = system.lpar("late");
+    await owner.boot();
+    const bind = await owner.hcall(
+      "H_SCM_BIND_MEM",
+      shared.drc,
+      0,
+      shared.blocks,
+      BIND_ANY_ADDR,
+      0,
+    );
+    assert.equal(bind.rcName, "H_SUCCESS");
+    await system.traceStart();
+    const report = await late.boot();
+    const trace = (await system.traceTake()).filter((t) => t.lpar === "late");
+    // UNBIND_ALL only releases the caller's own blocks, so the retry meets H_OVERLAP again.
+    assert.deepEqual(trace.map((t) => `${t.hcall}:${t.rc}`), [
+      "H_SCM_BIND_MEM:H_OVERLAP",
+      "H_SCM_UNBIND_ALL:H_SUCCESS",
+      "H_SCM_BIND_MEM:H_OVERLAP",
+    ]);
+    const scm = report.dmesg.filter((l) => l.includes("papr_scm"));
+    assert.equal(scm.length, 2, scm.join("\n"));
+    assert.ok(scm[0].endsWith("Retrying bind after unbinding"));
+    // drivers/base/dd.c warns of a probe failure other than -ENODEV and -ENXIO.
+    assert.match(
+      scm[1],
+      /\] papr_scm: probe of ibm,persistent-memory:ibm,pmemory@44200000 failed with error -16$/,
+    );
+    assert.deepEqual(await late.regions(), []);
+    assert.ok((await system.bindings()).every((b) => b.lpar === "owner"));
+  },
+);
+
+workerTest("probe failures the driver core keeps quiet: 5.2 and 5.4 fail with -ENXIO", async () => {
+  for (const kernel of ["5.2", "5.4"] as const) {
+    await using system = await startSim({
+      lpars: [{ name: "l", kernel, nvdimms: [{ drc: 0x44100002, blocks: 4 }] }],
+    });
+    const lpar = system.lpar("l");
+    await lpar.boot();
+    // A kexec of 5.2 meets H_OVERLAP: bind err, and no driver-core warning.
+    const report = await lpar.kexec({ kernel: "5.2" });
+    assert.ok(report.dmesg.some((l) => l.endsWith("bind err: -68")), kernel);
+    assert.ok(!report.dmesg.some((l) => l.includes("probe of")), report.dmesg.join("\n"));
+    assert.ok(report.dmesg.some((l) => l.endsWith("Using pSeries machine description")));
+  }
 });

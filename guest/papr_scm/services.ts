@@ -54,3 +54,5 @@ export const ENOENT = 2;
 export const EPERM = 1;
 /** Operation not supported. */
 export const EOPNOTSUPP = 95;
+/** Device or resource busy. */
+export const EBUSY = 16;

@@ -115,9 +115,15 @@ export class PaprScm52 {
   *probe(): Task<number> {
     const rc = this.readProperties();
     if (rc) return rc;
-    if ((yield* this.bindAtProbe()) !== H.SUCCESS) return -ENXIO;
+    const bound = yield* this.bindAtProbe();
+    if (bound !== H.SUCCESS) return this.probeError(bound);
     yield* this.registerNvdimm();
     return 0;
+  }
+
+  /** What the probe returns when the bind failed with hcall code `rc`: -ENXIO in 5.2. */
+  protected probeError(_rc: number): number {
+    return -ENXIO;
   }
 
   /** How the probe binds; 5.2 just binds and fails on any error. */

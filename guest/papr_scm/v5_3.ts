@@ -9,7 +9,7 @@
  * @module
  */
 import { H, OP, UNBIND_SCOPE } from "../../abi/hcalls.ts";
-import { EINVAL, type Task } from "./services.ts";
+import { EBUSY, EINVAL, ENXIO, type Task } from "./services.ts";
 import { metaErrno, PaprScm52 } from "./v5_2.ts";
 
 /** The hcall width for `len` bytes still to move: 8, 4, 2 or 1. */
@@ -81,6 +81,16 @@ export class PaprScm53 extends PaprScm52 {
       rc = yield* this.bind();
     }
     return rc;
+  }
+
+  /**
+   * 5.3's `drc_pmem_bind` returns -EBUSY for H_OVERLAP (its "separate error
+   * path", from the kexec series) and -ENXIO for anything else; the probe
+   * passes it on, so a second H_OVERLAP fails the probe with -EBUSY, which
+   * the driver core reports (`probe of ... failed with error -16`).
+   */
+  protected override probeError(rc: number): number {
+    return rc === H.OVERLAP ? -EBUSY : -ENXIO;
   }
 
   /** `drc_pmem_bind` of 5.3: as 5.2, but H_OVERLAP (expected after a kexec) is not logged. */

@@ -6,7 +6,7 @@
  * @module
  */
 import { H, OP } from "../../abi/hcalls.ts";
-import type { Task } from "./services.ts";
+import { ENXIO, type Task } from "./services.ts";
 import { PaprScm53 } from "./v5_3.ts";
 
 /**
@@ -41,6 +41,14 @@ import { PaprScm53 } from "./v5_3.ts";
 export class PaprScm54 extends PaprScm53 {
   /** Kernel version whose driver this is. */
   static override readonly version: string = "5.4";
+
+  /**
+   * From 5.4 (`powerpc/nvdimm: Use HCALL error as the return value`) the
+   * bind returns the hcall code and the probe turns any failure into -ENXIO.
+   */
+  protected override probeError(_rc: number): number {
+    return -ENXIO;
+  }
 
   /**
    * The probe's bind in 5.4: on H_OVERLAP, `drc_pmem_query_n_bind`; any
