@@ -22,6 +22,37 @@ import type {
 /** How long `stop` waits for the hypervisor's serve loop to end before terminating it. */
 const STOP_GRACE_MS = 1000;
 
+/**
+ * Ends workers one at a time, a macrotask apart. Deno's `terminate()` of many
+ * workers in one go stalls the main thread far longer than the sum of the
+ * parts (256 bare workers in one loop: 5.7 s in one stall; one at a time:
+ * 2.9 s in all, no stall above a quarter second), so a stop of many
+ * partitions stays proportional and the event loop keeps running.
+ */
+class Terminations {
+  readonly #queue: Worker[] = [];
+  #running?: Promise<void>;
+
+  /** Ends `worker` soon (its stop word is already set). */
+  push(worker: Worker): void {
+    this.#queue.push(worker);
+    this.#running ??= this.#run();
+  }
+
+  async #run(): Promise<void> {
+    for (let worker; (worker = this.#queue.shift());) {
+      terminateWorker(worker);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    this.#running = undefined;
+  }
+
+  /** Resolves once every worker pushed so far has been ended. */
+  async drained(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+}
+
 /** Workers and channels: today's design, and the default runtime. */
 export class ThreadsRuntime implements Runtime {
   readonly kind = "threads";
@@ -29,6 +60,7 @@ export class ThreadsRuntime implements Runtime {
   readonly #worker: Worker;
   readonly #hv: Comlink.Remote<HypervisorActor>;
   readonly #origin = performance.now();
+  readonly #terminations = new Terminations();
 
   private constructor(worker: Worker, hv: Comlink.Remote<HypervisorActor>) {
     this.#worker = worker;
@@ -83,6 +115,7 @@ export class ThreadsRuntime implements Runtime {
     );
     const remote = Comlink.wrap<LparWorker>(worker);
     const header = new Int32Array(channels.channel);
+    const terminations = this.#terminations;
     let stopped = false;
     const handle: PartitionHandle = {
       guest: remote as unknown as GuestControl,
@@ -101,7 +134,7 @@ export class ThreadsRuntime implements Runtime {
         Atomics.notify(header, RESP);
         Atomics.notify(header, STOP);
         remote[Comlink.releaseProxy]();
-        terminateWorker(worker);
+        terminations.push(worker);
       },
     };
     try {
@@ -114,6 +147,7 @@ export class ThreadsRuntime implements Runtime {
   }
 
   async stop(failed: boolean): Promise<void> {
+    await this.#terminations.drained();
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([
