@@ -25,6 +25,8 @@ import { opName, rcName } from "../abi/hcalls.ts";
 import { healthFromNames } from "../abi/health.ts";
 import type { BlockBinding, MediaCounters } from "../core/types.ts";
 import {
+  MAX_NVDIMMS_PER_LPAR,
+  MAX_NVDIMMS_PER_SYSTEM,
   type NvdimmConfig,
   parseDrc,
   resolveConfig,
@@ -369,6 +371,19 @@ export class ManagedSystem {
     const n = resolveNvdimm("nvdimm", nvdimm, this.runtime);
     if (target.nvdimms.some((m) => m.drc === n.drc)) {
       throw new RangeError(`dlparAdd: drc ${hex(n.drc)} is already assigned to ${target.name}`);
+    }
+    // Limits checked before anything is created, so a refused add leaves nothing behind.
+    if (target.nvdimms.length >= MAX_NVDIMMS_PER_LPAR) {
+      throw new RangeError(
+        `dlparAdd: ${target.name} has ${target.nvdimms.length} nvdimms; at most ` +
+          `${MAX_NVDIMMS_PER_LPAR} (MAX_NVDIMMS_PER_LPAR)`,
+      );
+    }
+    if (!this.#drcs.has(n.drc) && this.#drcs.size >= MAX_NVDIMMS_PER_SYSTEM) {
+      throw new RangeError(
+        `dlparAdd: the system has ${this.#drcs.size} nvdimms; at most ` +
+          `${MAX_NVDIMMS_PER_SYSTEM} (MAX_NVDIMMS_PER_SYSTEM)`,
+      );
     }
     const known = this.#drcs.get(n.drc);
     if (known && !sameDevice(known, n)) {

@@ -241,3 +241,24 @@ Deno.test("bind cost: each slice's work is bounded by the slice, not by the DRC"
     offset: 0n,
   }]);
 });
+
+workerTest(
+  "limits: a DLPAR add past an LPAR's nvdimm limit is refused before anything is created",
+  async () => {
+    const nvdimms = Array.from({ length: MAX_NVDIMMS_PER_LPAR }, (_, i) => ({
+      drc: 0x44500000 + i,
+      blocks: 1,
+      blockSize: 4096,
+    }));
+    await using system = await ManagedSystem.start({
+      lpars: [{ name: "full", nvdimms }, { name: "other" }],
+    }, SIM);
+    await assert.rejects(
+      system.dlparAdd("full", { drc: 0x44600000, blocks: 1, blockSize: 4096 }),
+      /dlparAdd: full has 256 nvdimms; at most 256 \(MAX_NVDIMMS_PER_LPAR\)/,
+    );
+    // Nothing was created: the same DRC can go to another LPAR, described anew.
+    const added = await system.dlparAdd("other", { drc: 0x44600000, blocks: 2, blockSize: 4096 });
+    assert.equal(added.drc, 0x44600000);
+  },
+);
