@@ -4,18 +4,13 @@
  * before anything is done.
  * @module
  */
+import { excerpt } from "./excerpt.ts";
 
-/** A value as a message shows it: short, and never throwing. */
+/** A value as a message shows it: bytes and arrays by their length, the rest as the configuration does. */
 function show(value: unknown): string {
-  if (typeof value === "string") {
-    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  }
-  if (typeof value === "bigint") return `${value}n`;
   if (value instanceof Uint8Array) return `a Uint8Array of ${value.length} bytes`;
   if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (value === null) return "null";
-  if (typeof value === "object") return "an object";
-  return String(value);
+  return excerpt(value);
 }
 
 function bad(name: string, value: unknown, accepted: string): never {
