@@ -4,7 +4,7 @@
  * value and what is accepted.
  * @module
  */
-import { clip, EXCERPT_CHARS, excerpt } from "./excerpt.ts";
+import { clip, excerpt, EXCERPT_CHARS } from "./excerpt.ts";
 import { OP, opByName } from "../abi/hcalls.ts";
 import { healthFromNames } from "../abi/health.ts";
 import type { Personality } from "../core/types.ts";

@@ -18,7 +18,8 @@ import type {
   Personality,
   PowerVmOptions,
 } from "../core/types.ts";
-import { MAX_TRACE_RECORDS, type TraceRecord, type TraceTaken } from "../runtime/types.ts";
+import type { TraceRecord, TraceTaken } from "../runtime/types.ts";
+import { TraceBuffer } from "../runtime/trace_buffer.ts";
 
 /** Bytes of real memory each LPAR gets for buffers the hypervisor writes (1 MiB). */
 export const REAL_MEMORY_BYTES = 1 << 20;
@@ -63,8 +64,7 @@ export class HypervisorActor {
   /** Per DRC: [reads, writes] counted by the guests' DAX accesses. */
   readonly #media = new Map<number, BigInt64Array>();
   readonly #lpars = new Map<LparId, LparSlot>();
-  #trace?: TraceRecord[];
-  #dropped = 0;
+  readonly #trace = new TraceBuffer();
   #mappingsSeen = 0;
   #failure?: Error;
   #running?: Promise<void>;
@@ -97,11 +97,7 @@ export class HypervisorActor {
 
   #hcall(lpar: LparId, opcode: number, args: readonly bigint[]): HcallResult {
     const result = this.core.hcallRegisters(lpar, opcode, args);
-    const trace = this.#trace;
-    if (trace) {
-      if (trace.length < MAX_TRACE_RECORDS) trace.push({ lpar, opcode, rc: result.rc });
-      else this.#dropped++;
-    }
+    if (this.#trace.on) this.#trace.record(lpar, opcode, result.rc);
     // One number to compare per hcall; page tables only when bindings changed.
     if (this.core.mappingsVersion !== this.#mappingsSeen) this.#refreshChanged();
     return result;
@@ -267,15 +263,12 @@ export class HypervisorActor {
 
   /** Starts recording every hcall (lpar, opcode, rc), dropping earlier records. */
   traceStart(): void {
-    this.#trace = [];
-    this.#dropped = 0;
+    this.#trace.start();
   }
 
   /** Stops recording and returns what was recorded, and how many records were dropped. */
   traceTake(): TraceTaken {
-    const records = this.#trace ?? [];
-    this.#trace = undefined;
-    return { records, dropped: this.#dropped };
+    return this.#trace.take();
   }
 
   /** Stops the serve loop; returns once it has ended. */

@@ -83,6 +83,15 @@ export interface RawHcallResult {
   rets: bigint[];
 }
 
+/** Panics an idle kernel (the panic's unwinding has nothing to unwind). */
+function panicNow(kernel: GuestKernel, reason: string): void {
+  try {
+    kernel.panic(reason);
+  } catch (error) {
+    if (!(error instanceof KernelPanic)) throw error;
+  }
+}
+
 /** One partition's guest state and control plane. */
 export class GuestHost {
   readonly #platform: GuestPlatform;
@@ -190,11 +199,7 @@ export class GuestHost {
     // A panic asked while the kernel was on its way down lands on it (sysrq), once.
     if (kernel?.state === "running" && this.#platform.takePanicRequest()) {
       this.#panicServed = true;
-      try {
-        kernel.panic("sysrq triggered crash");
-      } catch (error) {
-        if (!(error instanceof KernelPanic)) throw error;
-      }
+      panicNow(kernel, "sysrq triggered crash");
     }
     kernel?.log("info", kind === "restart" ? "reboot: Restarting system" : "reboot: Power down");
     kernel?.halt();
@@ -209,13 +214,7 @@ export class GuestHost {
       this.#panicServed = false;
       return kernel?.state ?? "none";
     }
-    if (kernel && kernel.state === "running") {
-      try {
-        kernel.panic(reason);
-      } catch (error) {
-        if (!(error instanceof KernelPanic)) throw error;
-      }
-    }
+    if (kernel && kernel.state === "running") panicNow(kernel, reason);
     return kernel?.state ?? "none";
   }
 

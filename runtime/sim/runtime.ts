@@ -24,9 +24,8 @@ import type {
   PartitionHandle,
   Runtime,
   RuntimeHooks,
-  TraceRecord,
 } from "../types.ts";
-import { MAX_TRACE_RECORDS } from "../types.ts";
+import { TraceBuffer } from "../trace_buffer.ts";
 import { SeededRandom } from "./random.ts";
 import { PageBudget, SparseScm } from "./sparse_scm.ts";
 import { Scheduler, SimPartition } from "./scheduler.ts";
@@ -141,8 +140,7 @@ export class SimRuntime implements Runtime {
   readonly #budget: PageBudget;
   readonly #lpars = new Map<LparId, Lpar>();
   readonly #drcs = new Map<number, Drc>();
-  #records?: TraceRecord[];
-  #dropped = 0;
+  readonly #records = new TraceBuffer();
   #pumping = false;
   /** A call finished since the clock last jumped: its caller may still ask the next one. */
   #answered = false;
@@ -188,11 +186,7 @@ export class SimRuntime implements Runtime {
     // The guest gets its own registers, as the channel gives a copy.
     const result: PlparResult = { rc: answer.rc, rets: [...answer.rets] };
     const elapsedNs = HCALL_NS + Number(this.core.takeElapsedNs());
-    if (this.#records) {
-      if (this.#records.length < MAX_TRACE_RECORDS) {
-        this.#records.push({ lpar, opcode, rc: result.rc });
-      } else this.#dropped++;
-    }
+    if (this.#records.on) this.#records.record(lpar, opcode, result.rc);
     this.#trace(
       `${this.scheduler.now} ${lpar} h${opcode.toString(16)} ${hexList(args)} ` +
         `${result.rc} ${hexList(result.rets)}`,
@@ -252,13 +246,8 @@ export class SimRuntime implements Runtime {
       bindings: () => now(() => this.core.bindings()),
       invariants: () => now(() => this.core.invariants()),
       media: (drc) => now(() => this.#media(drc)),
-      traceStart: () => now(() => void ((this.#records = []), (this.#dropped = 0))),
-      traceTake: () =>
-        now(() => {
-          const records = this.#records ?? [];
-          this.#records = undefined;
-          return { records, dropped: this.#dropped };
-        }),
+      traceStart: () => now(() => this.#records.start()),
+      traceTake: () => now(() => this.#records.take()),
       injectFailure: (reason) => now(() => this.#fail(reason)),
     };
   }
