@@ -79,6 +79,7 @@ export type {
   ResolvedConfig,
   ResolvedLpar,
   ResolvedNvdimm,
+  StorageConfig,
   SupervisionConfig,
   SystemConfig,
 } from "./actors/config.ts";
@@ -118,6 +119,13 @@ export { formatMatrix, MATRIX_MODES, runMatrix } from "./scenarios/matrix.ts";
 export type { Matrix, MatrixOptions, MatrixRow } from "./scenarios/matrix.ts";
 export * from "./swarm/mod.ts";
 export { main as runCli } from "./cli/main.ts";
+export { MemoryStore } from "./storage/memory_store.ts";
+export { FileStore } from "./storage/file_store.ts";
+export { StorageError } from "./storage/types.ts";
+export type { DrcFacts, DrcGeometry, DurableDrc, DurableStore } from "./storage/types.ts";
+export { POWER_LOSS_MODES } from "./storage/power_loss.ts";
+export type { PowerLossMode } from "./storage/power_loss.ts";
+export type { DrcLoss, PersistenceRecorder, PowerLossReport } from "./storage/persistence.ts";
 export type { Output } from "./cli/main.ts";
 
 if (import.meta.main) {

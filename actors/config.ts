@@ -123,6 +123,18 @@ export interface SystemConfig {
   guest?: GuestCostsConfig;
   /** The LPARs, each with its nvdimms. */
   lpars: LparConfig[];
+  /**
+   * Where the nvdimms' durable state lives (sim runtime): memory, label area
+   * and the hypervisor's facts, in sparse files (see storage/file_store.ts).
+   * A system started on the same directory finds what was durable.
+   */
+  storage?: StorageConfig;
+}
+
+/** Durable state in a directory. */
+export interface StorageConfig {
+  /** The directory (created if missing; its parent must exist). */
+  dir: string;
 }
 
 /** An nvdimm with every default filled in. */
@@ -171,6 +183,8 @@ export interface ResolvedConfig {
   guest: Required<GuestCostsConfig>;
   /** The LPARs. */
   lpars: ResolvedLpar[];
+  /** Durable state, when asked for. */
+  storage?: StorageConfig;
 }
 
 /** Default block size: 256 MiB, as PowerVM and QEMU use. */
@@ -368,7 +382,8 @@ export function resolveNvdimm(
  */
 export function resolveConfig(value: unknown, runtime: RuntimeKind = "threads"): ResolvedConfig {
   const root = object("config", value);
-  checkKeys("config", root, ["description", "hypervisor", "guest", "lpars"]);
+  checkKeys("config", root, ["description", "hypervisor", "guest", "lpars", "storage"]);
+  const storage = resolveStorage(root.storage, runtime);
   if (root.description !== undefined && typeof root.description !== "string") {
     fail("config.description", root.description, "a string");
   }
@@ -502,7 +517,26 @@ export function resolveConfig(value: unknown, runtime: RuntimeKind = "threads"):
   });
   const resolved: ResolvedConfig = { hypervisor, guest, lpars };
   if (root.description !== undefined) resolved.description = root.description as string;
+  if (storage) resolved.storage = storage;
   return resolved;
+}
+
+/** Checks `config.storage`: `{ dir }`, on the sim runtime only. */
+function resolveStorage(value: unknown, runtime: RuntimeKind): StorageConfig | undefined {
+  if (value === undefined) return undefined;
+  const o = object("config.storage", value);
+  checkKeys("config.storage", o, ["dir"]);
+  if (typeof o.dir !== "string" || o.dir === "" || o.dir.length > 4096) {
+    fail("config.storage.dir", o.dir, "a path to a directory (1 to 4096 characters)");
+  }
+  if (runtime === "threads") {
+    throw new ConfigError(
+      "config.storage: durable state is kept by the sim runtime only (the threads runtime's " +
+        "SCM is a SharedArrayBuffer with no cache model yet); run with --runtime sim " +
+        '(StartOptions runtime: "sim") or leave storage out',
+    );
+  }
+  return { dir: o.dir };
 }
 
 /** Checks a panic point, e.g. `{ hcall: "H_SCM_BIND_MEM", nth: 2 }`. */

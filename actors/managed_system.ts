@@ -44,6 +44,11 @@ import type { HypervisorControl, Runtime, RuntimeKind } from "../runtime/types.t
 import { MAX_TRACE_RECORDS, parseRuntime } from "../runtime/types.ts";
 import { ThreadsRuntime } from "../runtime/threads.ts";
 import { SimRuntime } from "../runtime/sim/runtime.ts";
+import { FileStore } from "../storage/file_store.ts";
+import type { PowerLossReport } from "../storage/persistence.ts";
+import type { PersistenceRecorder } from "../storage/persistence.ts";
+import { parsePowerLossMode, type PowerLossMode } from "../storage/power_loss.ts";
+import type { DurableStore } from "../storage/types.ts";
 
 /** How to run a managed system. */
 export interface StartOptions {
@@ -67,6 +72,14 @@ export interface StartOptions {
    * registers, or a finished control call), the lines the trace hash is made of.
    */
   tracer?: (record: string) => void;
+  /**
+   * `sim` only: where the nvdimms' durable state lives, instead of the
+   * configuration's `storage.dir` (e.g. a `MemoryStore` that outlives this
+   * system, so a power loss can be followed by a power-on in one process).
+   */
+  store?: DurableStore;
+  /** `sim` only, with durable state: hears every store, durable line and label write. */
+  recorder?: PersistenceRecorder;
 }
 
 /** One traced hcall, by name. */
@@ -259,6 +272,42 @@ export class ManagedSystem {
   }
 
   /**
+   * `sim` with durable state only: power is lost. What was not durable
+   * survives as `mode` says (`none`, `all`, `subset` of lines, `torn`
+   * 8-byte words; chosen by the seed when not given); every LPAR and the
+   * hypervisor stop. Start a system on the same storage to power on again:
+   * a DRC that lost anything has its `ibm,persistence-failed-count` raised.
+   *
+   * @example
+   * ```ts
+   * import { ManagedSystem, MemoryStore } from "../mod.ts";
+   * const store = new MemoryStore();
+   * const config = { lpars: [{ name: "l", nvdimms: [{ drc: "0x44100002", blocks: 1 }] }] };
+   * const system = await ManagedSystem.start(config, { runtime: "sim", store });
+   * await system.lpar("l").boot();
+   * await system.lpar("l").write(0, 0, new Uint8Array([1]));
+   * console.log(await system.powerLoss("none")); // 1 line lost
+   * ```
+   */
+  async powerLoss(mode?: PowerLossMode): Promise<PowerLossReport> {
+    if (mode !== undefined) mode = parsePowerLossMode(mode);
+    const runtime = this.#runtime;
+    if (!(runtime instanceof SimRuntime)) {
+      throw new RangeError("powerLoss: durable state is kept by the sim runtime only");
+    }
+    if (this.#stopped) throw new Error("powerLoss: the managed system was stopped");
+    const report = runtime.powerLoss(mode);
+    const lost = report.drcs.filter((d) => d.lostLines > 0).map((d) => hex(d.drc));
+    this.#event(
+      `power lost (${report.mode}): ${
+        lost.length ? `data lost on ${lost.join(", ")}` : "nothing lost"
+      }`,
+    );
+    await this.stop();
+    return report;
+  }
+
+  /**
    * Starts a system from a configuration (checked first; see SystemConfig).
    *
    * @example
@@ -286,6 +335,11 @@ export class ManagedSystem {
       error: (message: string) => system.errors.push(message),
     };
     const hvConfig = hypervisorConfig(resolved, seed);
+    if (options.store && kind !== "sim") {
+      throw new RangeError("StartOptions store: durable state is kept by the sim runtime only");
+    }
+    const store = options.store ??
+      (resolved.storage ? FileStore.open(resolved.storage.dir) : undefined);
     const runtime = kind === "sim"
       ? new SimRuntime(hvConfig, {
         seed,
@@ -293,6 +347,8 @@ export class ManagedSystem {
         drivers: options.drivers,
         scmBudgetBytes: options.scmBudgetBytes,
         tracer: options.tracer,
+        store,
+        recorder: options.recorder,
       }, hooks)
       : await ThreadsRuntime.start(hvConfig, hooks);
     system.#runtime = runtime;
@@ -305,7 +361,9 @@ export class ManagedSystem {
         for (const n of lpar.nvdimms) {
           if (system.#drcs.has(n.drc)) continue;
           system.#drcs.set(n.drc, n);
-          await system.#hvCall(() => hv.createDrc(drcSpec(n)));
+          const count = await system.#hvCall(() => hv.createDrc(drcSpec(n)));
+          // Durable state: the device tree shows the count this power-on left.
+          if (typeof count === "number") n.persistenceFailedCount = count;
         }
       }
       await Promise.all(resolved.lpars.map((config, i) => system.#addLpar(i + 1, config)));
@@ -392,7 +450,8 @@ export class ManagedSystem {
       );
     }
     if (!known) {
-      await this.#hvCall(() => this.#hv.createDrc(drcSpec(n)));
+      const count = await this.#hvCall(() => this.#hv.createDrc(drcSpec(n)));
+      if (typeof count === "number") n.persistenceFailedCount = count;
       this.#drcs.set(n.drc, n);
     }
     await this.#hvCall(() => this.#hv.assign(n.drc, target.id));

@@ -42,6 +42,11 @@ export interface ScmMemory {
   read(offset: number, length: number): Uint8Array;
   /** Stores `bytes` at `offset`. */
   write(offset: number, bytes: Uint8Array): void;
+  /**
+   * The kernel's cache write-back of the device (storage/cpu_cache.ts); absent
+   * where stores are not modelled as cached.
+   */
+  writeBack?(): number;
 }
 
 /** SCM held whole in one buffer (the worker runtime's SharedArrayBuffer per DRC). */
@@ -88,6 +93,11 @@ export class DaxMemory {
   attach(drc: number, memory: ScmMemory, counters?: BigInt64Array): void {
     this.#scm.set(drc, memory);
     if (counters) this.#counters.set(drc, counters);
+  }
+
+  /** Writes a DRC's cached stores back (the pmem flush of its region); lines written back. */
+  writeBack(drc: number): number {
+    return this.#scm.get(drc)?.writeBack?.() ?? 0;
   }
 
   /** Forgets a DRC's memory (it was taken away). */

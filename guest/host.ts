@@ -307,12 +307,16 @@ export class GuestHost {
   }
 
   /**
-   * Flushes a region (`nvdimm_flush`): the driver's H_SCM_FLUSH loop for a
-   * region that needs it, giving its final return code name; `none` when
-   * the region has no provider flush (no hcall is made).
+   * Flushes a region as the kernel's pmem flush does: the cache write-back of
+   * its stores (durable then, unless the device needs the flush hcall), then
+   * `nvdimm_flush`: the driver's H_SCM_FLUSH loop for a region that needs
+   * it, giving its final return code name; `none` when the region has no
+   * provider flush (no hcall is made).
    */
   *flush(key: string | number): Task<string> {
     const r = this.#region(key, 0, 0);
+    // The cache write-back of the range comes first (the pmem flush); then the provider's.
+    this.#dax.writeBack(r.dimm.drcIndex);
     const flush = r.flush;
     if (!flush) return "none";
     return rcName(yield* this.#inKernel(flush()));

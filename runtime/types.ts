@@ -57,8 +57,11 @@ export interface TraceTaken {
 
 /** The hypervisor's control plane. */
 export interface HypervisorControl {
-  /** Creates an nvdimm and its SCM. */
-  createDrc(spec: DrcSpec): Promise<void>;
+  /**
+   * Creates an nvdimm and its SCM; with durable state, the
+   * `ibm,persistence-failed-count` its power-on left (else nothing).
+   */
+  createDrc(spec: DrcSpec): Promise<number | void>;
   /** Assigns a DRC to an LPAR (its memory is handed over by `PartitionHandle.attachScm`). */
   assign(drc: number, lpar: LparId): Promise<void>;
   /** Takes a DRC from an LPAR, releasing its bindings there; the blocks released. */

@@ -14,7 +14,7 @@ import type { HypervisorConfig } from "../../actors/hypervisor_actor.ts";
 import { guestMemoryOver } from "../../core/guest_memory.ts";
 import { HypervisorCore } from "../../core/hypervisor.ts";
 import type { LparId, Mapping, MediaCounters } from "../../core/types.ts";
-import type { AddressTranslator } from "../../guest/dax.ts";
+import type { AddressTranslator, ScmMemory } from "../../guest/dax.ts";
 import { GuestHost } from "../../guest/host.ts";
 import type { DriverOverrides, KernelCosts } from "../../guest/kernel.ts";
 import type { PlparResult } from "../../guest/task.ts";
@@ -30,6 +30,13 @@ import { SeededRandom } from "./random.ts";
 import { PageBudget, SparseScm } from "./sparse_scm.ts";
 import { Scheduler, SimPartition } from "./scheduler.ts";
 import { TraceHash } from "./trace_hash.ts";
+import {
+  Persistence,
+  type PersistenceRecorder,
+  type PowerLossReport,
+} from "../../storage/persistence.ts";
+import type { PowerLossMode } from "../../storage/power_loss.ts";
+import type { DurableStore } from "../../storage/types.ts";
 
 /** Bytes of real memory each simulated partition has for hypervisor buffers. */
 export const SIM_REAL_MEMORY_BYTES = 64 * 1024;
@@ -58,6 +65,16 @@ export interface SimOptions {
   drivers?: DriverOverrides;
   /** Hears every trace record as it is folded into the hash (one line each). */
   tracer?: (record: string) => void;
+  /**
+   * Where the nvdimms' durable state lives. Given, stores go through the
+   * cache model (storage/cpu_cache.ts) and survive as durable; absent, SCM is
+   * plain sparse memory, as before.
+   */
+  store?: DurableStore;
+  /** Lines the modelled CPU cache holds (with `store`). */
+  cacheLines?: number;
+  /** Hears every store, durable line and durable label write (crash exploration). */
+  recorder?: PersistenceRecorder;
 }
 
 interface Lpar {
@@ -68,7 +85,7 @@ interface Lpar {
 }
 
 interface Drc {
-  memory: SparseScm;
+  memory: ScmMemory;
   counters: BigInt64Array;
 }
 
@@ -141,6 +158,10 @@ export class SimRuntime implements Runtime {
   readonly #lpars = new Map<LparId, Lpar>();
   readonly #drcs = new Map<number, Drc>();
   readonly #records = new TraceBuffer();
+  /** With a store: the nvdimms' durability (cache model, power-on, power loss). */
+  readonly #persistence?: Persistence;
+  /** Power-loss choices: a stream of their own, so they do not shift the schedule. */
+  readonly #lossRandom: SeededRandom;
   #pumping = false;
   /** A call finished since the clock last jumped: its caller may still ask the next one. */
   #answered = false;
@@ -159,6 +180,13 @@ export class SimRuntime implements Runtime {
     }
     this.#budget = new PageBudget(budget);
     const tokens = new SeededRandom(options.seed, 1);
+    this.#lossRandom = new SeededRandom(options.seed, 3);
+    if (options.store) {
+      this.#persistence = new Persistence(options.store, {
+        cacheLines: options.cacheLines,
+        recorder: options.recorder,
+      });
+    }
     this.core = new HypervisorCore({
       personality: config.personality,
       powervm: config.powervm,
@@ -186,6 +214,12 @@ export class SimRuntime implements Runtime {
     // The guest gets its own registers, as the channel gives a copy.
     const result: PlparResult = { rc: answer.rc, rets: [...answer.rets] };
     const elapsedNs = HCALL_NS + Number(this.core.takeElapsedNs());
+    this.#persistence?.afterHcall(
+      opcode,
+      args,
+      result.rc,
+      (drc) => this.core.state.drcs.get(drc)?.metadata,
+    );
     if (this.#records.on) this.#records.record(lpar, opcode, result.rc);
     this.#trace(
       `${this.scheduler.now} ${lpar} h${opcode.toString(16)} ${hexList(args)} ` +
@@ -229,6 +263,7 @@ export class SimRuntime implements Runtime {
     return {
       createDrc: (spec) =>
         now(() => {
+          if (this.#persistence) return this.#powerOn(spec);
           this.core.addDrc(spec);
           const size = Number(spec.blockSize) * spec.blocks;
           this.#drcs.set(spec.index, {
@@ -241,7 +276,11 @@ export class SimRuntime implements Runtime {
       releaseLpar: (lpar) => now(() => this.core.releaseLpar(lpar)),
       // A sim partition has no runtime of its own to die; releasing is all there is.
       detachLpar: (lpar) => now(() => this.core.releaseLpar(lpar)),
-      setHealth: (drc, bitmap) => now(() => this.core.setHealth(drc, bitmap)),
+      setHealth: (drc, bitmap) =>
+        now(() => {
+          this.core.setHealth(drc, bitmap);
+          this.#persistence?.setHealth(drc, this.core.state.drcs.get(drc)!.health);
+        }),
       setFlushFailure: (drc, failing) => now(() => this.core.setFlushFailure(drc, failing)),
       bindings: () => now(() => this.core.bindings()),
       invariants: () => now(() => this.core.invariants()),
@@ -250,6 +289,44 @@ export class SimRuntime implements Runtime {
       traceTake: () => now(() => this.#records.take()),
       injectFailure: (reason) => now(() => this.#fail(reason)),
     };
+  }
+
+  /** Creates a DRC from its durable state: label area, health and count as power-on left them. */
+  #powerOn(spec: Parameters<HypervisorControl["createDrc"]>[0]): number {
+    const on = this.#persistence!.powerOn(spec);
+    this.core.addDrc({
+      ...spec,
+      health: on.health,
+      persistenceFailedCount: on.persistenceFailedCount,
+    });
+    this.core.state.drcs.get(spec.index)!.metadata.set(on.label);
+    this.#drcs.set(spec.index, { memory: on.memory, counters: new BigInt64Array(2) });
+    return on.persistenceFailedCount;
+  }
+
+  /** Whether the nvdimms have durable state (a store was given). */
+  get persistent(): boolean {
+    return this.#persistence !== undefined;
+  }
+
+  /**
+   * Power is lost: what was not durable survives as `mode` (else the seed)
+   * chooses, every partition stops, and the hypervisor with them.
+   */
+  powerLoss(mode?: PowerLossMode): PowerLossReport {
+    if (!this.#persistence) {
+      throw new Error(
+        "powerLoss needs durable state: start the system with storage: { dir } (--state DIR) " +
+          "or StartOptions store (a MemoryStore)",
+      );
+    }
+    this.#check();
+    const report = this.#persistence.powerLoss(this.#lossRandom, mode);
+    for (const lpar of this.#lpars.values()) {
+      lpar.partition.stop(new Error(`LPAR ${lpar.partition.name} lost power`));
+    }
+    this.#fail("power lost");
+    return report;
   }
 
   #fail(reason: string): void {
@@ -380,7 +457,10 @@ export class SimRuntime implements Runtime {
     else this.#pump(true);
   }
 
-  stop(): Promise<void> {
+  stop(failed = false): Promise<void> {
+    // An orderly stop writes caches back; a failed hypervisor loses them.
+    if (failed) this.#persistence?.kill();
+    else this.#persistence?.powerOff();
     for (const lpar of this.#lpars.values()) {
       lpar.partition.stop(new Error(`LPAR ${lpar.partition.name} was stopped`));
     }

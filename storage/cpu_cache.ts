@@ -1,0 +1,211 @@
+/**
+ * The durability model of one nvdimm's SCM: a guest store first lands in a
+ * model of the CPU cache (dirty 64-byte lines); the kernel's pmem flush of
+ * the region writes the lines back (on POWER: `dcbf`/`dcbst` over the range
+ * and `sync`; the kernel's `arch_wb_cache_pmem`), and then they are durable
+ * (the region's persistence domain is the memory controller:
+ * `ND_REGION_PERSIST_MEMCTRL`, sysfs `persistence_domain`). For a device with
+ * `ibm,hcall-flush-required` the written-back lines sit in the host's buffer
+ * until H_SCM_FLUSH completes (papr_scm's `papr_scm_pmem_flush`, Linux
+ * commit 75b7c05ebf90, 5.16): only then are they durable. A cache that is
+ * full evicts its oldest line, which then goes where a write-back would.
+ * @module
+ */
+import type { ScmMemory } from "../guest/dax.ts";
+import type { DurableDrc } from "./types.ts";
+
+/** Bytes per cache line: the unit that is durable or not. */
+export const LINE_BYTES = 64;
+/** Default capacity of the modelled cache, every nvdimm together: 65,536 lines (4 MiB). */
+export const DEFAULT_CACHE_LINES = 1 << 16;
+
+/** What the model tells whoever watches it (the persistence controller, a crash recorder). */
+export interface CacheEvents {
+  /** The device went from holding nothing volatile to holding something, or back. */
+  holding(drc: number, holding: boolean): void;
+  /** A store changed a cached line; `bytes` is its whole content now. */
+  stored(drc: number, line: number, bytes: Uint8Array): void;
+  /** A line's content became durable. */
+  durable(drc: number, line: number, bytes: Uint8Array): void;
+}
+
+/** The lines the machine's cache holds, every nvdimm together (bounded: a full cache evicts). */
+export class CpuCache {
+  readonly capacity: number;
+  used = 0;
+  readonly members = new Set<CachedScm>();
+  constructor(capacity = DEFAULT_CACHE_LINES) {
+    if (!Number.isSafeInteger(capacity) || capacity < 1) {
+      throw new RangeError(`cache capacity ${capacity}: expected a whole number of lines from 1`);
+    }
+    this.capacity = capacity;
+  }
+  /** Makes room for one line, evicting the writer's oldest line first, else anyone's. */
+  makeRoom(writer: CachedScm): void {
+    if (this.used < this.capacity) return;
+    if (writer.evictOne()) return;
+    for (const other of this.members) if (other.evictOne()) return;
+  }
+}
+
+/** One nvdimm's SCM seen through the cache model. */
+export class CachedScm implements ScmMemory {
+  readonly index: number;
+  readonly size: number;
+  readonly durable: DurableDrc;
+  readonly hcallFlush: boolean;
+  /** Lines in the CPU cache, oldest first. */
+  readonly dirty = new Map<number, Uint8Array>();
+  /** Lines written back to an hcall-flush device, durable at the next completed H_SCM_FLUSH. */
+  readonly pending = new Map<number, Uint8Array>();
+  readonly #cache: CpuCache;
+  readonly #events: CacheEvents;
+
+  constructor(
+    index: number,
+    durable: DurableDrc,
+    hcallFlush: boolean,
+    cache: CpuCache,
+    events: CacheEvents,
+  ) {
+    this.index = index;
+    this.size = durable.size;
+    this.durable = durable;
+    this.hcallFlush = hcallFlush;
+    this.#cache = cache;
+    this.#events = events;
+    cache.members.add(this);
+  }
+
+  /** Whether anything of it is not durable. */
+  get holding(): boolean {
+    return this.dirty.size + this.pending.size > 0;
+  }
+
+  #check(offset: number, length: number): void {
+    if (!(offset >= 0 && length >= 0 && offset + length <= this.size)) {
+      throw new RangeError(`${offset}+${length} is outside the device (${this.size} bytes)`);
+    }
+  }
+
+  read(offset: number, length: number): Uint8Array {
+    this.#check(offset, length);
+    const out = this.durable.read(offset, length);
+    if (!this.holding || length === 0) return out;
+    const first = Math.floor(offset / LINE_BYTES);
+    const last = Math.floor((offset + length - 1) / LINE_BYTES);
+    const overlay = (line: number, bytes: Uint8Array) => {
+      if (line < first || line > last) return;
+      const start = line * LINE_BYTES;
+      const from = Math.max(start, offset), to = Math.min(start + LINE_BYTES, offset + length);
+      out.set(bytes.subarray(from - start, to - start), from - offset);
+    };
+    const lines = last - first + 1;
+    for (const map of [this.pending, this.dirty]) {
+      if (lines < map.size) {
+        for (let line = first; line <= last; line++) {
+          const bytes = map.get(line);
+          if (bytes) overlay(line, bytes);
+        }
+      } else {
+        for (const [line, bytes] of map) overlay(line, bytes);
+      }
+    }
+    return out;
+  }
+
+  write(offset: number, bytes: Uint8Array): void {
+    this.#check(offset, bytes.length);
+    if (bytes.length === 0) return;
+    if (!this.holding) this.#events.holding(this.index, true);
+    const first = Math.floor(offset / LINE_BYTES);
+    const last = Math.floor((offset + bytes.length - 1) / LINE_BYTES);
+    for (let line = first; line <= last; line++) {
+      let cached = this.dirty.get(line);
+      if (cached) {
+        // Oldest first: a line stored again moves to the end.
+        this.dirty.delete(line);
+      } else {
+        this.#cache.makeRoom(this);
+        cached = this.pending.get(line)?.slice() ??
+          this.durable.read(line * LINE_BYTES, LINE_BYTES);
+        this.#cache.used++;
+      }
+      const start = line * LINE_BYTES;
+      const from = Math.max(start, offset),
+        to = Math.min(start + LINE_BYTES, offset + bytes.length);
+      cached.set(bytes.subarray(from - offset, to - offset), from - start);
+      this.dirty.set(line, cached);
+      this.#events.stored(this.index, line, cached);
+    }
+  }
+
+  /** The kernel's cache write-back of the whole device: dirty lines go to memory. */
+  writeBack(): number {
+    const n = this.dirty.size;
+    for (const [line, bytes] of this.dirty) this.#toMemory(line, bytes);
+    this.dirty.clear();
+    this.#settled();
+    return n;
+  }
+
+  /** H_SCM_FLUSH completed: what was written back is durable. */
+  commit(): number {
+    const n = this.pending.size;
+    for (const [line, bytes] of this.pending) this.#persist(line, bytes);
+    this.pending.clear();
+    this.#settled();
+    return n;
+  }
+
+  /** Evicts its oldest dirty line; false when it holds none. */
+  evictOne(): boolean {
+    for (const [line, bytes] of this.dirty) {
+      this.dirty.delete(line);
+      this.#toMemory(line, bytes);
+      return true;
+    }
+    return false;
+  }
+
+  /** Every line not durable, with its content (a dirty line over a pending one). */
+  volatileLines(): Map<number, Uint8Array> {
+    const all = new Map(this.pending);
+    for (const [line, bytes] of this.dirty) all.set(line, bytes);
+    return all;
+  }
+
+  /** Forgets every line not durable (a power loss took them). */
+  drop(): void {
+    this.#cache.used -= this.dirty.size;
+    this.dirty.clear();
+    this.pending.clear();
+    this.#cache.members.delete(this);
+  }
+
+  /**
+   * A line leaves the CPU cache: durable, or for an hcall-flush device into
+   * the host's buffer (as many lines as the cache holds; past that the host
+   * writes its oldest back, durable).
+   */
+  #toMemory(line: number, bytes: Uint8Array): void {
+    this.#cache.used--;
+    if (!this.hcallFlush) return this.#persist(line, bytes);
+    this.pending.delete(line);
+    this.pending.set(line, bytes);
+    if (this.pending.size > this.#cache.capacity) {
+      const [oldest, content] = this.pending.entries().next().value!;
+      this.pending.delete(oldest);
+      this.#persist(oldest, content);
+    }
+  }
+
+  #persist(line: number, bytes: Uint8Array): void {
+    this.durable.write(line * LINE_BYTES, bytes);
+    this.#events.durable(this.index, line, bytes);
+  }
+
+  #settled(): void {
+    if (!this.holding) this.#events.holding(this.index, false);
+  }
+}

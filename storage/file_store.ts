@@ -1,0 +1,222 @@
+/**
+ * Durable state in a directory (`storage: { dir }`, `--state DIR`): per
+ * nvdimm `drc-<index>.scm` (its SCM, a sparse file: only pages written take
+ * disk space), `drc-<index>.label` (the label area) and `drc-<index>.json`
+ * (the hypervisor's facts: uuid, geometry, health, persistence-failed count,
+ * the unflushed mark). A write returns once the OS has it (`write(2)`), so a
+ * killed process loses nothing that was durable; facts are replaced by
+ * rename, so a kill mid-update leaves the old or the new facts. No fsync:
+ * a crash of the host's own OS is not modelled.
+ *
+ * This is a runtime adapter: the machine is handed it as a `DurableStore`.
+ * @module
+ */
+import {
+  type DrcFacts,
+  type DrcGeometry,
+  type DurableDrc,
+  type DurableStore,
+  factsProblem,
+  freshFacts,
+  geometryMismatch,
+  StorageError,
+} from "./types.ts";
+
+function reason(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Reads exactly `length` bytes at `offset` (zeros past the end of the file). */
+function readAt(file: Deno.FsFile, offset: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  file.seekSync(offset, Deno.SeekMode.Start);
+  for (let done = 0; done < length;) {
+    const n = file.readSync(out.subarray(done));
+    if (n === null || n === 0) break;
+    done += n;
+  }
+  return out;
+}
+
+function writeAt(file: Deno.FsFile, offset: number, bytes: Uint8Array): void {
+  file.seekSync(offset, Deno.SeekMode.Start);
+  for (let done = 0; done < bytes.length;) done += file.writeSync(bytes.subarray(done));
+}
+
+class FileDrc implements DurableDrc {
+  readonly size: number;
+  readonly #scmPath: string;
+  readonly #factsPath: string;
+  readonly #scm: Deno.FsFile;
+  readonly #label: Deno.FsFile;
+  #facts: DrcFacts;
+  constructor(
+    paths: { scm: string; label: string; facts: string },
+    files: { scm: Deno.FsFile; label: Deno.FsFile },
+    size: number,
+    facts: DrcFacts,
+  ) {
+    this.size = size;
+    this.#scmPath = paths.scm;
+    this.#factsPath = paths.facts;
+    this.#scm = files.scm;
+    this.#label = files.label;
+    this.#facts = facts;
+  }
+  facts(): DrcFacts {
+    return { ...this.#facts };
+  }
+  saveFacts(facts: DrcFacts): void {
+    writeFacts(this.#factsPath, facts);
+    this.#facts = { ...facts };
+  }
+  read(offset: number, length: number): Uint8Array {
+    return readAt(this.#scm, offset, length);
+  }
+  write(offset: number, bytes: Uint8Array): void {
+    writeAt(this.#scm, offset, bytes);
+  }
+  label(): Uint8Array {
+    return readAt(this.#label, 0, this.#facts.metadataSize);
+  }
+  writeLabel(offset: number, bytes: Uint8Array): void {
+    writeAt(this.#label, offset, bytes);
+  }
+  usedBytes(): number {
+    return (Deno.statSync(this.#scmPath).blocks ?? 0) * 512;
+  }
+  close(): void {
+    this.#scm.close();
+    this.#label.close();
+  }
+}
+
+function writeFacts(path: string, facts: DrcFacts): void {
+  const temporary = `${path}.tmp`;
+  Deno.writeTextFileSync(temporary, JSON.stringify(facts, null, 2) + "\n");
+  Deno.renameSync(temporary, path);
+}
+
+/**
+ * Nvdimms' durable state in a directory, created if missing (its parent
+ * must exist).
+ *
+ * @example
+ * ```ts ignore
+ * import { FileStore } from "./file_store.ts";
+ * const store = FileStore.open("./state");
+ * ```
+ */
+export class FileStore implements DurableStore {
+  readonly where: string;
+  private constructor(dir: string) {
+    this.where = dir;
+  }
+
+  /** Checks (or creates) the directory; a clear StorageError naming it when it cannot be used. */
+  static open(dir: string): FileStore {
+    if (typeof dir !== "string" || dir === "") {
+      throw new StorageError(
+        `storage directory ${JSON.stringify(dir)}: expected a path to a directory`,
+      );
+    }
+    let info: Deno.FileInfo | undefined;
+    try {
+      info = Deno.statSync(dir);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        throw new StorageError(`storage directory ${dir}: cannot be read: ${reason(error)}`);
+      }
+    }
+    if (info && !info.isDirectory) {
+      throw new StorageError(`storage directory ${dir}: exists but is not a directory`);
+    }
+    if (!info) {
+      try {
+        Deno.mkdirSync(dir);
+      } catch (error) {
+        throw new StorageError(
+          `storage directory ${dir}: cannot be created (its parent must exist and be ` +
+            `writable): ${reason(error)}`,
+        );
+      }
+    }
+    // Writable? Find out now, not at the first flush.
+    const probe = `${dir}/.probe`;
+    try {
+      Deno.writeTextFileSync(probe, "");
+      Deno.removeSync(probe);
+    } catch (error) {
+      throw new StorageError(`storage directory ${dir}: is not writable: ${reason(error)}`);
+    }
+    return new FileStore(dir);
+  }
+
+  open(g: DrcGeometry): DurableDrc {
+    const base = `${this.where}/drc-${g.index.toString(16)}`;
+    const paths = { scm: `${base}.scm`, label: `${base}.label`, facts: `${base}.json` };
+    const size = Number(g.blockSize) * g.blocks;
+    let facts: DrcFacts;
+    let text: string | undefined;
+    try {
+      text = Deno.readTextFileSync(paths.facts);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        throw new StorageError(`${paths.facts}: cannot be read: ${reason(error)}`);
+      }
+    }
+    if (text === undefined) {
+      // A new device: its files, the SCM sparse at full size.
+      facts = freshFacts(g);
+      try {
+        const scm = Deno.openSync(paths.scm, { read: true, write: true, create: true });
+        scm.truncateSync(size);
+        scm.close();
+        const label = Deno.openSync(paths.label, { read: true, write: true, create: true });
+        label.truncateSync(g.metadataSize);
+        label.close();
+        writeFacts(paths.facts, facts);
+      } catch (error) {
+        throw new StorageError(`${base}.*: cannot be created: ${reason(error)}`);
+      }
+    } else {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch (error) {
+        throw new StorageError(
+          `${paths.facts}: is not valid JSON (${reason(error)}); it is corrupt or truncated: ` +
+            `restore it or start on another directory`,
+        );
+      }
+      const problem = factsProblem(parsed);
+      if (problem) throw new StorageError(`${paths.facts}: ${problem}`);
+      facts = parsed as DrcFacts;
+      const mismatch = geometryMismatch(facts, g);
+      if (mismatch) throw new StorageError(`${paths.facts}: ${mismatch}`);
+      for (const [path, want] of [[paths.scm, size], [paths.label, g.metadataSize]] as const) {
+        let length: number;
+        try {
+          length = Deno.statSync(path).size;
+        } catch (error) {
+          throw new StorageError(`${path}: missing beside ${paths.facts}: ${reason(error)}`);
+        }
+        if (length !== want) {
+          throw new StorageError(
+            `${path}: is ${length} bytes, expected ${want}; it is truncated or not this ` +
+              `device's: restore it or start on another directory`,
+          );
+        }
+      }
+    }
+    let scm: Deno.FsFile | undefined;
+    try {
+      scm = Deno.openSync(paths.scm, { read: true, write: true });
+      const label = Deno.openSync(paths.label, { read: true, write: true });
+      return new FileDrc(paths, { scm, label }, size, facts);
+    } catch (error) {
+      scm?.close();
+      throw new StorageError(`${base}.*: cannot be opened: ${reason(error)}`);
+    }
+  }
+}
