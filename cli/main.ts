@@ -22,6 +22,7 @@ import { toJsonText } from "../scenarios/json.ts";
 import { formatMatrix, runMatrix } from "../scenarios/matrix.ts";
 import { getScenario, listScenarios } from "../scenarios/registry.ts";
 import { SWARM_USAGE, swarmCommand } from "../swarm/cli.ts";
+import { POWERLOSS_DEFAULT, powerLossCommand } from "../storage/cli.ts";
 
 /** Raised for a bad command line; the message says what is accepted. */
 export class UsageError extends Error {
@@ -50,6 +51,9 @@ export function usage(): string {
     "       dmesg                              the kernel log",
     "       bindings                           the hypervisor's binding table",
     "       events                             what the managed system did",
+    "  powerloss [options]         the dirty-shutdown chain: ndctl list -DH, a flushed and an",
+    "                              unflushed store, a power loss (--mode none|all|subset|torn,",
+    "                              else the seed chooses), the power-on, ndctl list -DH again",
     ...SWARM_USAGE,
     "  help                        this text",
     "",
@@ -65,6 +69,8 @@ export function usage(): string {
     `  --runtime <${RUNTIMES.join("|")}>     threads (default): a worker per LPAR, real time;`,
     "                              sim: one thread, seeded scheduler, virtual time",
     "  --seed <n>                  seed of the sim runtime (default 1): same seed, same output",
+    "  --state <dir>               (show, powerloss) keep the nvdimms' durable state in sparse",
+    "                              files in <dir> (sim runtime; created if missing)",
   ].join("\n");
 }
 
@@ -93,6 +99,8 @@ const OPTIONS = {
   replay: { type: "string" },
   "shrink-to": { type: "string" },
   merge: { type: "string" },
+  state: { type: "string" },
+  mode: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -192,7 +200,8 @@ export async function main(args: string[], out: Output = { print: console.log })
 function isUsage(error: unknown): boolean {
   const name = (error as Error)?.name;
   return error instanceof UsageError || error instanceof ConfigError ||
-    error instanceof RangeError || name === "RangeError" || name === "ConfigError";
+    error instanceof RangeError || name === "RangeError" || name === "ConfigError" ||
+    name === "StorageError";
 }
 
 async function dispatch(args: string[], out: Output): Promise<number> {
@@ -205,7 +214,13 @@ async function dispatch(args: string[], out: Output): Promise<number> {
   }
   // The swarm is the sim runtime's own: it reads --runtime and --seed itself.
   const start = command === "swarm" ? {} : startOptions(values);
-  const config = values.config === undefined ? undefined : await loadConfigFile(values.config);
+  let config = values.config === undefined ? undefined : await loadConfigFile(values.config);
+  if (values.state !== undefined) {
+    // Durable state is the sim runtime's: --state implies it.
+    if (start.runtime === undefined) start.runtime = "sim";
+    config = { ...(config ?? (command === "show" ? SHOW_DEFAULT : POWERLOSS_DEFAULT)) };
+    config.storage = { dir: values.state };
+  }
   switch (command) {
     case "demo":
       return await demo(out, values.json === true, start);
@@ -215,11 +230,15 @@ async function dispatch(args: string[], out: Output): Promise<number> {
       return await matrix(rest, values, config, out, start);
     case "show":
       return await show(split.view, values, config, out, start);
+    case "powerloss":
+      noExtra("powerloss", rest);
+      onlyOptions("powerloss", values, ["config", "state", "mode"]);
+      return await powerLossCommand(config, start, values.mode, values.json === true, out.print);
     case "swarm":
       return await swarmCommand(rest, values, out, (message) => new UsageError(message));
     default:
       throw new UsageError(
-        `unknown command "${command}"; accepted: demo, scenario, matrix, show, help, swarm`,
+        `unknown command "${command}"; accepted: demo, scenario, matrix, show, powerloss, help, swarm`,
       );
   }
 }
@@ -307,7 +326,7 @@ async function show(
   out: Output,
   start: StartOptions,
 ): Promise<number> {
-  onlyOptions("show", values, ["config", "lpar", "kernel", "hypervisor", "then"]);
+  onlyOptions("show", values, ["config", "lpar", "kernel", "hypervisor", "then", "state"]);
   const [what, ...args] = view;
   if (what === undefined || !VIEWS.includes(what)) {
     throw new UsageError(
