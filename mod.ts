@@ -120,6 +120,7 @@ export type { Matrix, MatrixOptions, MatrixRow } from "./scenarios/matrix.ts";
 export * from "./swarm/mod.ts";
 export { main as runCli } from "./cli/main.ts";
 export { MemoryStore } from "./storage/memory_store.ts";
+export type { DrcImage, StoreImage } from "./storage/memory_store.ts";
 export { FileStore } from "./storage/file_store.ts";
 export { StorageError } from "./storage/types.ts";
 export type { DrcFacts, DrcGeometry, DurableDrc, DurableStore } from "./storage/types.ts";

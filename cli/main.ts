@@ -23,6 +23,7 @@ import { formatMatrix, runMatrix } from "../scenarios/matrix.ts";
 import { getScenario, listScenarios } from "../scenarios/registry.ts";
 import { SWARM_USAGE, swarmCommand } from "../swarm/cli.ts";
 import { POWERLOSS_DEFAULT, powerLossCommand } from "../storage/cli.ts";
+import { crashCommand } from "../crash/cli.ts";
 
 /** Raised for a bad command line; the message says what is accepted. */
 export class UsageError extends Error {
@@ -54,6 +55,9 @@ export function usage(): string {
     "  powerloss [options]         the dirty-shutdown chain: ndctl list -DH, a flushed and an",
     "                              unflushed store, a power loss (--mode none|all|subset|torn,",
     "                              else the seed chooses), the power-on, ndctl list -DH again",
+    "  crash [options]             crash-state exploration of the built-in workloads",
+    "                              (label-index, pmdk-pool, broken-flush): --workload <name>,",
+    "                              --replay <state> (one state), --max-states <n>, --seed, --json",
     ...SWARM_USAGE,
     "  help                        this text",
     "",
@@ -101,6 +105,8 @@ const OPTIONS = {
   merge: { type: "string" },
   state: { type: "string" },
   mode: { type: "string" },
+  workload: { type: "string" },
+  "max-states": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -108,8 +114,8 @@ const OPTIONS = {
 const COMMON = ["json", "help", "runtime", "seed"];
 
 /** `--runtime` and `--seed`, checked. */
-function startOptions(values: Values): StartOptions {
-  const runtime = values.runtime === undefined ? undefined : parseRuntime(values.runtime);
+function startOptions(values: Values, implied?: "sim"): StartOptions {
+  const runtime = values.runtime === undefined ? implied : parseRuntime(values.runtime);
   let seed: number | undefined;
   if (values.seed !== undefined) {
     seed = /^\d{1,15}$/.test(values.seed) ? Number(values.seed) : NaN;
@@ -213,11 +219,17 @@ async function dispatch(args: string[], out: Output): Promise<number> {
     return 0;
   }
   // The swarm is the sim runtime's own: it reads --runtime and --seed itself.
-  const start = command === "swarm" ? {} : startOptions(values);
+  // Durable state, power loss and crash exploration are the sim runtime's.
+  const simOnly = command === "crash" || command === "powerloss" || values.state !== undefined;
+  const start = command === "swarm" ? {} : startOptions(values, simOnly ? "sim" : undefined);
+  if (simOnly && start.runtime !== "sim") {
+    throw new UsageError(
+      `${values.state !== undefined ? "--state" : command} needs the sim runtime ` +
+        "(durable state is kept there); leave --runtime out or give --runtime sim",
+    );
+  }
   let config = values.config === undefined ? undefined : await loadConfigFile(values.config);
   if (values.state !== undefined) {
-    // Durable state is the sim runtime's: --state implies it.
-    if (start.runtime === undefined) start.runtime = "sim";
     config = { ...(config ?? (command === "show" ? SHOW_DEFAULT : POWERLOSS_DEFAULT)) };
     config.storage = { dir: values.state };
   }
@@ -234,11 +246,25 @@ async function dispatch(args: string[], out: Output): Promise<number> {
       noExtra("powerloss", rest);
       onlyOptions("powerloss", values, ["config", "state", "mode"]);
       return await powerLossCommand(config, start, values.mode, values.json === true, out.print);
+    case "crash":
+      noExtra("crash", rest);
+      onlyOptions("crash", values, ["workload", "replay", "max-states"]);
+      return await crashCommand(
+        {
+          workload: values.workload,
+          seed: start.seed,
+          replay: values.replay,
+          maxStates: values["max-states"],
+          json: values.json === true,
+        },
+        out.print,
+        () => performance.now(),
+      );
     case "swarm":
       return await swarmCommand(rest, values, out, (message) => new UsageError(message));
     default:
       throw new UsageError(
-        `unknown command "${command}"; accepted: demo, scenario, matrix, show, powerloss, help, swarm`,
+        `unknown command "${command}"; accepted: demo, scenario, matrix, show, powerloss, crash, help, swarm`,
       );
   }
 }

@@ -15,6 +15,19 @@ import {
   StorageError,
 } from "./types.ts";
 
+/** One nvdimm's durable state as plain data: pages written, label area, facts. */
+export interface DrcImage {
+  /** The hypervisor's facts. */
+  facts: DrcFacts;
+  /** SCM pages written, by page number (64 KiB pages). */
+  pages: Map<number, Uint8Array>;
+  /** The label area. */
+  label: Uint8Array;
+}
+
+/** Every nvdimm's durable state, by DRC index. */
+export type StoreImage = Map<number, DrcImage>;
+
 /** Default budget of durable pages of one memory store: 1 GiB. */
 export const MEMORY_STORE_BUDGET = 1024 ** 3;
 
@@ -89,5 +102,34 @@ export class MemoryStore implements DurableStore {
   /** The DRCs it holds. */
   indexes(): number[] {
     return [...this.#drcs.keys()];
+  }
+
+  /** A copy of everything it holds. */
+  snapshot(): StoreImage {
+    const image: StoreImage = new Map();
+    for (const [index, drc] of this.#drcs) {
+      const pages = new Map<number, Uint8Array>();
+      for (const [n, bytes] of drc.memory.entries()) pages.set(n, bytes.slice());
+      image.set(index, { facts: drc.facts(), pages, label: drc.labelArea.slice() });
+    }
+    return image;
+  }
+
+  /** A store holding a copy of `image`. */
+  static fromImage(image: StoreImage, budgetBytes = MEMORY_STORE_BUDGET): MemoryStore {
+    const store = new MemoryStore(budgetBytes);
+    for (const [index, d] of image) {
+      const drc = store.open({
+        index,
+        uuid: d.facts.uuid,
+        blockSize: BigInt(d.facts.blockSize),
+        blocks: d.facts.blocks,
+        metadataSize: d.facts.metadataSize,
+      }) as MemoryDrc;
+      drc.saveFacts(d.facts);
+      drc.labelArea.set(d.label);
+      for (const [n, bytes] of d.pages) drc.memory.write(n * PAGE_BYTES, bytes);
+    }
+    return store;
   }
 }

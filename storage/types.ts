@@ -78,6 +78,7 @@ export interface DurableStore {
 
 /** A store's state is unusable: the message names the file and what is wrong. */
 export class StorageError extends Error {
+  /** Makes the error; `message` names the file or directory and what is wrong. */
   constructor(message: string) {
     super(message);
     this.name = "StorageError";

@@ -48,6 +48,11 @@ export class SparseScm implements ScmMemory {
     return this.#pages.size;
   }
 
+  /** Each page written, by number (for copies of the whole device). */
+  entries(): IterableIterator<[number, Uint8Array]> {
+    return this.#pages.entries();
+  }
+
   #check(offset: number, length: number): void {
     if (offset < 0 || length < 0 || offset + length > this.size) {
       throw new RangeError(`${offset}+${length} is outside the device (${this.size} bytes)`);
