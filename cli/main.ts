@@ -264,7 +264,7 @@ async function dispatch(args: string[], out: Output): Promise<number> {
       return await swarmCommand(rest, values, out, (message) => new UsageError(message));
     default:
       throw new UsageError(
-        `unknown command "${command}"; accepted: demo, scenario, matrix, show, powerloss, crash, help, swarm`,
+        `unknown command "${command}"; accepted: demo, scenario, matrix, show, help, swarm, powerloss, crash`,
       );
   }
 }
