@@ -133,3 +133,14 @@ if (import.meta.main) {
   const { run } = await import("./cli/main.ts");
   await run(Deno.args);
 }
+export { DEFAULT_CACHE_LINES } from "./storage/cpu_cache.ts";
+export { explore, MAX_EVENTS, replayCommand } from "./crash/explore.ts";
+export type {
+  CrashContext,
+  CrashFailure,
+  CrashImage,
+  CrashWorkload,
+  ExploreOptions,
+  ExploreReport,
+} from "./crash/explore.ts";
+export { BUILTIN_WORKLOADS } from "./crash/workloads.ts";

@@ -95,10 +95,15 @@ export interface ExploreOptions {
 
 /** A crash image the checker found inconsistent. */
 export interface CrashFailure {
+  /** Its state number (with the seed, it replays the image). */
   state: number;
+  /** Recorded events before the crash. */
   crashPoint: number;
+  /** How its volatile lines were chosen. */
   engine: string;
+  /** Lines that did not all survive. */
   lost: Array<{ drc: number; offset: number }>;
+  /** What the checker said is wrong. */
   problem: string;
   /** The command that replays it. */
   replay: string;
@@ -106,16 +111,23 @@ export interface CrashFailure {
 
 /** What an exploration found. */
 export interface ExploreReport {
+  /** The workload's name. */
   workload: string;
+  /** The seed. */
   seed: number;
-  /** Recorded events (stores, durable lines, durable label writes). */
+  /** Recorded events (stores, durable lines, durable label writes, marks). */
   events: number;
+  /** Points a crash may hit: events + 1. */
   crashPoints: number;
+  /** Images powered on and checked. */
   statesExplored: number;
+  /** Wall time, by the `now` handed in (0 without one). */
   elapsedMs: number;
+  /** statesExplored per second of elapsedMs. */
   statesPerSecond: number;
   /** True when `maxStates` stopped it early. */
   truncated: boolean;
+  /** The inconsistent states. */
   failures: CrashFailure[];
 }
 
