@@ -104,6 +104,16 @@ export class MemoryStore implements DurableStore {
     return [...this.#drcs.keys()];
   }
 
+  /** A DRC's facts, or undefined when it holds none for it. */
+  factsOf(index: number): DrcFacts | undefined {
+    return this.#drcs.get(index)?.facts();
+  }
+
+  /** A copy of a DRC's durable SCM bytes, or undefined when it holds none for it. */
+  read(index: number, offset: number, length: number): Uint8Array | undefined {
+    return this.#drcs.get(index)?.read(offset, length);
+  }
+
   /** A copy of everything it holds. */
   snapshot(): StoreImage {
     const image: StoreImage = new Map();

@@ -92,6 +92,13 @@ const FIELDS: Record<SwarmOp["op"], Record<string, (path: string, v: unknown) =>
     dlparMove: { from: name, to: name, pick: n },
     scatter: { lpar: name, pick: n, shape, split: n, gap: n, "kernel?": kernel },
     hole: { lpar: name, pick: n, block: n },
+    powerLoss: {
+      mode: (p: string, v: unknown) => {
+        if (!["none", "all", "subset", "torn"].includes(v as string)) {
+          fail(p, v, '"none", "all", "subset" or "torn"');
+        }
+      },
+    },
   };
 })();
 

@@ -80,6 +80,11 @@ export async function changedBy(
   const scope = { hypervisor: false, lpars: new Set<string>() };
   let hcalls = false;
   ops.forEach((op, k) => {
+    if (op.op === "powerLoss" && outcomes[k].acted) {
+      // A new system: everything is to be looked at again.
+      scope.hypervisor = true;
+      for (const lpar of world.system.lpars) scope.lpars.add(lpar.name);
+    }
     if (!outcomes[k].acted || DATA.has(op.op)) return;
     hcalls = true;
     if (CONTROL.has(op.op)) scope.hypervisor = true;

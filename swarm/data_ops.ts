@@ -9,7 +9,7 @@ import { acted, type OpOutcome, SKIPPED, viewOf } from "./expect.ts";
 import { nvdimmOf } from "./invariants.ts";
 import { firstDifference, pattern } from "./model.ts";
 import type { WriteOp } from "./types.ts";
-import { hex, lparNamed, msg, Violation, type World } from "./world.ts";
+import { hex, lparNamed, msg, noteUnflushed, Violation, type World } from "./world.ts";
 
 /** The running LPAR's regions as the last check saw them (none if it is not running). */
 function regionsOf(world: World, lpar: Lpar | undefined) {
@@ -40,6 +40,7 @@ export async function write(world: World, op: WriteOp): Promise<OpOutcome> {
     throw new Violation("dax", `${where}: DAX write of ${length} bytes failed: ${msg(error)}`);
   }
   world.data.write(region.drc, offset, bytes);
+  noteUnflushed(world, region.drc, offset, bytes.length);
   const back = await lpar.read(region.dev, offset, length).catch((error) => {
     throw new Violation("dax", `${where}: reading back ${length} bytes failed: ${msg(error)}`);
   });
@@ -96,5 +97,7 @@ export async function flush(world: World, name: string, pick: number): Promise<O
         `expected ${expected}${world.flushFailing.has(region.drc) ? " (failure injected)" : ""}`,
     );
   }
+  // The write-back made the DRC's stores durable, unless they wait for a flush hcall that did not succeed.
+  if (!n.hcallFlushRequired || rc === "H_SUCCESS") world.unflushed.delete(region.drc);
   return acted();
 }

@@ -13,6 +13,8 @@ import { CASE_FORMAT, FAULT_KINDS, type FaultSwitches, type SwarmCase } from "./
 
 /** The random stream of the generator (the runtime uses streams 1 and 2 of the same seed). */
 const GENERATOR_STREAM = 7;
+/** The stream of the power-loss switch (drawn apart from the rest). */
+const POWER_LOSS_STREAM = 9;
 /** First DRC index handed out. */
 const DRC_BASE = 0x4410_0000;
 /** How to draw cases. */
@@ -40,6 +42,7 @@ export function generateCase(seed: number, options: GenerateOptions = {}): Swarm
   }
   const random = new SeededRandom(seed, GENERATOR_STREAM);
   const faults = drawFaults(random);
+  faults.powerLoss = new SeededRandom(seed, POWER_LOSS_STREAM).chance(0.5);
   const { system, spares } = drawSystem(
     random,
     faults,
@@ -61,7 +64,11 @@ export function generateCase(seed: number, options: GenerateOptions = {}): Swarm
  */
 export function drawFaults(random: SeededRandom): FaultSwitches {
   const faults = {} as FaultSwitches;
-  for (const kind of FAULT_KINDS) faults[kind] = random.chance(0.5);
+  for (const kind of FAULT_KINDS) {
+    // Power losses came later: their switch has a stream of its own, so older seeds keep their cases.
+    if (kind !== "powerLoss") faults[kind] = random.chance(0.5);
+  }
+  faults.powerLoss = false;
   return faults;
 }
 

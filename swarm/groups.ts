@@ -16,6 +16,7 @@ export const EXCLUSIVE: ReadonlySet<SwarmOp["op"]> = new Set<SwarmOp["op"]>([
   "dlparMove",
   "scatter",
   "hole",
+  "powerLoss",
 ]);
 
 /** Data operations: one per group, so the model knows which write landed last. */

@@ -66,6 +66,21 @@ export class DataModel {
     return out;
   }
 
+  /** Sets what SCM holds without recording a write (the media after a power loss). */
+  overwrite(drc: number, offset: number, bytes: Uint8Array): void {
+    const ranges = this.#ranges.get(drc)?.slice();
+    this.write(drc, offset, bytes);
+    if (ranges) this.#ranges.set(drc, ranges);
+    else this.#ranges.delete(drc);
+  }
+
+  /** The DRCs and page offsets (4 KiB pages) the model holds bytes for. */
+  pages(): Array<[drc: number, offset: number]> {
+    const out: Array<[number, number]> = [];
+    for (const [drc, pages] of this.#pages) for (const n of pages.keys()) out.push([drc, n * PAGE]);
+    return out;
+  }
+
   /** The ranges written to `drc`, oldest first (at most the last 8). */
   ranges(drc: number): readonly WrittenRange[] {
     return this.#ranges.get(drc) ?? [];

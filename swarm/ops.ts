@@ -11,6 +11,7 @@ import type { OpOutcome } from "./expect.ts";
 import { boot, kexec, panic, reboot, shutdown } from "./lifecycle.ts";
 import { holeOp, scatterOp } from "./raw.ts";
 import { dlparAdd, dlparMove, dlparRemove, flushFailure, health } from "./system_ops.ts";
+import { powerLoss } from "./power_loss.ts";
 import type { SwarmOp } from "./types.ts";
 import { drcIndex, type World } from "./world.ts";
 
@@ -53,6 +54,8 @@ export function runOp(world: World, op: SwarmOp): Promise<OpOutcome> {
       return scatterOp(world, op);
     case "hole":
       return holeOp(world, op);
+    case "powerLoss":
+      return powerLoss(world, op.mode);
   }
 }
 

@@ -8,6 +8,8 @@
  */
 import { DEFAULT_BLOCK_SIZE } from "../actors/config.ts";
 import { ManagedSystem } from "../actors/managed_system.ts";
+import { MemoryStore } from "../storage/memory_store.ts";
+import { TraceHash } from "../runtime/sim/trace_hash.ts";
 import type { DriverOverrides } from "../guest/kernel.ts";
 import { changedBy, supervisorActions } from "./changes.ts";
 import type { Expectation } from "./expect.ts";
@@ -48,6 +50,7 @@ function worldOf(c: SwarmCase, system: ManagedSystem): World {
     snapshot: undefined as unknown as Snapshot,
     verified: new Map(),
     probes: 0,
+    unflushed: new Map(),
   };
 }
 
@@ -62,13 +65,21 @@ function worldOf(c: SwarmCase, system: ManagedSystem): World {
  * ```
  */
 export async function runCase(c: SwarmCase, options: RunOptions = {}): Promise<CaseResult> {
-  const system = await ManagedSystem.start(c.system, {
-    runtime: "sim",
-    seed: c.seed,
-    drivers: options.drivers,
-    scmBudgetBytes: SCM_BUDGET_BYTES,
-  });
+  // A case with power losses runs on durable state that outlives each system.
+  const store = c.ops.some((op) => op.op === "powerLoss")
+    ? new MemoryStore(SCM_BUDGET_BYTES)
+    : undefined;
+  const powerOn = () =>
+    ManagedSystem.start(c.system, {
+      runtime: "sim",
+      seed: c.seed,
+      drivers: options.drivers,
+      scmBudgetBytes: SCM_BUDGET_BYTES,
+      store,
+    });
+  const system = await powerOn();
   const world = worldOf(c, system);
+  if (store) world.power = { store, powerOn, earlier: [] };
   const progress = { op: 0 };
   let timer: ReturnType<typeof setTimeout> | undefined;
   // The sim runs on microtasks alone: if a timer fires first, nothing can run any more.
@@ -90,14 +101,22 @@ export async function runCase(c: SwarmCase, options: RunOptions = {}): Promise<C
   } finally {
     clearTimeout(timer);
   }
-  const sim = system.simulation()!;
-  await system.stop();
+  const last = world.system.simulation()!;
+  await world.system.stop();
+  // Every system's run counts: the hash folds theirs in order.
+  const runs = [...(world.power?.earlier ?? []), last];
+  let traceHash = last.traceHash;
+  if (runs.length > 1) {
+    const hash = new TraceHash();
+    for (const run of runs) hash.add(run.traceHash);
+    traceHash = hash.hex();
+  }
   return {
     seed: c.seed,
     verdict: failure ? "fail" : "pass",
-    steps: sim.steps,
-    traceHash: sim.traceHash,
-    virtualNs: sim.virtualNs,
+    steps: runs.reduce((n, r) => n + r.steps, 0),
+    traceHash,
+    virtualNs: runs.reduce((n, r) => n + r.virtualNs, 0),
     ops: c.ops.length,
     lpars: c.system.lpars.length,
     ...(failure ? { failure } : {}),

@@ -54,6 +54,7 @@ function weights(faults: FaultSwitches): Array<[Kind, number]> {
     ["dlparMove", faults.dlpar ? 2 : 0],
     ["scatter", faults.scatter ? 6 : 0],
     ["hole", faults.holes ? 4 : 0],
+    ["powerLoss", faults.powerLoss ? 1 : 0],
   ];
   return table.filter(([, w]) => w > 0);
 }
@@ -201,6 +202,12 @@ export function drawSchedule(
         break;
       case "hole":
         ops.push({ op: "hole", lpar: lpar(), pick: pick(), block: pick() });
+        break;
+      case "powerLoss":
+        ops.push({
+          op: "powerLoss",
+          mode: random.pick(["none", "all", "subset", "torn"] as const),
+        });
         break;
     }
     // Some operations start together with the one before, so their hcalls interleave.

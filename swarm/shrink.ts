@@ -47,6 +47,7 @@ const FAULT_OPS: Partial<Record<keyof SwarmCase["faults"], SwarmOp["op"][]>> = {
   health: ["health"],
   scatter: ["scatter"],
   holes: ["hole"],
+  powerLoss: ["powerLoss"],
 };
 
 /**

@@ -37,6 +37,11 @@ export interface FaultSwitches {
   scatter: boolean;
   /** Raw hcalls that unbind one block under a region, probe DAX there, and bind it back. */
   holes: boolean;
+  /**
+   * Power losses: the system runs with durable state (a MemoryStore); a loss
+   * keeps unflushed lines by mode, and a new system powers on on the same state.
+   */
+  powerLoss: boolean;
 }
 
 /** The names of the fault kinds, in a fixed order. */
@@ -52,6 +57,7 @@ export const FAULT_KINDS: readonly (keyof FaultSwitches)[] = [
   "supervision",
   "scatter",
   "holes",
+  "powerLoss",
 ];
 
 /** Fields every operation has. */
@@ -219,8 +225,22 @@ export interface HoleOp extends PickFields {
   block: number;
 }
 
+/**
+ * Power is lost (`none`, `all`, `subset` or `torn` of the unflushed lines
+ * survive), then a new system powers on on the same durable state: every
+ * LPAR is not activated; data that was flushed must have survived, and a
+ * DRC's persistence-failed count rises exactly when it lost data.
+ */
+export interface PowerLossOp extends OpBase {
+  /** Discriminant. */
+  op: "powerLoss";
+  /** Which unflushed lines survive. */
+  mode: "none" | "all" | "subset" | "torn";
+}
+
 /** One operation of a schedule. */
 export type SwarmOp =
+  | PowerLossOp
   | BootOp
   | KexecOp
   | PanicOp
@@ -254,6 +274,7 @@ export const OP_NAMES: readonly SwarmOp["op"][] = [
   "dlparMove",
   "scatter",
   "hole",
+  "powerLoss",
 ];
 
 /** What a recorded run gave, kept in a case file so a replay can be compared. */

@@ -10,7 +10,8 @@ import type { BindingView, ManagedSystem } from "../actors/managed_system.ts";
 import type { Lpar, LparState } from "../actors/lpar.ts";
 import type { Personality } from "../core/types.ts";
 import type { RegionInfo } from "../guest/host.ts";
-import type { DataModel } from "./model.ts";
+import type { DataModel, WrittenRange } from "./model.ts";
+import type { MemoryStore } from "../storage/memory_store.ts";
 
 /** A panic point no kernel reaches: boots with it run with faults off. */
 export const NO_PANIC: PanicAtConfig = { hcall: "H_SCM_QUERY_LOGICAL_MEM_BINDING", nth: 2 ** 31 };
@@ -77,6 +78,35 @@ export interface World {
   verified: Map<string, string>;
   /** DAX probes made (chooses where the next one reads). */
   probes: number;
+  /** Per DRC: ranges written since its stores were last made durable (a power loss may take them). */
+  unflushed: Map<number, WrittenRange[]>;
+  /** With power losses: the durable state, how to power on again, and the runs before. */
+  power?: PowerState;
+}
+
+/** What a case with power losses keeps. */
+export interface PowerState {
+  /** The durable state every system of the case powers on from. */
+  store: MemoryStore;
+  /** Starts a new system on it (not yet booted). */
+  powerOn(): Promise<ManagedSystem>;
+  /** The simulations of the systems that lost power, in order. */
+  earlier: Array<{ traceHash: string; steps: number; virtualNs: number }>;
+}
+
+/** Most unflushed ranges kept per DRC; past it they are merged into one (more is uncertain, never less). */
+export const MAX_UNFLUSHED_RANGES = 1024;
+
+/** Records that a range of `drc` was written and is not durable yet. */
+export function noteUnflushed(world: World, drc: number, offset: number, length: number): void {
+  let ranges = world.unflushed.get(drc);
+  if (!ranges) world.unflushed.set(drc, ranges = []);
+  ranges.push({ offset, length });
+  if (ranges.length > MAX_UNFLUSHED_RANGES) {
+    const start = Math.min(...ranges.map((r) => r.offset));
+    const end = Math.max(...ranges.map((r) => r.offset + r.length));
+    ranges.splice(0, ranges.length, { offset: start, length: end - start });
+  }
 }
 
 /** The DRC index of an nvdimm description. */

@@ -196,3 +196,46 @@ Deno.test("powerLoss without durable state is refused with what to do", async ()
     await system.stop();
   }
 });
+
+Deno.test("swarm: a power loss keeps what was flushed, the model follows the media", async () => {
+  const { runCase } = await import("../swarm/run.ts");
+  const { parseCases } = await import("../swarm/case_file.ts");
+  const { CASE_FORMAT, FAULT_KINDS } = await import("../swarm/types.ts");
+  const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, k === "powerLoss"]));
+  const c = {
+    swarm: CASE_FORMAT,
+    seed: 5,
+    system: {
+      lpars: [{
+        name: "lpar1",
+        kernel: "mainline",
+        nvdimms: [{ drc: "0x44100000", blocks: 2, blockSize: 65536 }],
+      }],
+    },
+    spares: [],
+    faults,
+    ops: [
+      { op: "boot", lpar: "lpar1" },
+      { op: "write", lpar: "lpar1", pick: 0, offset: 0, length: 300, byte: 9 },
+      { op: "flush", lpar: "lpar1", pick: 0 },
+      { op: "write", lpar: "lpar1", pick: 0, offset: 4096, length: 200, byte: 3 },
+      { op: "powerLoss", mode: "torn" },
+      { op: "boot", lpar: "lpar1" },
+      { op: "read", lpar: "lpar1", pick: 0 },
+      { op: "read", lpar: "lpar1", pick: 1 },
+    ],
+  };
+  const [parsed] = parseCases(JSON.stringify(c), "inline");
+  const result = await runCase(parsed);
+  assert.equal(result.verdict, "pass", JSON.stringify(result.failure));
+  const again = await runCase(parsed);
+  assert.equal(again.traceHash, result.traceHash, "the same case, the same trace");
+  assert.throws(
+    () =>
+      parseCases(
+        JSON.stringify({ ...c, ops: [{ op: "powerLoss", mode: "some" }] }),
+        "inline",
+      ),
+    /mode: "some" is not valid; expected "none", "all", "subset" or "torn"/,
+  );
+});
