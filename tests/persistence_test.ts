@@ -239,3 +239,46 @@ Deno.test("swarm: a power loss keeps what was flushed, the model follows the med
     /mode: "some" is not valid; expected "none", "all", "subset" or "torn"/,
   );
 });
+
+Deno.test("the count is the power-on's: kexec and reboot keep it, DLPAR keeps the device's state", async () => {
+  const store = new MemoryStore();
+  {
+    const { system, lpar } = await start(store);
+    await lpar.write("region0", 0, bytes("lost"));
+    await system.powerLoss("none");
+  }
+  const { system, lpar } = await start(store);
+  try {
+    assert.equal((await dimmHealth(lpar)).shutdown_count, 1);
+    await lpar.kexec();
+    assert.equal((await dimmHealth(lpar)).shutdown_count, 1);
+    await lpar.reboot();
+    assert.equal((await dimmHealth(lpar)).shutdown_count, 1);
+    await lpar.write("region0", 64, bytes("kept"));
+    await lpar.flush("region0");
+    // Out and back in by DLPAR: the same device, its data and count.
+    await system.dlparRemove("lpar1", DRC);
+    await system.dlparAdd("lpar1", { drc: DRC, blocks: 2, blockSize: 1 << 20 });
+    // The hot-plugged region is the kernel's next one.
+    assert.equal(text(await lpar.read("region1", 64, 4)), "kept");
+    assert.equal((await dimmHealth(lpar)).shutdown_count, 1);
+  } finally {
+    await system.stop();
+  }
+});
+
+Deno.test("durable state is refused on the threads runtime", async () => {
+  await assert.rejects(
+    () => ManagedSystem.start(config(), { store: new MemoryStore() }),
+    /StartOptions store: durable state is kept by the sim runtime only/,
+  );
+  const system = await ManagedSystem.start(config());
+  try {
+    await assert.rejects(
+      () => system.powerLoss(),
+      /powerLoss: durable state is kept by the sim runtime only/,
+    );
+  } finally {
+    await system.stop();
+  }
+});
