@@ -168,3 +168,33 @@ Deno.test("storage is refused on the threads runtime with what to do", async () 
     /config.storage.dir: 3 is not valid; expected a path to a directory/,
   );
 });
+
+withDir(
+  "a power loss and a hypervisor kill on files: the next power-on counts them",
+  async (dir) => {
+    const count = () =>
+      JSON.parse(Deno.readTextFileSync(`${dir}/drc-44100002.json`)).persistenceFailedCount;
+    {
+      const system = await ManagedSystem.start(config(dir), { runtime: "sim" });
+      const lpar = system.lpar("lpar1");
+      await lpar.boot();
+      await lpar.write("region0", 0, new Uint8Array([1]));
+      await system.powerLoss("none");
+    }
+    assert.equal(count(), 0, "counted at the power-on, not at the loss");
+    {
+      const system = await ManagedSystem.start(config(dir), { runtime: "sim" });
+      assert.equal(count(), 1);
+      const lpar = system.lpar("lpar1");
+      await lpar.boot();
+      await lpar.write("region0", 0, new Uint8Array([2]));
+      // The hypervisor dies with a store in the cache: as a SIGKILL, the cache is gone.
+      await system.injectHypervisorFailure("killed");
+    }
+    await using system = await ManagedSystem.start(config(dir), { runtime: "sim" });
+    assert.equal(count(), 2);
+    const lpar = system.lpar("lpar1");
+    await lpar.boot();
+    assert.equal((await lpar.read("region0", 0, 1))[0], 0);
+  },
+);
