@@ -340,17 +340,24 @@ export class ManagedSystem {
     }
     const store = options.store ??
       (resolved.storage ? FileStore.open(resolved.storage.dir) : undefined);
-    const runtime = kind === "sim"
-      ? new SimRuntime(hvConfig, {
-        seed,
-        guestCosts: guestCosts(resolved),
-        drivers: options.drivers,
-        scmBudgetBytes: options.scmBudgetBytes,
-        tracer: options.tracer,
-        store,
-        recorder: options.recorder,
-      }, hooks)
-      : await ThreadsRuntime.start(hvConfig, hooks);
+    let runtime: Runtime;
+    try {
+      runtime = kind === "sim"
+        ? new SimRuntime(hvConfig, {
+          seed,
+          guestCosts: guestCosts(resolved),
+          drivers: options.drivers,
+          scmBudgetBytes: options.scmBudgetBytes,
+          tracer: options.tracer,
+          store,
+          recorder: options.recorder,
+        }, hooks)
+        : await ThreadsRuntime.start(hvConfig, hooks);
+    } catch (error) {
+      // The directory's lock is ours to give back (a store handed in is the caller's).
+      if (!options.store) store?.close?.();
+      throw error;
+    }
     system.#runtime = runtime;
     system.#hv = runtime.hypervisor;
     trackSystem(system);

@@ -109,11 +109,27 @@ function writeFacts(path: string, facts: DrcFacts): void {
  */
 export class FileStore implements DurableStore {
   readonly where: string;
-  private constructor(dir: string) {
+  readonly #lock: Deno.FsFile;
+  private constructor(dir: string, lock: Deno.FsFile) {
     this.where = dir;
+    this.#lock = lock;
   }
 
-  /** Checks (or creates) the directory; a clear StorageError naming it when it cannot be used. */
+  /** Releases the directory's lock (the files of its DRCs are closed by their owner). */
+  close(): void {
+    try {
+      this.#lock.close();
+    } catch {
+      // Closed already.
+    }
+  }
+
+  /**
+   * Checks (or creates) the directory and locks it (`flock` on `lock`: a
+   * second system on it, in this process or another, is refused; a killed
+   * process's lock goes with it). A clear StorageError naming the directory
+   * when it cannot be used.
+   */
   static open(dir: string): FileStore {
     if (typeof dir !== "string" || dir === "") {
       throw new StorageError(
@@ -142,14 +158,20 @@ export class FileStore implements DurableStore {
       }
     }
     // Writable? Find out now, not at the first flush.
-    const probe = `${dir}/.probe`;
+    let lock: Deno.FsFile;
     try {
-      Deno.writeTextFileSync(probe, "");
-      Deno.removeSync(probe);
+      lock = Deno.openSync(`${dir}/lock`, { read: true, write: true, create: true });
     } catch (error) {
       throw new StorageError(`storage directory ${dir}: is not writable: ${reason(error)}`);
     }
-    return new FileStore(dir);
+    if (!lock.tryLockSync(true)) {
+      lock.close();
+      throw new StorageError(
+        `storage directory ${dir}: in use by another running system (${dir}/lock is held); ` +
+          `stop that system or use another directory`,
+      );
+    }
+    return new FileStore(dir, lock);
   }
 
   open(g: DrcGeometry): DurableDrc {

@@ -212,6 +212,7 @@ export class Persistence {
   #end(): void {
     this.#ended = true;
     for (const memory of this.#drcs.values()) memory.durable.close();
+    this.store.close?.();
   }
 
   /** Whether it was powered off (or lost power). */

@@ -74,6 +74,8 @@ export interface DurableStore {
   readonly where: string;
   /** Opens (or creates) an nvdimm's durable state; a mismatch with what is stored is an error. */
   open(geometry: DrcGeometry): DurableDrc;
+  /** Lets the store go (a directory's lock); the system that used it has powered off. */
+  close?(): void;
 }
 
 /** A store's state is unusable: the message names the file and what is wrong. */

@@ -120,12 +120,21 @@ Deno.test("a directory that cannot be used is refused, naming it", async (t) => 
 });
 
 withDir("corrupt or truncated state files are refused, naming the file", async (dir) => {
-  FileStore.open(dir).open(GEOMETRY).close();
+  const first = FileStore.open(dir);
+  first.open(GEOMETRY).close();
+  first.close();
   const facts = `${dir}/drc-44100002.json`;
   const scm = `${dir}/drc-44100002.scm`;
   const label = `${dir}/drc-44100002.label`;
   const good = Deno.readTextFileSync(facts);
-  const reopen = () => FileStore.open(dir).open(GEOMETRY);
+  const reopen = () => {
+    const store = FileStore.open(dir);
+    try {
+      return store.open(GEOMETRY);
+    } finally {
+      store.close();
+    }
+  };
 
   Deno.writeTextFileSync(facts, good.slice(0, 20));
   assert.throws(
@@ -196,5 +205,31 @@ withDir(
     const lpar = system.lpar("lpar1");
     await lpar.boot();
     assert.equal((await lpar.read("region0", 0, 1))[0], 0);
+  },
+);
+
+withDir(
+  "one system at a time on a directory: a second is refused until the first stops",
+  async (dir) => {
+    const first = await ManagedSystem.start(config(dir), { runtime: "sim" });
+    try {
+      await assert.rejects(
+        () => ManagedSystem.start(config(dir), { runtime: "sim" }),
+        new RegExp(
+          `storage directory ${dir}: in use by another running system \\(${dir}/lock is held\\)`,
+        ),
+      );
+    } finally {
+      await first.stop();
+    }
+    const second = await ManagedSystem.start(config(dir), { runtime: "sim" });
+    await second.stop();
+    // A start that fails before its hypervisor runs gives the lock back.
+    await assert.rejects(
+      () => ManagedSystem.start(config(dir), { runtime: "sim", scmBudgetBytes: -1 }),
+      /scmBudgetBytes -1/,
+    );
+    const third = await ManagedSystem.start(config(dir), { runtime: "sim" });
+    await third.stop();
   },
 );
