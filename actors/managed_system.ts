@@ -65,7 +65,11 @@ export interface StartOptions {
    * of the real ones, by kernel version (a deliberately broken canary).
    */
   drivers?: DriverOverrides;
-  /** `sim` only: most bytes of SCM pages written, all nvdimms together (default 1 GiB). */
+  /**
+   * `sim` only: most bytes of SCM pages written, all nvdimms together (default
+   * 1 GiB). With durable state the store holds the pages instead: files take
+   * disk, a MemoryStore has a budget of its own.
+   */
   scmBudgetBytes?: number;
   /**
    * `sim` only: hears every trace record (an hcall with its time, LPAR and
