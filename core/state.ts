@@ -13,8 +13,8 @@ export const FREE = -1;
  * Most mappings (page-table entries: ranges contiguous in the DRC and in the
  * logical address space) one LPAR may have. An hcall that would take an LPAR
  * past it answers H_RESOURCE (`powervm`); an LPAR holds at most this many
- * nvdimms (under `qemu` each assigned nvdimm is one mapping). The threads
- * runtime's page table (channel/page_table.ts) holds exactly this many.
+ * nvdimms (under `qemu` each assigned nvdimm is one mapping). It bounds the
+ * work of translating one DAX access (core/dax.ts).
  */
 export const MAX_LPAR_MAPPINGS = 256;
 
