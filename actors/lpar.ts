@@ -31,6 +31,15 @@ import {
 /** `ndctl list` flags the API takes. */
 const NDCTL_FLAGS = ["regions", "dimms", "health", "namespaces"];
 
+/**
+ * `ndctl list` with no kind of object named lists namespaces, as ndctl
+ * does (ndctl/list.c), so `lpar.ndctl()` and `show ndctl` agree.
+ */
+function ndctlKinds(flags: NdctlListFlags): NdctlListFlags {
+  const named = flags.regions || flags.dimms || flags.health || flags.namespaces;
+  return named ? flags : { ...flags, namespaces: true };
+}
+
 /** Runs the checks, then the call: a bad argument is a rejected promise, nothing is done. */
 function checked<T>(check: () => void, call: () => Promise<T>): Promise<T> {
   try {
@@ -504,24 +513,25 @@ export class Lpar {
   }
 
   /**
-   * `ndctl list` as text (default `-R`).
+   * `ndctl list` as text. With no kind named (`{}`, the default) it lists
+   * namespaces, as `ndctl list` and `show ndctl` do; `{ regions: true }` is `-R`.
    * @example
    * ```ts
    * console.log(await lpar.ndctl({ regions: true, dimms: true, health: true }));
    * ```
    */
-  ndctl(flags: NdctlListFlags = { regions: true }): Promise<string> {
+  ndctl(flags: NdctlListFlags = {}): Promise<string> {
     return checked(
       () => checkFlags("ndctl flags", flags, NDCTL_FLAGS),
-      () => this.#call(() => this.#guest.ndctl(flags)),
+      () => this.#call(() => this.#guest.ndctl(ndctlKinds(flags))),
     );
   }
 
-  /** `ndctl list` as data (default `-R`). */
-  ndctlJson(flags: NdctlListFlags = { regions: true }): Promise<Json> {
+  /** `ndctl list` as data; no kind named (the default) lists namespaces, as ndctl does. */
+  ndctlJson(flags: NdctlListFlags = {}): Promise<Json> {
     return checked(
       () => checkFlags("ndctl flags", flags, NDCTL_FLAGS),
-      () => this.#call<Json>(() => this.#guest.ndctlJson(flags)),
+      () => this.#call<Json>(() => this.#guest.ndctlJson(ndctlKinds(flags))),
     );
   }
 
