@@ -246,7 +246,8 @@ async function dispatch(args: string[], out: Output): Promise<number> {
     return 0;
   }
   if (values.help || command === undefined || command === "help") {
-    out.print(command !== undefined && COMMANDS.includes(command) ? commandHelp(command) : usage());
+    const known = command !== undefined && command !== "help" && COMMANDS.includes(command);
+    out.print(known ? commandHelp(command) : usage());
     return 0;
   }
   // The swarm is the sim runtime's own: it reads --runtime and --seed itself.
