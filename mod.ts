@@ -2,8 +2,8 @@
  * A simulator of the IBM PAPR Storage Class Memory hypervisor interface.
  *
  * A hypervisor actor owns the SCM in SharedArrayBuffers; each LPAR runs its
- * guest kernel (with the papr_scm driver of Linux 5.2, 5.3 or 5.4) in its own
- * worker and issues hcalls through an Atomics register channel.
+ * guest kernel (with the papr_scm driver of one of `KERNEL_VERSIONS`) in its
+ * own worker and issues hcalls through an Atomics register channel.
  *
  * @example
  * ```ts

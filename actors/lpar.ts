@@ -33,7 +33,8 @@ const NDCTL_FLAGS = ["regions", "dimms", "health", "namespaces"];
 
 /**
  * `ndctl list` with no kind of object named lists namespaces, as ndctl
- * does (ndctl/list.c), so `lpar.ndctl()` and `show ndctl` agree.
+ * does (pmem/ndctl Documentation/ndctl/ndctl-list.txt: "ndctl list" with no
+ * options is "ndctl list --namespaces"), so `lpar.ndctl()` and `show ndctl` agree.
  */
 function ndctlKinds(flags: NdctlListFlags): NdctlListFlags {
   const named = flags.regions || flags.dimms || flags.health || flags.namespaces;
