@@ -2,8 +2,8 @@
  * A simulator of the IBM PAPR Storage Class Memory hypervisor interface.
  *
  * A hypervisor actor owns the SCM in SharedArrayBuffers; each LPAR runs its
- * guest kernel (with the papr_scm driver of Linux 5.2, 5.3 or 5.4) in its own
- * worker and issues hcalls through an Atomics register channel.
+ * guest kernel (with the papr_scm driver of one of `KERNEL_VERSIONS`) in its
+ * own worker and issues hcalls through an Atomics register channel.
  *
  * @example
  * ```ts
@@ -116,8 +116,18 @@ export type {
 } from "./scenarios/kexec.ts";
 export { formatMatrix, MATRIX_MODES, runMatrix } from "./scenarios/matrix.ts";
 export type { Matrix, MatrixOptions, MatrixRow } from "./scenarios/matrix.ts";
+export {
+  getScenario,
+  listScenarios,
+  MAX_SCENARIOS,
+  registerScenario,
+} from "./scenarios/registry.ts";
+export type { Scenario, ScenarioOptions, ScenarioOutput } from "./scenarios/registry.ts";
+export * from "./scenarios/file.ts";
+export * from "./scenarios/run_file.ts";
 export * from "./swarm/mod.ts";
 export { main as runCli } from "./cli/main.ts";
+export { VERSION } from "./cli/help.ts";
 export type { Output } from "./cli/main.ts";
 
 if (import.meta.main) {

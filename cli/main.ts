@@ -22,6 +22,8 @@ import { toJsonText } from "../scenarios/json.ts";
 import { formatMatrix, runMatrix } from "../scenarios/matrix.ts";
 import { getScenario, listScenarios } from "../scenarios/registry.ts";
 import { SWARM_USAGE, swarmCommand } from "../swarm/cli.ts";
+import { commandHelp, COMMANDS, READ, READ_WRITE, versionText } from "./help.ts";
+import { notRunningNote, scenarioFileCommand } from "./scenario_file.ts";
 
 /** Raised for a bad command line; the message says what is accepted. */
 export class UsageError extends Error {
@@ -36,12 +38,18 @@ export function usage(): string {
   return [
     "papr-scm-sim: a simulator of the PAPR SCM hypervisor interface",
     "",
-    "usage: deno run mod.ts <command> [options]",
+    `usage: deno run ${READ} mod.ts <command> [options]`,
+    `       deno run ${READ_WRITE} mod.ts swarm [options]`,
+    "       deno run mod.ts help [command] | <command> --help | --version",
+    "",
+    "Without the --allow-* flags above Deno asks for permission when the first worker",
+    "starts, and that prompt can hang: give them. A --config outside . needs read access too.",
     "",
     "commands:",
-    "  demo                        the kexec story for every driver version",
+    "  demo [options]              the kexec story for every driver version (or --kernel's)",
     "  scenario list               the scenarios and what they show",
     "  scenario <name> [options]   run one scenario",
+    "  scenario run <file.json>    run a scenario file: steps and expectations",
     "  matrix [options]            kexec, panic+kdump, clean reboot and shutdown+activate",
     "                              for every kernel under both personalities: one table",
     "  show [options] <view>       boot a configuration and print a view of one LPAR:",
@@ -51,7 +59,7 @@ export function usage(): string {
     "       bindings                           the hypervisor's binding table",
     "       events                             what the managed system did",
     ...SWARM_USAGE,
-    "  help                        this text",
+    "  help [command]              this text, or one command's (also <command> --help)",
     "",
     "options:",
     `  --kernel <${KERNEL_VERSIONS.join("|")}>  kernel version (default: the configuration's, 5.4)`,
@@ -65,6 +73,7 @@ export function usage(): string {
     `  --runtime <${RUNTIMES.join("|")}>     threads (default): a worker per LPAR, real time;`,
     "                              sim: one thread, seeded scheduler, virtual time",
     "  --seed <n>                  seed of the sim runtime (default 1): same seed, same output",
+    "  --version                   the version",
   ].join("\n");
 }
 
@@ -94,10 +103,29 @@ const OPTIONS = {
   "shrink-to": { type: "string" },
   merge: { type: "string" },
   help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
 } as const;
 
 /** Options every command takes. */
 const COMMON = ["json", "help", "runtime", "seed"];
+
+/** node:util parseArgs' messages, said plainly: the option, and what is accepted. */
+function parseError(error: Error): UsageError {
+  const code = (error as { code?: string }).code;
+  const name = /'(-[^' ]+)/.exec(error.message)?.[1] ?? "option";
+  const known = Object.keys(OPTIONS).map((o) => `--${o}`).join(", ");
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    return new UsageError(`unknown option "${name}"; accepted options: ${known}, -h`);
+  }
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    return /does not take an argument/.test(error.message)
+      ? new UsageError(`${name} takes no value`)
+      : new UsageError(
+        `${name} needs a value (${name} <value>; a value starting with "-" as ${name}=<value>)`,
+      );
+  }
+  return new UsageError(`${error.message}; accepted options: ${known}`);
+}
 
 /** `--runtime` and `--seed`, checked. */
 function startOptions(values: Values): StartOptions {
@@ -129,8 +157,7 @@ function parse(args: string[]) {
       tokens: true,
     });
   } catch (error) {
-    const known = Object.keys(OPTIONS).map((o) => `--${o}`).join(", ");
-    throw new UsageError(`${(error as Error).message}; accepted options: ${known}`);
+    throw parseError(error as Error);
   }
   // parseArgs keeps the last of repeated options: `--kernel 5.3 --kernel 5.4` would run 5.4.
   const seen = new Map<string, string>();
@@ -152,19 +179,29 @@ function parse(args: string[]) {
 const VIEWS = ["ndctl", "sysfs", "dmesg", "bindings", "events"];
 const THEN = ["kexec", "panic", "reboot", "shutdown"];
 
-/** `show`'s arguments: options, then the view and its own arguments (e.g. `-RDH`). */
+/**
+ * `show`'s arguments: the view and its own arguments (`ndctl -RDH`, `sysfs
+ * region0/size`), and the options, which may come before or after the view.
+ */
 function splitShow(args: string[]): { options: string[]; view: string[] } {
+  const options = [args[0]];
+  const view: string[] = [];
   for (let i = 1; i < args.length; i++) {
     const arg = args[i];
-    if (arg.startsWith("-")) {
-      const name = arg.replace(/^--?/, "").split("=")[0];
-      const spec = (OPTIONS as Record<string, { type: string }>)[name];
-      if (spec?.type === "string" && !arg.includes("=")) i++;
-      continue;
+    const name = arg.startsWith("--") ? arg.slice(2).split("=")[0] : undefined;
+    const spec = name === undefined
+      ? undefined
+      : (OPTIONS as Record<string, { type: string }>)[name];
+    if (spec || arg === "-h" || (view.length === 0 && arg.startsWith("-"))) {
+      options.push(arg);
+      if (spec?.type === "string" && !arg.includes("=") && i + 1 < args.length) {
+        options.push(args[++i]);
+      }
+    } else {
+      view.push(arg);
     }
-    return { options: args.slice(0, i), view: args.slice(i) };
   }
-  return { options: args, view: [] };
+  return { options, view };
 }
 
 /**
@@ -199,8 +236,18 @@ async function dispatch(args: string[], out: Output): Promise<number> {
   const split = args[0] === "show" ? splitShow(args) : { options: args, view: [] };
   const { values, positionals } = parse(split.options);
   const [command, ...rest] = positionals;
+  if (values.version) {
+    out.print(versionText());
+    return 0;
+  }
+  if (command === "help" && rest.length > 0) {
+    noExtra("help", rest.slice(1));
+    out.print(commandHelp(rest[0]));
+    return 0;
+  }
   if (values.help || command === undefined || command === "help") {
-    out.print(usage());
+    const known = command !== undefined && command !== "help" && COMMANDS.includes(command);
+    out.print(known ? commandHelp(command) : usage());
     return 0;
   }
   // The swarm is the sim runtime's own: it reads --runtime and --seed itself.
@@ -208,7 +255,9 @@ async function dispatch(args: string[], out: Output): Promise<number> {
   const config = values.config === undefined ? undefined : await loadConfigFile(values.config);
   switch (command) {
     case "demo":
-      return await demo(out, values.json === true, start);
+      noExtra("demo", rest);
+      onlyOptions("demo", values, ["kernel", "hypervisor"]);
+      return await demo(out, values, start);
     case "scenario":
       return await scenario(rest, values, config, out, start);
     case "matrix":
@@ -219,7 +268,8 @@ async function dispatch(args: string[], out: Output): Promise<number> {
       return await swarmCommand(rest, values, out, (message) => new UsageError(message));
     default:
       throw new UsageError(
-        `unknown command "${command}"; accepted: demo, scenario, matrix, show, help, swarm`,
+        `unknown command "${command}"; accepted: demo, scenario, matrix, show, help, swarm ` +
+          `(deno run mod.ts help)`,
       );
   }
 }
@@ -240,10 +290,15 @@ function onlyOptions(command: string, values: Values, accepted: string[]): void 
   }
 }
 
-async function demo(out: Output, json: boolean, start: StartOptions): Promise<number> {
+async function demo(out: Output, values: Values, start: StartOptions): Promise<number> {
+  const json = values.json === true;
+  const hypervisor = parsePersonality(values.hypervisor);
+  const kernels = values.kernel === undefined
+    ? KERNEL_VERSIONS
+    : [parseKernelVersion(values.kernel)];
   const reports = [];
-  for (const kernel of KERNEL_VERSIONS) {
-    const report = await runKexecStory({ kernel, start });
+  for (const kernel of kernels) {
+    const report = await runKexecStory({ kernel, hypervisor, start });
     reports.push(report);
     if (!json) out.print(formatKexecStory(report));
   }
@@ -260,8 +315,26 @@ async function scenario(
 ): Promise<number> {
   const [name, ...extra] = rest;
   if (name === undefined || name === "list") {
-    for (const s of listScenarios()) out.print(`${s.name.padEnd(16)} ${s.summary}`);
+    noExtra("scenario list", extra);
+    onlyOptions("scenario list", values, []);
+    const list = listScenarios();
+    if (values.json) {
+      out.print(toJsonText(list.map(({ name, summary, options }) => ({ name, summary, options }))));
+      return 0;
+    }
+    for (const s of list) out.print(`${s.name.padEnd(16)} ${s.summary}`);
+    out.print("files:           scenario run <file.json> (see scenarios/files/)");
     return 0;
+  }
+  if (name === "run") {
+    onlyOptions("scenario run", values, []);
+    return await scenarioFileCommand(
+      extra,
+      values.json === true,
+      out,
+      start,
+      (message) => new UsageError(message),
+    );
   }
   noExtra(`scenario ${name}`, extra);
   const s = getScenario(name);
@@ -272,7 +345,7 @@ async function scenario(
   }
   const result = await s.run({ ...values, lpars, config, start });
   out.print(values.json ? toJsonText(result.json) : result.text);
-  return 0;
+  return result.ok === false ? 1 : 0;
 }
 
 async function matrix(
@@ -352,9 +425,12 @@ async function show(
       break;
   }
   const json = values.json === true;
-  const notRunning = lpar.state === "shut down" || lpar.state === "not activated";
-  if (what === "ndctl") {
-    const value = notRunning ? [] : await lpar.ndctlJson(ndctlFlags);
+  // No running kernel, no ndctl and no /sys to read: say so, never a blank line.
+  const note = notRunningNote(lpar, what);
+  if (note !== undefined && (what === "ndctl" || what === "sysfs")) {
+    out.print(json ? toJsonText({ lpar: lpar.name, state: lpar.state, [what]: null }) : note);
+  } else if (what === "ndctl") {
+    const value = await lpar.ndctlJson(ndctlFlags);
     out.print(json ? toJsonText(value) : formatNdctl(value));
   } else if (what === "sysfs") {
     const text = await lpar.sysfs(args[0]);

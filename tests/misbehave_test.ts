@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { ManagedSystem } from "../actors/managed_system.ts";
-import type { Lpar } from "../actors/lpar.ts";
+import { type Lpar, lparControl } from "../actors/lpar.ts";
 import type { Personality } from "../core/types.ts";
 import { workerTest } from "./worker_test.ts";
 
@@ -54,7 +54,7 @@ for (const personality of ["powervm", "qemu"] as Personality[]) {
 
       // Round 1: the guest turns hostile while its neighbours kexec and move data.
       const [report] = await Promise.all([
-        h.partition.misbehaveForTest(7, WRITES),
+        lparControl(h).partition.misbehaveForTest(7, WRITES),
         honestWork(a, 10, 4),
         honestWork(b, 20, 4),
       ]);
@@ -72,7 +72,7 @@ for (const personality of ["powervm", "qemu"] as Personality[]) {
       assert.ok(moved, "A has a region on the moved DRC");
       const secret = pattern(3, 256 * 1024);
       await a.write(moved.dev, 0, secret);
-      await h.partition.misbehaveForTest(8, WRITES);
+      await lparControl(h).partition.misbehaveForTest(8, WRITES);
       assert.deepEqual(await a.read(moved.dev, 0, secret.length), secret);
       assert.deepEqual(await a.read("region0", MiB, keepA.length), keepA);
       assert.equal(system.failure, undefined);
