@@ -2,8 +2,8 @@
  * A simulator of the IBM PAPR Storage Class Memory hypervisor interface.
  *
  * A hypervisor actor owns the SCM in SharedArrayBuffers; each LPAR runs its
- * guest kernel (with the papr_scm driver of Linux 5.2, 5.3 or 5.4) in its own
- * worker and issues hcalls through an Atomics register channel.
+ * guest kernel (with the papr_scm driver of one of `KERNEL_VERSIONS`) in its
+ * own worker and issues hcalls through an Atomics register channel.
  *
  * @example
  * ```ts
@@ -117,8 +117,18 @@ export type {
 } from "./scenarios/kexec.ts";
 export { formatMatrix, MATRIX_MODES, runMatrix } from "./scenarios/matrix.ts";
 export type { Matrix, MatrixOptions, MatrixRow } from "./scenarios/matrix.ts";
+export {
+  getScenario,
+  listScenarios,
+  MAX_SCENARIOS,
+  registerScenario,
+} from "./scenarios/registry.ts";
+export type { Scenario, ScenarioOptions, ScenarioOutput } from "./scenarios/registry.ts";
+export * from "./scenarios/file.ts";
+export * from "./scenarios/run_file.ts";
 export * from "./swarm/mod.ts";
 export { main as runCli } from "./cli/main.ts";
+export { VERSION } from "./cli/help.ts";
 export { MemoryStore } from "./storage/memory_store.ts";
 export type { DrcImage, StoreImage } from "./storage/memory_store.ts";
 export { FileStore } from "./storage/file_store.ts";
@@ -128,11 +138,6 @@ export { POWER_LOSS_MODES } from "./storage/power_loss.ts";
 export type { PowerLossMode } from "./storage/power_loss.ts";
 export type { DrcLoss, PersistenceRecorder, PowerLossReport } from "./storage/persistence.ts";
 export type { Output } from "./cli/main.ts";
-
-if (import.meta.main) {
-  const { run } = await import("./cli/main.ts");
-  await run(Deno.args);
-}
 export { DEFAULT_CACHE_LINES } from "./storage/cpu_cache.ts";
 export { explore, MAX_EVENTS, replayCommand } from "./crash/explore.ts";
 export type {
@@ -144,3 +149,8 @@ export type {
   ExploreReport,
 } from "./crash/explore.ts";
 export { BUILTIN_WORKLOADS } from "./crash/workloads.ts";
+
+if (import.meta.main) {
+  const { run } = await import("./cli/main.ts");
+  await run(Deno.args);
+}

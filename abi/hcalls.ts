@@ -12,8 +12,21 @@
  * @module
  */
 
+/** Name of an SCM hcall opcode. */
+export type OpName =
+  | "H_SCM_READ_METADATA"
+  | "H_SCM_WRITE_METADATA"
+  | "H_SCM_BIND_MEM"
+  | "H_SCM_UNBIND_MEM"
+  | "H_SCM_QUERY_BLOCK_MEM_BINDING"
+  | "H_SCM_QUERY_LOGICAL_MEM_BINDING"
+  | "H_SCM_UNBIND_ALL"
+  | "H_SCM_HEALTH"
+  | "H_SCM_PERFORMANCE_STATS"
+  | "H_SCM_FLUSH";
+
 /** The ten SCM hcall opcodes (r3 on entry). */
-export const OP = {
+export const OP: Readonly<Record<OpName, number>> = {
   H_SCM_READ_METADATA: 0x3E4,
   H_SCM_WRITE_METADATA: 0x3E8,
   H_SCM_BIND_MEM: 0x3EC,
@@ -24,13 +37,43 @@ export const OP = {
   H_SCM_HEALTH: 0x400,
   H_SCM_PERFORMANCE_STATS: 0x418,
   H_SCM_FLUSH: 0x44C,
-} as const;
+};
 
-/** Name of an SCM hcall opcode. */
-export type OpName = keyof typeof OP;
+/** Return code names of `H`, without their `H_` prefix. */
+export type HName =
+  | "SUCCESS"
+  | "BUSY"
+  | "PARTIAL"
+  | "CONTINUE"
+  | "LONG_BUSY_ORDER_1_MSEC"
+  | "LONG_BUSY_ORDER_10_MSEC"
+  | "LONG_BUSY_ORDER_100_MSEC"
+  | "LONG_BUSY_ORDER_1_SEC"
+  | "LONG_BUSY_ORDER_10_SEC"
+  | "LONG_BUSY_ORDER_100_SEC"
+  | "HARDWARE"
+  | "FUNCTION"
+  | "PRIVILEGE"
+  | "PARAMETER"
+  | "NOT_FOUND"
+  | "AUTHORITY"
+  | "RESOURCE"
+  | "P2"
+  | "P3"
+  | "P4"
+  | "P5"
+  | "P6"
+  | "P7"
+  | "P8"
+  | "P9"
+  | "TOO_BIG"
+  | "UNSUPPORTED"
+  | "OVERLAP"
+  | "STATE"
+  | "IN_USE";
 
 /** Hcall return codes (r3 on exit) used by the SCM interface. */
-export const H = {
+export const H: Readonly<Record<HName, number>> = {
   SUCCESS: 0,
   BUSY: 1,
   PARTIAL: 5,
@@ -61,18 +104,18 @@ export const H = {
   OVERLAP: -68,
   STATE: -75,
   IN_USE: -77,
-} as const;
+};
 
 /** `BIND_MEM` target address meaning "the hypervisor chooses" (~0). */
-export const BIND_ANY_ADDR = 0xFFFF_FFFF_FFFF_FFFFn;
+export const BIND_ANY_ADDR: bigint = 0xFFFF_FFFF_FFFF_FFFFn;
 
 /** `UNBIND_ALL` scopes. */
-export const UNBIND_SCOPE = { ALL: 1, DRC: 2 } as const;
+export const UNBIND_SCOPE: Readonly<{ ALL: number; DRC: number }> = { ALL: 1, DRC: 2 };
 
 /** Number of output registers after r3 (r4..r12). */
-export const RET_COUNT = 9;
+export const RET_COUNT: number = 9;
 /** Number of input registers after r3 (r4..r12). */
-export const ARG_COUNT = 9;
+export const ARG_COUNT: number = 9;
 
 const opNames = new Map<number, OpName>(
   Object.entries(OP).map(([name, value]) => [value, name as OpName]),

@@ -9,10 +9,24 @@
  * @module
  */
 
-const bit = (n: number) => 1n << BigInt(63 - n);
+/** Bit `n` of a PAPR bitmap, counted from the most significant bit. */
+const bit = (n: number): bigint => 1n << BigInt(63 - n);
+
+/** Name of a health bit. */
+export type HealthBitName =
+  | "UNARMED"
+  | "SHUTDOWN_DIRTY"
+  | "SHUTDOWN_CLEAN"
+  | "EMPTY"
+  | "HEALTH_CRITICAL"
+  | "HEALTH_FATAL"
+  | "HEALTH_UNHEALTHY"
+  | "HEALTH_NON_CRITICAL"
+  | "ENCRYPTED"
+  | "SCRUBBED_AND_LOCKED";
 
 /** The health bits defined by the Linux driver. */
-export const HEALTH = {
+export const HEALTH: Readonly<Record<HealthBitName, bigint>> = {
   UNARMED: bit(0),
   SHUTDOWN_DIRTY: bit(1),
   SHUTDOWN_CLEAN: bit(2),
@@ -23,10 +37,7 @@ export const HEALTH = {
   HEALTH_NON_CRITICAL: bit(7),
   ENCRYPTED: bit(8),
   SCRUBBED_AND_LOCKED: bit(9),
-} as const;
-
-/** Name of a health bit. */
-export type HealthBitName = keyof typeof HEALTH;
+};
 
 /** Every defined health bit OR-ed together. */
 export const HEALTH_ALL: bigint = Object.values(HEALTH).reduce((a, b) => a | b, 0n);

@@ -31,6 +31,16 @@ import {
 /** `ndctl list` flags the API takes. */
 const NDCTL_FLAGS = ["regions", "dimms", "health", "namespaces"];
 
+/**
+ * `ndctl list` with no kind of object named lists namespaces, as ndctl
+ * does (pmem/ndctl Documentation/ndctl/ndctl-list.txt: "ndctl list" with no
+ * options is "ndctl list --namespaces"), so `lpar.ndctl()` and `show ndctl` agree.
+ */
+function ndctlKinds(flags: NdctlListFlags): NdctlListFlags {
+  const named = flags.regions || flags.dimms || flags.health || flags.namespaces;
+  return named ? flags : { ...flags, namespaces: true };
+}
+
 /** Runs the checks, then the call: a bad argument is a rejected promise, nothing is done. */
 function checked<T>(check: () => void, call: () => Promise<T>): Promise<T> {
   try {
@@ -71,7 +81,7 @@ export type LparState =
   | "shut down"
   | "crashed";
 
-/** @internal What an LPAR needs from its managed system. */
+/** What an LPAR needs from its managed system. */
 export interface LparHooks {
   /** Partition shutdown at the hypervisor: releases every binding; the count. */
   release(): Promise<number>;
@@ -107,7 +117,58 @@ function nodeSpec(n: ResolvedNvdimm) {
   };
 }
 
-/** One LPAR of a managed system. */
+/**
+ * What the managed system does to an LPAR and its users do not: serialise a
+ * DLPAR operation with the life cycle, hot-plug, note a crash, stop. Kept off
+ * the `Lpar` class (and out of `mod.ts`) so the public API shows none of it.
+ */
+export interface LparControl {
+  /** The runtime's handle on the partition. */
+  readonly partition: PartitionHandle;
+  /** Runs `operation` when the LPAR's earlier life-cycle operations are done (see boot). */
+  exclusive<T>(operation: () => Promise<T>): Promise<T>;
+  /**
+   * The partition's runtime died (a worker's uncaught error): its calls fail
+   * with `error`, the hypervisor releases everything it held, and the LPAR
+   * reads `crashed` until it is shut down or activated again.
+   */
+  crashed(error: Error): Promise<void>;
+  /** DLPAR add, guest side: node added, probed if running. */
+  hotplugAdd(nvdimm: ResolvedNvdimm): Promise<{ node: DtNode; rc: number | undefined }>;
+  /** DLPAR remove, guest side: asks the driver to let go; why not, if it did not. */
+  hotplugRemove(drc: number): Promise<{ removed: boolean; why?: string }>;
+  /** After a DLPAR operation: a kernel that panicked during it is supervised now. */
+  afterDlpar(): Promise<void>;
+  /** DLPAR remove, after the hypervisor took the DRC: forget it here. */
+  forget(drc: number): Promise<void>;
+  /** Stops the partition: pending and later calls fail with `reason`. */
+  stop(reason?: Error): void;
+}
+
+let construct: (
+  id: number,
+  config: ResolvedLpar,
+  partition: PartitionHandle,
+  hooks: LparHooks,
+) => Lpar;
+let controlOf: (lpar: Lpar) => LparControl;
+
+/** Makes an LPAR (the managed system does, once per configured LPAR). */
+export function createLpar(
+  id: number,
+  config: ResolvedLpar,
+  partition: PartitionHandle,
+  hooks: LparHooks,
+): Lpar {
+  return construct(id, config, partition, hooks);
+}
+
+/** The managed system's side of an LPAR. */
+export function lparControl(lpar: Lpar): LparControl {
+  return controlOf(lpar);
+}
+
+/** One LPAR of a managed system (`system.lpar(name)` gives one). */
 export class Lpar {
   /** Hypervisor-side LPAR id. */
   readonly id: number;
@@ -134,8 +195,13 @@ export class Lpar {
   /** Fault: the kernel ignores DLPAR remove requests (config `faults.ignoreDlparRemove`). */
   ignoreDlparRemove: boolean;
 
-  /** @internal Created by ManagedSystem. */
-  constructor(
+  static {
+    construct = (id, config, partition, hooks) => new Lpar(id, config, partition, hooks);
+    controlOf = (lpar) => lpar.#control;
+  }
+
+  /** Made by the managed system (createLpar). */
+  private constructor(
     id: number,
     config: ResolvedLpar,
     partition: PartitionHandle,
@@ -170,15 +236,23 @@ export class Lpar {
     return this.config.name;
   }
 
-  /** @internal The partition's control plane. */
-  get guest(): GuestControl {
-    return this.#guest;
-  }
-
-  /** @internal The runtime's handle on the partition. */
-  get partition(): PartitionHandle {
-    return this.#partition;
-  }
+  /** The managed system's side of this LPAR (lparControl). */
+  readonly #control: LparControl = (() => {
+    // deno-lint-ignore no-this-alias
+    const lpar = this;
+    return {
+      get partition() {
+        return lpar.#partition;
+      },
+      exclusive: (operation) => lpar.#exclusive(operation),
+      crashed: (error) => lpar.#crashed(error),
+      hotplugAdd: (nvdimm) => lpar.#hotplugAdd(nvdimm),
+      hotplugRemove: (drc) => lpar.#hotplugRemove(drc),
+      afterDlpar: () => lpar.#supervise(),
+      forget: (drc) => lpar.#forget(drc),
+      stop: (reason) => lpar.#stop(reason),
+    };
+  })();
 
   #deviceTree() {
     return buildDeviceTree(this.#nvdimms.map(nodeSpec));
@@ -231,10 +305,10 @@ export class Lpar {
   /**
    * Runs one life-cycle operation of this LPAR at a time, in the order asked:
    * a kexec asked during a reboot starts when the reboot is done, never in
-   * the middle of it. At most MAX_PENDING_OPERATIONS wait.
-   * @internal Also held by the managed system across a DLPAR operation.
+   * the middle of it. At most MAX_PENDING_OPERATIONS wait. Also held by the
+   * managed system across a DLPAR operation.
    */
-  exclusive<T>(operation: () => Promise<T>): Promise<T> {
+  #exclusive<T>(operation: () => Promise<T>): Promise<T> {
     if (this.#waiting >= MAX_PENDING_OPERATIONS) {
       return Promise.reject(
         new RangeError(
@@ -258,7 +332,7 @@ export class Lpar {
    * the report is that of the kernel this call booted.
    */
   boot(options: LparBootOptions = {}): Promise<BootReport> {
-    return this.exclusive(() => this.#boot(options));
+    return this.#exclusive(() => this.#boot(options));
   }
 
   async #boot(options: LparBootOptions): Promise<BootReport> {
@@ -278,7 +352,7 @@ export class Lpar {
    * and a new kernel starts in the same partition. After a panic this is kdump.
    */
   kexec(options: LparBootOptions = {}): Promise<BootReport> {
-    return this.exclusive(() => this.#kexec(options));
+    return this.#exclusive(() => this.#kexec(options));
   }
 
   async #kexec(options: LparBootOptions): Promise<BootReport> {
@@ -309,7 +383,7 @@ export class Lpar {
     // At once: a kernel busy in an operation panics at its next hcall ...
     this.#partition.requestPanic();
     // ... and the rest waits its turn (an idle kernel panics then, a served request is done).
-    return this.exclusive(async () => {
+    return this.#exclusive(async () => {
       const state = await this.#call(() => this.#guest.panic(reason));
       if (state === "panicked") this.state = "panicked";
       await this.#supervise();
@@ -325,7 +399,7 @@ export class Lpar {
    * behind: why only they met H_OVERLAP in 2019.)
    */
   reboot(options: LparBootOptions = {}): Promise<BootReport> {
-    return this.exclusive(() => this.#reboot(options));
+    return this.#exclusive(() => this.#reboot(options));
   }
 
   async #reboot(options: LparBootOptions): Promise<BootReport> {
@@ -342,7 +416,7 @@ export class Lpar {
 
   /** Shutdown: the kernel stops; the hypervisor releases every binding of the LPAR. */
   shutdown(): Promise<number> {
-    return this.exclusive(async () => {
+    return this.#exclusive(async () => {
       // A crashed partition has no kernel to stop: the hypervisor already released it.
       if (!this.#dead) await this.#call(() => this.#guest.shutdown());
       this.state = "shut down";
@@ -403,12 +477,8 @@ export class Lpar {
     return await this.#hooks.release();
   }
 
-  /**
-   * @internal The partition's runtime died (a worker's uncaught error): its
-   * calls fail with `error`, the hypervisor releases everything it held, and
-   * the LPAR reads `crashed` until it is shut down or activated again.
-   */
-  async crashed(error: Error): Promise<void> {
+  /** See LparControl.crashed. */
+  async #crashed(error: Error): Promise<void> {
     if (this.#stoppedBy || this.#dead) return;
     this.#dead = error;
     this.state = "crashed";
@@ -441,24 +511,25 @@ export class Lpar {
   }
 
   /**
-   * `ndctl list` as text (default `-R`).
+   * `ndctl list` as text. With no kind named (`{}`, the default) it lists
+   * namespaces, as `ndctl list` and `show ndctl` do; `{ regions: true }` is `-R`.
    * @example
    * ```ts
    * console.log(await lpar.ndctl({ regions: true, dimms: true, health: true }));
    * ```
    */
-  ndctl(flags: NdctlListFlags = { regions: true }): Promise<string> {
+  ndctl(flags: NdctlListFlags = {}): Promise<string> {
     return checked(
       () => checkFlags("ndctl flags", flags, NDCTL_FLAGS),
-      () => this.#call(() => this.#guest.ndctl(flags)),
+      () => this.#call(() => this.#guest.ndctl(ndctlKinds(flags))),
     );
   }
 
-  /** `ndctl list` as data (default `-R`). */
-  ndctlJson(flags: NdctlListFlags = { regions: true }): Promise<Json> {
+  /** `ndctl list` as data; no kind named (the default) lists namespaces, as ndctl does. */
+  ndctlJson(flags: NdctlListFlags = {}): Promise<Json> {
     return checked(
       () => checkFlags("ndctl flags", flags, NDCTL_FLAGS),
-      () => this.#call<Json>(() => this.#guest.ndctlJson(flags)),
+      () => this.#call<Json>(() => this.#guest.ndctlJson(ndctlKinds(flags))),
     );
   }
 
@@ -503,12 +574,8 @@ export class Lpar {
     }, () => this.#call(() => this.#guest.write(region, offset, data)));
   }
 
-  /** @internal DLPAR add, guest side: SCM attached, node added, probed if running. */
-  async hotplugAdd(
-    nvdimm: ResolvedNvdimm,
-    attach: () => Promise<void>,
-  ): Promise<{ node: DtNode; rc: number | undefined }> {
-    await this.#call(attach);
+  /** DLPAR add, guest side: node added, probed if running. */
+  async #hotplugAdd(nvdimm: ResolvedNvdimm): Promise<{ node: DtNode; rc: number | undefined }> {
     this.#nvdimms.push(nvdimm);
     const node = pmemNode(nodeSpec(nvdimm));
     if (this.state !== "running") return { node, rc: undefined };
@@ -520,8 +587,8 @@ export class Lpar {
     return { node, rc };
   }
 
-  /** @internal DLPAR remove, guest side: asks the driver to let go; why not, if it did not. */
-  async hotplugRemove(drc: number): Promise<{ removed: boolean; why?: string }> {
+  /** DLPAR remove, guest side: asks the driver to let go; why not, if it did not. */
+  async #hotplugRemove(drc: number): Promise<{ removed: boolean; why?: string }> {
     if (this.state !== "running") return { removed: false, why: `the LPAR is ${this.state}` };
     const { removed, state, why } = await this.#call(() =>
       this.#guest.hotplugRemove(drc, this.ignoreDlparRemove)
@@ -531,16 +598,14 @@ export class Lpar {
     return { removed, why };
   }
 
-  /** @internal After a DLPAR operation: a kernel that panicked during it is supervised now. */
-  async afterDlpar(): Promise<void> {
-    await this.#supervise();
-  }
-
-  /** @internal DLPAR remove, after the hypervisor took the DRC: forget it here. */
-  async forget(drc: number): Promise<void> {
+  /**
+   * DLPAR remove, after the hypervisor took the DRC: forget it here (the guest
+   * never held its memory: its accesses now fault in the hypervisor).
+   */
+  #forget(drc: number): Promise<void> {
     const i = this.#nvdimms.findIndex((n) => n.drc === drc);
     if (i >= 0) this.#nvdimms.splice(i, 1);
-    await this.#call(() => this.#guest.detachScm(drc));
+    return Promise.resolve();
   }
 
   /**
@@ -617,8 +682,8 @@ export class Lpar {
     return { rc, rcName: rcName(rc), rets };
   }
 
-  /** @internal Stops the partition: pending and later calls fail with `reason`. */
-  stop(reason: Error = new Error(`LPAR ${this.name} was stopped`)): void {
+  /** Stops the partition: pending and later calls fail with `reason`. */
+  #stop(reason: Error = new Error(`LPAR ${this.name} was stopped`)): void {
     if (this.#stoppedBy) return; // already stopped (e.g. its worker crashed first)
     this.#stoppedBy = reason;
     this.#calls.fail(reason);

@@ -35,7 +35,7 @@ import {
   resolveNvdimm,
   type SystemConfig,
 } from "./config.ts";
-import { Lpar } from "./lpar.ts";
+import { createLpar, Lpar, lparControl } from "./lpar.ts";
 import { trackSystem, untrackSystem } from "./workers.ts";
 import { CallGate } from "./call_gate.ts";
 import type { HypervisorConfig } from "./hypervisor_actor.ts";
@@ -390,7 +390,7 @@ export class ManagedSystem {
     const partition = await this.#hvCall(() =>
       this.#runtime.startPartition(id, config.name, onError)
     );
-    const lpar: Lpar = new Lpar(id, config, partition, {
+    const lpar: Lpar = createLpar(id, config, partition, {
       release: () => this.#hvCall(() => this.#hv.releaseLpar(id)),
       event: (text) => this.#event(text),
       clock: () => this.#runtime.clock(),
@@ -399,18 +399,14 @@ export class ManagedSystem {
         const fresh = await this.#hvCall(() =>
           this.#runtime.startPartition(id, config.name, onError)
         );
-        fresh.failed.catch((error: Error) => lpar.crashed(error));
-        for (const n of lpar.nvdimms) await Promise.race([fresh.attachScm(n.drc), fresh.failed]);
+        fresh.failed.catch((error: Error) => lparControl(lpar).crashed(error));
         return fresh;
       },
     });
     this.#lpars[id - 1] = lpar;
     // A partition whose runtime dies later: its calls fail, the hypervisor releases it.
-    partition.failed.catch((error: Error) => lpar.crashed(error));
-    for (const n of config.nvdimms) {
-      await this.#hvCall(() => this.#hv.assign(n.drc, id));
-      await Promise.race([partition.attachScm(n.drc), partition.failed]);
-    }
+    partition.failed.catch((error: Error) => lparControl(lpar).crashed(error));
+    for (const n of config.nvdimms) await this.#hvCall(() => this.#hv.assign(n.drc, id));
     return lpar;
   }
 
@@ -433,7 +429,7 @@ export class ManagedSystem {
   async dlparAdd(lpar: string | Lpar, nvdimm: NvdimmConfig): Promise<DlparResult> {
     const target = this.#lparOf(lpar);
     // One operation on an LPAR at a time: the add waits for a boot or kexec in progress.
-    return await target.exclusive(() => this.#dlparAdd(target, nvdimm));
+    return await lparControl(target).exclusive(() => this.#dlparAdd(target, nvdimm));
   }
 
   async #dlparAdd(target: Lpar, nvdimm: NvdimmConfig): Promise<DlparResult> {
@@ -467,7 +463,7 @@ export class ManagedSystem {
     }
     await this.#hvCall(() => this.#hv.assign(n.drc, target.id));
     const regionsBefore = target.state === "running" ? await target.regions() : [];
-    const { rc } = await target.hotplugAdd(known ?? n, () => target.partition.attachScm(n.drc));
+    const { rc } = await lparControl(target).hotplugAdd(known ?? n);
     let region: string | undefined;
     if (rc === 0) {
       const found = (await target.regions()).find((r) => r.drc === n.drc);
@@ -498,7 +494,7 @@ export class ManagedSystem {
    */
   async dlparRemove(lpar: string | Lpar, drc: number | string): Promise<DlparResult> {
     const target = this.#lparOf(lpar);
-    return await target.exclusive(() => this.#dlparRemove(target, drc));
+    return await lparControl(target).exclusive(() => this.#dlparRemove(target, drc));
   }
 
   async #dlparRemove(target: Lpar, drc: number | string): Promise<DlparResult> {
@@ -510,9 +506,9 @@ export class ManagedSystem {
         }`,
       );
     }
-    const { removed: unbound, why: notWhy } = await target.hotplugRemove(index);
+    const { removed: unbound, why: notWhy } = await lparControl(target).hotplugRemove(index);
     const released = await this.#hvCall(() => this.#hv.unassign(index, target.id));
-    await target.forget(index);
+    await lparControl(target).forget(index);
     const forced = released > 0;
     const why = unbound ? "the driver did not unbind everything" : notWhy ?? "no answer";
     const message = forced
@@ -521,7 +517,7 @@ export class ManagedSystem {
       : `dlpar: removed drc ${hex(index)} from ${target.name}` +
         (unbound ? " (papr_scm unbound it)" : ` (nothing was bound; ${why})`);
     this.#event(message);
-    await target.afterDlpar();
+    await lparControl(target).afterDlpar();
     return { action: "remove", lpar: target.name, drc: index, forced, released, message };
   }
 
@@ -673,7 +669,7 @@ export class ManagedSystem {
     const reason = this.failure === undefined ? undefined : new HypervisorFailedError(this.failure);
     // Hypervisor calls still in flight settle now, with the reason, never hang.
     this.#hvCalls.fail(reason ?? new Error("the managed system was stopped"));
-    for (const lpar of this.#lpars) lpar?.stop(reason);
+    for (const lpar of this.#lpars) if (lpar) lparControl(lpar).stop(reason);
     try {
       await this.#runtime?.stop(this.failure !== undefined);
     } finally {

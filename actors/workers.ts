@@ -18,7 +18,8 @@ const live = new Set<Worker>();
  * and rejects `failed`, instead of ending the process.
  */
 export function spawnWorker(url: URL, who: string, onError: (message: string) => void): Spawned {
-  const worker = new Worker(url, { type: "module" });
+  // Named, so an uncaught error reads `(in worker "LPAR lpar1")`.
+  const worker = new Worker(url, { type: "module", name: who });
   live.add(worker);
   const failed = new Promise<never>((_, reject) => {
     worker.onerror = (event) => {

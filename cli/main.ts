@@ -22,6 +22,8 @@ import { toJsonText } from "../scenarios/json.ts";
 import { formatMatrix, runMatrix } from "../scenarios/matrix.ts";
 import { getScenario, listScenarios } from "../scenarios/registry.ts";
 import { SWARM_USAGE, swarmCommand } from "../swarm/cli.ts";
+import { commandHelp, COMMANDS, READ, READ_WRITE, versionText } from "./help.ts";
+import { notRunningNote, scenarioFileCommand } from "./scenario_file.ts";
 import { POWERLOSS_DEFAULT, powerLossCommand } from "../storage/cli.ts";
 import { crashCommand } from "../crash/cli.ts";
 
@@ -38,12 +40,18 @@ export function usage(): string {
   return [
     "papr-scm-sim: a simulator of the PAPR SCM hypervisor interface",
     "",
-    "usage: deno run mod.ts <command> [options]",
+    `usage: deno run ${READ} mod.ts <command> [options]`,
+    `       deno run ${READ_WRITE} mod.ts swarm [options]`,
+    "       deno run mod.ts help [command] | <command> --help | --version",
+    "",
+    "Without the --allow-* flags above Deno asks for permission when the first worker",
+    "starts, and that prompt can hang: give them. A --config outside . needs read access too.",
     "",
     "commands:",
-    "  demo                        the kexec story for every driver version",
+    "  demo [options]              the kexec story for every driver version (or --kernel's)",
     "  scenario list               the scenarios and what they show",
     "  scenario <name> [options]   run one scenario",
+    "  scenario run <file.json>    run a scenario file: steps and expectations",
     "  matrix [options]            kexec, panic+kdump, clean reboot and shutdown+activate",
     "                              for every kernel under both personalities: one table",
     "  show [options] <view>       boot a configuration and print a view of one LPAR:",
@@ -59,7 +67,7 @@ export function usage(): string {
     "                              (label-index, pmdk-pool, broken-flush): --workload <name>,",
     "                              --replay <state> (one state), --max-states <n>, --seed, --json",
     ...SWARM_USAGE,
-    "  help                        this text",
+    "  help [command]              this text, or one command's (also <command> --help)",
     "",
     "options:",
     `  --kernel <${KERNEL_VERSIONS.join("|")}>  kernel version (default: the configuration's, 5.4)`,
@@ -75,6 +83,7 @@ export function usage(): string {
     "  --seed <n>                  seed of the sim runtime (default 1): same seed, same output",
     "  --state <dir>               (show, powerloss) keep the nvdimms' durable state in sparse",
     "                              files in <dir> (sim runtime; created if missing)",
+    "  --version                   the version",
   ].join("\n");
 }
 
@@ -108,10 +117,29 @@ const OPTIONS = {
   workload: { type: "string" },
   "max-states": { type: "string" },
   help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
 } as const;
 
 /** Options every command takes. */
 const COMMON = ["json", "help", "runtime", "seed"];
+
+/** node:util parseArgs' messages, said plainly: the option, and what is accepted. */
+function parseError(error: Error): UsageError {
+  const code = (error as { code?: string }).code;
+  const name = /'(-[^' ]+)/.exec(error.message)?.[1] ?? "option";
+  const known = Object.keys(OPTIONS).map((o) => `--${o}`).join(", ");
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    return new UsageError(`unknown option "${name}"; accepted options: ${known}, -h`);
+  }
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    return /does not take an argument/.test(error.message)
+      ? new UsageError(`${name} takes no value`)
+      : new UsageError(
+        `${name} needs a value (${name} <value>; a value starting with "-" as ${name}=<value>)`,
+      );
+  }
+  return new UsageError(`${error.message}; accepted options: ${known}`);
+}
 
 /** `--runtime` and `--seed`, checked. */
 function startOptions(values: Values, implied?: "sim"): StartOptions {
@@ -143,8 +171,7 @@ function parse(args: string[]) {
       tokens: true,
     });
   } catch (error) {
-    const known = Object.keys(OPTIONS).map((o) => `--${o}`).join(", ");
-    throw new UsageError(`${(error as Error).message}; accepted options: ${known}`);
+    throw parseError(error as Error);
   }
   // parseArgs keeps the last of repeated options: `--kernel 5.3 --kernel 5.4` would run 5.4.
   const seen = new Map<string, string>();
@@ -166,19 +193,29 @@ function parse(args: string[]) {
 const VIEWS = ["ndctl", "sysfs", "dmesg", "bindings", "events"];
 const THEN = ["kexec", "panic", "reboot", "shutdown"];
 
-/** `show`'s arguments: options, then the view and its own arguments (e.g. `-RDH`). */
+/**
+ * `show`'s arguments: the view and its own arguments (`ndctl -RDH`, `sysfs
+ * region0/size`), and the options, which may come before or after the view.
+ */
 function splitShow(args: string[]): { options: string[]; view: string[] } {
+  const options = [args[0]];
+  const view: string[] = [];
   for (let i = 1; i < args.length; i++) {
     const arg = args[i];
-    if (arg.startsWith("-")) {
-      const name = arg.replace(/^--?/, "").split("=")[0];
-      const spec = (OPTIONS as Record<string, { type: string }>)[name];
-      if (spec?.type === "string" && !arg.includes("=")) i++;
-      continue;
+    const name = arg.startsWith("--") ? arg.slice(2).split("=")[0] : undefined;
+    const spec = name === undefined
+      ? undefined
+      : (OPTIONS as Record<string, { type: string }>)[name];
+    if (spec || arg === "-h" || (view.length === 0 && arg.startsWith("-"))) {
+      options.push(arg);
+      if (spec?.type === "string" && !arg.includes("=") && i + 1 < args.length) {
+        options.push(args[++i]);
+      }
+    } else {
+      view.push(arg);
     }
-    return { options: args.slice(0, i), view: args.slice(i) };
   }
-  return { options: args, view: [] };
+  return { options, view };
 }
 
 /**
@@ -214,8 +251,18 @@ async function dispatch(args: string[], out: Output): Promise<number> {
   const split = args[0] === "show" ? splitShow(args) : { options: args, view: [] };
   const { values, positionals } = parse(split.options);
   const [command, ...rest] = positionals;
+  if (values.version) {
+    out.print(versionText());
+    return 0;
+  }
+  if (command === "help" && rest.length > 0) {
+    noExtra("help", rest.slice(1));
+    out.print(commandHelp(rest[0]));
+    return 0;
+  }
   if (values.help || command === undefined || command === "help") {
-    out.print(usage());
+    const known = command !== undefined && command !== "help" && COMMANDS.includes(command);
+    out.print(known ? commandHelp(command) : usage());
     return 0;
   }
   // The swarm is the sim runtime's own: it reads --runtime and --seed itself.
@@ -235,7 +282,9 @@ async function dispatch(args: string[], out: Output): Promise<number> {
   }
   switch (command) {
     case "demo":
-      return await demo(out, values.json === true, start);
+      noExtra("demo", rest);
+      onlyOptions("demo", values, ["kernel", "hypervisor"]);
+      return await demo(out, values, start);
     case "scenario":
       return await scenario(rest, values, config, out, start);
     case "matrix":
@@ -264,7 +313,8 @@ async function dispatch(args: string[], out: Output): Promise<number> {
       return await swarmCommand(rest, values, out, (message) => new UsageError(message));
     default:
       throw new UsageError(
-        `unknown command "${command}"; accepted: demo, scenario, matrix, show, help, swarm, powerloss, crash`,
+        `unknown command "${command}"; accepted: demo, scenario, matrix, show, help, swarm, ` +
+          `powerloss, crash (deno run mod.ts help)`,
       );
   }
 }
@@ -285,10 +335,15 @@ function onlyOptions(command: string, values: Values, accepted: string[]): void 
   }
 }
 
-async function demo(out: Output, json: boolean, start: StartOptions): Promise<number> {
+async function demo(out: Output, values: Values, start: StartOptions): Promise<number> {
+  const json = values.json === true;
+  const hypervisor = parsePersonality(values.hypervisor);
+  const kernels = values.kernel === undefined
+    ? KERNEL_VERSIONS
+    : [parseKernelVersion(values.kernel)];
   const reports = [];
-  for (const kernel of KERNEL_VERSIONS) {
-    const report = await runKexecStory({ kernel, start });
+  for (const kernel of kernels) {
+    const report = await runKexecStory({ kernel, hypervisor, start });
     reports.push(report);
     if (!json) out.print(formatKexecStory(report));
   }
@@ -305,8 +360,26 @@ async function scenario(
 ): Promise<number> {
   const [name, ...extra] = rest;
   if (name === undefined || name === "list") {
-    for (const s of listScenarios()) out.print(`${s.name.padEnd(16)} ${s.summary}`);
+    noExtra("scenario list", extra);
+    onlyOptions("scenario list", values, []);
+    const list = listScenarios();
+    if (values.json) {
+      out.print(toJsonText(list.map(({ name, summary, options }) => ({ name, summary, options }))));
+      return 0;
+    }
+    for (const s of list) out.print(`${s.name.padEnd(16)} ${s.summary}`);
+    out.print("files:           scenario run <file.json> (see scenarios/files/)");
     return 0;
+  }
+  if (name === "run") {
+    onlyOptions("scenario run", values, []);
+    return await scenarioFileCommand(
+      extra,
+      values.json === true,
+      out,
+      start,
+      (message) => new UsageError(message),
+    );
   }
   noExtra(`scenario ${name}`, extra);
   const s = getScenario(name);
@@ -317,7 +390,7 @@ async function scenario(
   }
   const result = await s.run({ ...values, lpars, config, start });
   out.print(values.json ? toJsonText(result.json) : result.text);
-  return 0;
+  return result.ok === false ? 1 : 0;
 }
 
 async function matrix(
@@ -397,9 +470,12 @@ async function show(
       break;
   }
   const json = values.json === true;
-  const notRunning = lpar.state === "shut down" || lpar.state === "not activated";
-  if (what === "ndctl") {
-    const value = notRunning ? [] : await lpar.ndctlJson(ndctlFlags);
+  // No running kernel, no ndctl and no /sys to read: say so, never a blank line.
+  const note = notRunningNote(lpar, what);
+  if (note !== undefined && (what === "ndctl" || what === "sysfs")) {
+    out.print(json ? toJsonText({ lpar: lpar.name, state: lpar.state, [what]: null }) : note);
+  } else if (what === "ndctl") {
+    const value = await lpar.ndctlJson(ndctlFlags);
     out.print(json ? toJsonText(value) : formatNdctl(value));
   } else if (what === "sysfs") {
     const text = await lpar.sysfs(args[0]);

@@ -8,7 +8,7 @@
  * @module
  */
 import { ChannelStopped } from "../channel/guest_port.ts";
-import { type AddressTranslator, type DaxFence, DaxMemory, type ScmMemory } from "./dax.ts";
+import type { DaxAccess } from "../core/dax.ts";
 import type { DtNode } from "./device_tree.ts";
 import {
   type DriverOverrides,
@@ -30,10 +30,8 @@ import { hcall, type Task } from "./task.ts";
 export interface GuestPlatform {
   /** The partition's name (for messages). */
   name: string;
-  /** Its page table. */
-  pageTable: AddressTranslator;
-  /** Brackets DAX copies so a release can wait for those in flight (threads). */
-  daxFence?: DaxFence;
+  /** Its loads and stores to SCM, which the hypervisor translates and checks. */
+  dax: DaxAccess;
   /** The partition's real memory, shared with the hypervisor (optional). */
   realMemory?: ArrayBufferLike;
   /** The machine's clock in ns. */
@@ -95,7 +93,7 @@ function panicNow(kernel: GuestKernel, reason: string): void {
 /** One partition's guest state and control plane. */
 export class GuestHost {
   readonly #platform: GuestPlatform;
-  readonly #dax: DaxMemory;
+  readonly #dax: DaxAccess;
   #kernel?: GuestKernel;
   /** A kernel acted on the panic request; the panic() call that follows has nothing to do. */
   #panicServed = false;
@@ -103,20 +101,7 @@ export class GuestHost {
   /** A partition with no kernel yet. */
   constructor(platform: GuestPlatform) {
     this.#platform = platform;
-    this.#dax = new DaxMemory(platform.pageTable, platform.daxFence);
-  }
-
-  /**
-   * Makes a DRC's SCM reachable by DAX (the DRC was assigned to this LPAR);
-   * `counters` are the hypervisor's media counters DAX accesses count into.
-   */
-  attachScm(drc: number, memory: ScmMemory, counters?: BigInt64Array): void {
-    this.#dax.attach(drc, memory, counters);
-  }
-
-  /** Forgets a DRC's SCM (the DRC was taken away). */
-  detachScm(drc: number): void {
-    this.#dax.detach(drc);
+    this.#dax = platform.dax;
   }
 
   /** Boots a kernel (the previous one, if any, must be halted or panicked). */
@@ -316,7 +301,7 @@ export class GuestHost {
   *flush(key: string | number): Task<string> {
     const r = this.#region(key, 0, 0);
     // The cache write-back of the range comes first (the pmem flush); then the provider's.
-    this.#dax.writeBack(r.dimm.drcIndex);
+    this.#dax.writeBack?.(r.start, Number(r.size));
     const flush = r.flush;
     if (!flush) return "none";
     return rcName(yield* this.#inKernel(flush()));

@@ -7,6 +7,7 @@ import type { StartOptions } from "../actors/managed_system.ts";
 import { type Personality } from "../core/types.ts";
 import { KERNEL_VERSIONS, parseKernelVersion } from "../guest/papr_scm/mod.ts";
 import { formatKexecStory, type KexecMode, runKexecStory } from "./kexec.ts";
+import { formatContention, runContention } from "./contention.ts";
 import { registerScenario, type ScenarioOptions } from "./registry.ts";
 
 /** Checks a `--hypervisor` value; undefined stays undefined (the configuration decides). */
@@ -52,34 +53,17 @@ registerScenario(story(
   "boot, write a pattern, shut down (the hypervisor releases), activate again",
 ));
 
-/** What scenarios/contention.ts (engineer C's) exports. */
-interface ContentionModule {
-  runContention(options: Record<string, unknown>): Promise<unknown>;
-  formatContention(report: unknown): string;
-}
-
 registerScenario({
   name: "contention",
-  summary: "N LPARs share DRCs and bind at once; --lpars N",
-  options: ["lpars", "kernel", "hypervisor", "config", "runtime", "seed"],
+  summary: "N LPARs share DRCs and bind at once; --lpars N (default 8)",
+  // Its own system of N LPARs on PowerVM: no --config, --lpar or --hypervisor.
+  options: ["lpars", "kernel", "runtime", "seed"],
   async run(options: ScenarioOptions) {
-    // Loaded when run, so the other scenarios work without it.
-    const specifier = "./contention.ts";
-    let mod: ContentionModule;
-    try {
-      mod = await import(specifier) as ContentionModule;
-    } catch (error) {
-      throw new Error(
-        `the contention scenario is not available: ${(error as Error).message.split("\n")[0]}`,
-      );
-    }
-    const report = await mod.runContention({
-      lpars: options.lpars,
+    const report = await runContention({
+      lpars: options.lpars ?? 8,
       kernel: options.kernel === undefined ? undefined : parseKernelVersion(options.kernel),
-      hypervisor: parsePersonality(options.hypervisor),
-      config: options.config,
-      start: options.start,
+      start: options.start as StartOptions | undefined,
     });
-    return { text: mod.formatContention(report), json: report };
+    return { text: formatContention(report), json: report };
   },
 });

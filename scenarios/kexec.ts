@@ -125,7 +125,15 @@ export async function runKexecStory(options: KexecStoryOptions): Promise<KexecSt
   };
   const hypervisor = options.hypervisor ?? config.hypervisor?.personality ?? "powervm";
   const lparName = options.lpar ?? config.lpars[0]?.name;
-  const lparConfig = config.lpars.find((l) => l.name === lparName) ?? config.lpars[0];
+  const lparConfig = config.lpars.find((l) => l.name === lparName);
+  if (!lparConfig) {
+    // Never another LPAR than the one asked for.
+    throw new RangeError(
+      `lpar ${JSON.stringify(options.lpar)}: no such LPAR; ${
+        options.config ? "the configuration has" : "without --config the story has"
+      }: ${config.lpars.map((l) => l.name).join(", ")}`,
+    );
+  }
   const kernel = options.kernel ?? lparConfig?.kernel ?? "5.4";
   const nextKernel = options.nextKernel ?? kernel;
   await using system = await ManagedSystem.start({
@@ -143,7 +151,7 @@ export async function runKexecStory(options: KexecStoryOptions): Promise<KexecSt
   } else {
     await lpar.boot();
   }
-  const regionsBefore = await lpar.ndctlJson();
+  const regionsBefore = await lpar.ndctlJson({ regions: true });
   const before = await lpar.regions();
   if (before.length > 0) {
     await lpar.write(before[0].dev, 0, data);
@@ -178,7 +186,7 @@ export async function runKexecStory(options: KexecStoryOptions): Promise<KexecSt
     hypervisor,
     mode,
     regionsBefore,
-    regionsAfter: await lpar.ndctlJson(),
+    regionsAfter: await lpar.ndctlJson({ regions: true }),
     oldKernelTail,
     dmesg: report.dmesg,
     hcalls,

@@ -11,7 +11,7 @@
  * full evicts its oldest line, which then goes where a write-back would.
  * @module
  */
-import type { ScmMemory } from "../guest/dax.ts";
+import type { ScmMemory } from "../core/dax.ts";
 import type { DurableDrc } from "./types.ts";
 
 /** Bytes per cache line: the unit that is durable or not. */

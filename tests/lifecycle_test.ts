@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { BIND_ANY_ADDR, OP, UNBIND_SCOPE } from "../abi/hcalls.ts";
 import { ManagedSystem } from "../actors/managed_system.ts";
+import { lparControl } from "../actors/lpar.ts";
 import { startSim, workerTest } from "./worker_test.ts";
 import { setTimeout as delay } from "node:timers/promises";
 
@@ -192,7 +193,7 @@ workerTest(
     const [a, b] = system.lpars;
     await a.boot();
     await b.boot();
-    await a.partition.crashForTest("simulated bug");
+    await lparControl(a).partition.crashForTest("simulated bug");
     // The error arrives on a later tick; wait for it (bounded).
     while (!system.errors.length) await delay(5); // the watchdog ends a hang
     await assert.rejects(() => a.dmesg(), /LPAR a worker failed: .*simulated bug/);
@@ -217,7 +218,7 @@ workerTest(
     const [a, b] = system.lpars;
     await a.boot();
     assert.equal((await system.bindings()).length, 4);
-    await a.partition.crashForTest("simulated bug");
+    await lparControl(a).partition.crashForTest("simulated bug");
     while (a.state !== "crashed") await delay(5); // the watchdog ends a hang
     assert.equal(a.state, "crashed");
     // The hypervisor released what it held (bounded wait for the release to land).
@@ -244,7 +245,7 @@ workerTest("lifecycle (threads): a crashed LPAR can be activated again directly"
   });
   const a = system.lpars[0];
   await a.boot();
-  await a.partition.crashForTest("simulated bug");
+  await lparControl(a).partition.crashForTest("simulated bug");
   while (a.state !== "crashed") await delay(5); // the watchdog ends a hang
   await assert.rejects(a.kexec(), /LPAR a is crashed; kexec needs a running or panicked kernel/);
   const report = await a.boot();

@@ -13,8 +13,8 @@
 import type { HypervisorConfig } from "../../actors/hypervisor_actor.ts";
 import { guestMemoryOver } from "../../core/guest_memory.ts";
 import { HypervisorCore } from "../../core/hypervisor.ts";
-import type { LparId, Mapping, MediaCounters } from "../../core/types.ts";
-import type { AddressTranslator, ScmMemory } from "../../guest/dax.ts";
+import { DaxEngine, type ScmMemory } from "../../core/dax.ts";
+import type { LparId } from "../../core/types.ts";
 import { GuestHost } from "../../guest/host.ts";
 import type { DriverOverrides, KernelCosts } from "../../guest/kernel.ts";
 import type { PlparResult } from "../../guest/task.ts";
@@ -86,7 +86,6 @@ interface Lpar {
 
 interface Drc {
   memory: ScmMemory;
-  counters: BigInt64Array;
 }
 
 /**
@@ -121,27 +120,6 @@ function hexList(values: readonly bigint[]): string {
   return out;
 }
 
-/** A partition's page table: the core's mappings, re-read when they change. */
-class CoreMappings implements AddressTranslator {
-  readonly #core: HypervisorCore;
-  readonly #lpar: LparId;
-  #version = -1;
-  #list: Mapping[] = [];
-  constructor(core: HypervisorCore, lpar: LparId) {
-    this.#core = core;
-    this.#lpar = lpar;
-  }
-  translate(address: bigint, length: number): Mapping | undefined {
-    const version = this.#core.mapVersion(this.#lpar);
-    if (version !== this.#version) {
-      this.#version = version;
-      this.#list = this.#core.mappings(this.#lpar);
-    }
-    const end = address + BigInt(length);
-    return this.#list.find((m) => m.base <= address && end <= m.base + m.size);
-  }
-}
-
 /** The one-thread machine. */
 export class SimRuntime implements Runtime {
   readonly kind = "sim";
@@ -157,6 +135,7 @@ export class SimRuntime implements Runtime {
   readonly #budget: PageBudget;
   readonly #lpars = new Map<LparId, Lpar>();
   readonly #drcs = new Map<number, Drc>();
+  readonly #dax: DaxEngine;
   readonly #records = new TraceBuffer();
   /** With a store: the nvdimms' durability (cache model, power-on, power loss). */
   readonly #persistence?: Persistence;
@@ -195,9 +174,10 @@ export class SimRuntime implements Runtime {
         now: () => BigInt(Math.round(this.scheduler.now)),
         random64: () => tokens.random64(),
         guestMemory: guestMemoryOver((lpar) => this.#lpars.get(lpar)?.realMemory),
-        media: (drc) => this.#media(drc),
+        media: (drc) => this.#dax.media(drc),
       },
     });
+    this.#dax = new DaxEngine(this.core, (drc) => this.#drcs.get(drc)?.memory);
     this.scheduler = new Scheduler(
       new SeededRandom(options.seed, 2),
       (lpar, opcode, args) => this.#hcall(lpar, opcode, args),
@@ -233,21 +213,8 @@ export class SimRuntime implements Runtime {
     this.#tracer?.(record);
   }
 
-  #media(drc: number): MediaCounters {
-    const counters = this.#drcs.get(drc)?.counters;
-    return counters
-      ? { reads: BigInt.asUintN(64, counters[0]), writes: BigInt.asUintN(64, counters[1]) }
-      : { reads: 0n, writes: 0n };
-  }
-
   #check(): void {
     if (this.#failure !== undefined) throw new Error(`hypervisor failed: ${this.#failure}`);
-  }
-
-  #drc(index: number): Drc {
-    const drc = this.#drcs.get(index);
-    if (!drc) throw new RangeError(`no drc 0x${index.toString(16)}`);
-    return drc;
   }
 
   /** The hypervisor's control plane: the core's operations, answered at once. */
@@ -266,10 +233,7 @@ export class SimRuntime implements Runtime {
           if (this.#persistence) return this.#powerOn(spec);
           this.core.addDrc(spec);
           const size = Number(spec.blockSize) * spec.blocks;
-          this.#drcs.set(spec.index, {
-            memory: new SparseScm(size, this.#budget),
-            counters: new BigInt64Array(2),
-          });
+          this.#drcs.set(spec.index, { memory: new SparseScm(size, this.#budget) });
         }),
       assign: (drc, lpar) => now(() => this.core.assign(drc, lpar)),
       unassign: (drc, lpar) => now(() => this.core.unassign(drc, lpar)),
@@ -284,7 +248,7 @@ export class SimRuntime implements Runtime {
       setFlushFailure: (drc, failing) => now(() => this.core.setFlushFailure(drc, failing)),
       bindings: () => now(() => this.core.bindings()),
       invariants: () => now(() => this.core.invariants()),
-      media: (drc) => now(() => this.#media(drc)),
+      media: (drc) => now(() => this.#dax.media(drc)),
       traceStart: () => now(() => this.#records.start()),
       traceTake: () => now(() => this.#records.take()),
       injectFailure: (reason) => now(() => this.#fail(reason)),
@@ -300,7 +264,7 @@ export class SimRuntime implements Runtime {
       persistenceFailedCount: on.persistenceFailedCount,
     });
     this.core.state.drcs.get(spec.index)!.metadata.set(on.label);
-    this.#drcs.set(spec.index, { memory: on.memory, counters: new BigInt64Array(2) });
+    this.#drcs.set(spec.index, { memory: on.memory });
     return on.persistenceFailedCount;
   }
 
@@ -351,7 +315,7 @@ export class SimRuntime implements Runtime {
     };
     lpar.host = new GuestHost({
       name,
-      pageTable: new CoreMappings(this.core, id),
+      dax: this.#dax.accessFor(id),
       realMemory: lpar.realMemory,
       clock: () => this.scheduler.now,
       takePanicRequest: () => {
@@ -397,13 +361,10 @@ export class SimRuntime implements Runtime {
       guest,
       failed,
       requestPanic: () => void (lpar.panicRequested = true),
-      attachScm: (drc) =>
-        submit(() => {
-          const { memory, counters } = this.#drc(drc);
-          lpar.host.attachScm(drc, memory, counters);
-        }),
       crashForTest: (message) =>
         Promise.reject(new Error(`the sim runtime has no worker to crash (${message})`)),
+      misbehaveForTest: () =>
+        Promise.reject(new Error("the sim runtime has no worker to turn hostile")),
       stop: (reason) => partition.stop(reason),
     };
     return Promise.resolve(handle);
