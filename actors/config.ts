@@ -383,7 +383,7 @@ export function resolveNvdimm(
 export function resolveConfig(value: unknown, runtime: RuntimeKind = "threads"): ResolvedConfig {
   const root = object("config", value);
   checkKeys("config", root, ["description", "hypervisor", "guest", "lpars", "storage"]);
-  const storage = resolveStorage(root.storage, runtime);
+  const storage = resolveStorage(root.storage);
   if (root.description !== undefined && typeof root.description !== "string") {
     fail("config.description", root.description, "a string");
   }
@@ -521,20 +521,13 @@ export function resolveConfig(value: unknown, runtime: RuntimeKind = "threads"):
   return resolved;
 }
 
-/** Checks `config.storage`: `{ dir }`, on the sim runtime only. */
-function resolveStorage(value: unknown, runtime: RuntimeKind): StorageConfig | undefined {
+/** Checks `config.storage`: `{ dir }`. */
+function resolveStorage(value: unknown): StorageConfig | undefined {
   if (value === undefined) return undefined;
   const o = object("config.storage", value);
   checkKeys("config.storage", o, ["dir"]);
   if (typeof o.dir !== "string" || o.dir === "" || o.dir.length > 4096) {
     fail("config.storage.dir", o.dir, "a path to a directory (1 to 4096 characters)");
-  }
-  if (runtime === "threads") {
-    throw new ConfigError(
-      "config.storage: durable state is kept by the sim runtime only (the threads runtime's " +
-        "SCM is a SharedArrayBuffer with no cache model yet); run with --runtime sim " +
-        '(StartOptions runtime: "sim") or leave storage out',
-    );
   }
   return { dir: o.dir };
 }

@@ -14,9 +14,14 @@ import {
   DAX_READ,
   DAX_REFUSED,
   DAX_WRITE,
+  DAX_WRITEBACK,
 } from "../channel/layout.ts";
 import { Dispatcher, type DispatcherOptions } from "../channel/dispatcher.ts";
-import { DaxEngine, DenseScm, MachineCheck } from "../core/dax.ts";
+import { DaxEngine, DenseScm, MachineCheck, type ScmMemory } from "../core/dax.ts";
+import { FileStore } from "../storage/file_store.ts";
+import { Persistence, type PowerLossReport } from "../storage/persistence.ts";
+import { parsePowerLossMode, type PowerLossMode } from "../storage/power_loss.ts";
+import { SeededRandom } from "../runtime/sim/random.ts";
 import { HypervisorCore, seededEnv } from "../core/hypervisor.ts";
 import { guestMemoryOver } from "../core/guest_memory.ts";
 import type {
@@ -43,8 +48,14 @@ export interface HypervisorConfig {
   dispatcher?: Partial<DispatcherOptions>;
   /** How long a flush takes to complete (hypervisor time, ns). */
   flushLatencyNs?: bigint;
-  /** Seed for continue-tokens. */
+  /** Seed for continue-tokens (and for which lines a power loss keeps). */
   seed?: number;
+  /**
+   * Durable state in this directory (storage/file_store.ts), opened and
+   * locked by the hypervisor's thread: stores go through the cache model and
+   * become durable at the region's flush.
+   */
+  storageDir?: string;
 }
 
 /**
@@ -72,7 +83,10 @@ export class HypervisorActor {
   readonly core: HypervisorCore;
   readonly #doorbell = createDoorbell();
   readonly #dispatcher: Dispatcher;
-  readonly #scm = new Map<number, DenseScm>();
+  readonly #scm = new Map<number, ScmMemory>();
+  /** With a storage directory: the nvdimms' durability. */
+  readonly #persistence?: Persistence;
+  readonly #lossRandom: SeededRandom;
   readonly #dax: DaxEngine;
   readonly #lpars = new Map<LparId, LparSlot>();
   readonly #trace = new TraceBuffer();
@@ -94,6 +108,10 @@ export class HypervisorActor {
       },
     });
     this.#dax = new DaxEngine(this.core, (drc) => this.#scm.get(drc));
+    this.#lossRandom = new SeededRandom(config.seed ?? 1, 3);
+    if (config.storageDir !== undefined) {
+      this.#persistence = new Persistence(FileStore.open(config.storageDir));
+    }
     this.#dispatcher = new Dispatcher(
       this.#doorbell,
       (l, o, a) => this.#hcall(l, o, a),
@@ -110,6 +128,13 @@ export class HypervisorActor {
   #hcall(lpar: LparId, opcode: number, args: readonly bigint[]): HcallResult {
     const result = this.core.hcallRegisters(lpar, opcode, args);
     if (this.#trace.on) this.#trace.record(lpar, opcode, result.rc);
+    // A label write is durable before the guest sees its answer; a completed flush commits.
+    this.#persistence?.afterHcall(
+      opcode,
+      args,
+      result.rc,
+      (drc) => this.core.state.drcs.get(drc)?.metadata,
+    );
     return result;
   }
 
@@ -123,6 +148,10 @@ export class HypervisorActor {
   #daxRequest(lpar: LparId, kind: number, args: readonly bigint[]): HcallResult {
     const slot = this.#lpars.get(lpar);
     const [address, count, whole] = args;
+    if (kind === DAX_WRITEBACK && slot && count <= BigInt(Number.MAX_SAFE_INTEGER)) {
+      // Only what this LPAR has mapped in the range is written back.
+      return { rc: this.#dax.writeBack(lpar, address, Number(count)), rets: NO_RETS as bigint[] };
+    }
     if (
       !slot || (kind !== DAX_READ && kind !== DAX_WRITE) || count > BigInt(DAX_BUFFER_BYTES) ||
       whole > BigInt(Number.MAX_SAFE_INTEGER)
@@ -157,11 +186,44 @@ export class HypervisorActor {
     if (this.#failure) throw new Error(`hypervisor failed: ${this.#failure.message}`);
   }
 
-  /** Creates an nvdimm and its SCM memory. */
-  createDrc(spec: DrcSpec): void {
+  /**
+   * Creates an nvdimm and its SCM memory; with durable state, powers it on
+   * from the store and returns its `ibm,persistence-failed-count`.
+   */
+  createDrc(spec: DrcSpec): number | void {
     this.#check();
+    if (this.#persistence) {
+      const on = this.#persistence.powerOn(spec);
+      this.core.addDrc({
+        ...spec,
+        health: on.health,
+        persistenceFailedCount: on.persistenceFailedCount,
+      });
+      this.core.state.drcs.get(spec.index)!.metadata.set(on.label);
+      this.#scm.set(spec.index, on.memory);
+      return on.persistenceFailedCount;
+    }
     this.core.addDrc(spec);
     this.#scm.set(spec.index, new DenseScm(new ArrayBuffer(Number(spec.blockSize) * spec.blocks)));
+  }
+
+  /**
+   * Power is lost: what was not durable survives as `mode` (else the seed)
+   * chooses; the serve loop stops (the managed system stops the rest).
+   */
+  powerLoss(mode?: PowerLossMode): PowerLossReport {
+    this.#check();
+    if (!this.#persistence) {
+      throw new Error(
+        "powerLoss needs durable state: start the system with storage: { dir } (--state DIR)",
+      );
+    }
+    const report = this.#persistence.powerLoss(
+      this.#lossRandom,
+      mode === undefined ? undefined : parsePowerLossMode(mode),
+    );
+    this.#dispatcher.stop();
+    return report;
   }
 
   /** What a DRC's media counters read now (loads and stores in cache lines). */
@@ -218,6 +280,7 @@ export class HypervisorActor {
   setHealth(drc: number, bitmap: bigint): void {
     this.#check();
     this.core.setHealth(drc, bitmap);
+    this.#persistence?.setHealth(drc, this.core.state.drcs.get(drc)!.health);
   }
 
   /** Fault injection: flushes requested on the DRC end in H_HARDWARE while `failing`. */
@@ -250,6 +313,9 @@ export class HypervisorActor {
   async stop(): Promise<void> {
     this.#dispatcher.stop();
     await this.#running;
+    // An orderly stop writes caches back; a failed hypervisor loses them.
+    if (this.#failure) this.#persistence?.kill();
+    else this.#persistence?.powerOff();
   }
 
   /**

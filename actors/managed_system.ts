@@ -175,6 +175,7 @@ function hypervisorConfig(resolved: ResolvedConfig, seed: number): HypervisorCon
     },
     flushLatencyNs: ms(hypervisor.flushLatencyMs),
     seed,
+    ...(resolved.storage ? { storageDir: resolved.storage.dir } : {}),
   };
 }
 
@@ -296,11 +297,9 @@ export class ManagedSystem {
   async powerLoss(mode?: PowerLossMode): Promise<PowerLossReport> {
     if (mode !== undefined) mode = parsePowerLossMode(mode);
     const runtime = this.#runtime;
-    if (!(runtime instanceof SimRuntime)) {
-      throw new RangeError("powerLoss: durable state is kept by the sim runtime only");
-    }
     if (this.#stopped) throw new Error("powerLoss: the managed system was stopped");
-    const report = runtime.powerLoss(mode);
+    if (!runtime.powerLoss) throw new RangeError("powerLoss: this runtime keeps no durable state");
+    const report = await runtime.powerLoss(mode);
     const lost = report.drcs.filter((d) => d.lostLines > 0).map((d) => hex(d.drc));
     this.#event(
       `power lost (${report.mode}): ${
@@ -340,10 +339,14 @@ export class ManagedSystem {
     };
     const hvConfig = hypervisorConfig(resolved, seed);
     if (options.store && kind !== "sim") {
-      throw new RangeError("StartOptions store: durable state is kept by the sim runtime only");
+      throw new RangeError(
+        "StartOptions store: a store object lives in this thread; on the threads runtime the " +
+          "hypervisor's thread keeps durable state in storage.dir",
+      );
     }
+    // On threads the hypervisor's thread opens (and locks) the directory itself.
     const store = options.store ??
-      (resolved.storage ? FileStore.open(resolved.storage.dir) : undefined);
+      (resolved.storage && kind === "sim" ? FileStore.open(resolved.storage.dir) : undefined);
     let runtime: Runtime;
     try {
       runtime = kind === "sim"

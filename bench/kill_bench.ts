@@ -1,6 +1,7 @@
 /**
  * The kill benchmark (`deno task bench:kill`, `--kills N`, `--seed N`,
- * `--json`): runs bench/kill_workload.ts with `--state DIR` and kills it
+ * `--runtime sim|threads` of the child, `--json`): runs
+ * bench/kill_workload.ts with `--state DIR` and kills it
  * with SIGKILL at a seeded random moment (50 to 400 ms after it is ready),
  * N times. After each kill a system is powered on on the same directory in
  * this process and checked:
@@ -32,6 +33,12 @@ function option(name: string, fallback: number): number {
 const kills = option("kills", 100);
 const seed = option("seed", 1);
 const json = Deno.args.includes("--json");
+const runtimeAt = Deno.args.indexOf("--runtime");
+const runtime = runtimeAt < 0 ? "sim" : Deno.args[runtimeAt + 1];
+if (runtime !== "sim" && runtime !== "threads") {
+  console.error(`--runtime ${runtime}: expected sim or threads`);
+  Deno.exit(2);
+}
 const random = new SeededRandom(seed, 11);
 const dir = Deno.makeTempDirSync({ prefix: "kill-bench-" });
 const child = new URL("./kill_workload.ts", import.meta.url).pathname;
@@ -57,6 +64,8 @@ async function runAndKill(from: number, delayMs: number): Promise<string[]> {
       dir,
       "--from",
       String(from),
+      "--runtime",
+      runtime,
     ],
     stdout: "piped",
     stderr: "piped",
@@ -192,6 +201,7 @@ for (let kill = 1; kill <= kills; kill++) {
 const summary = {
   kills,
   seed,
+  runtime,
   seconds: Math.round((performance.now() - started) / 100) / 10,
   recordsFlushed: flushedThrough + 1,
   recordsChecked: rounds.reduce((n, r) => n + r.recordsChecked, 0),
@@ -208,7 +218,7 @@ Deno.removeSync(dir, { recursive: true });
 if (json) console.log(JSON.stringify({ ...summary, rounds }, null, 2));
 else {
   console.log(
-    `${summary.kills} kills in ${summary.seconds} s: ${summary.recordsFlushed} records flushed, ` +
+    `${summary.kills} kills (${runtime}) in ${summary.seconds} s: ${summary.recordsFlushed} records flushed, ` +
       `${summary.recordsChecked} record checks, ${summary.flushedBytesLost} flushed bytes lost; ` +
       `${summary.killsWithLoss} kills lost unflushed lines and the count rose ${summary.countRaises} ` +
       `times (final ${summary.finalCount}); ${summary.killsBetweenSteps} kills between steps ` +

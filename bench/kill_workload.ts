@@ -11,6 +11,7 @@
  * lines to 1,024 lines from 1 MiB. It runs until killed.
  *
  * Usage: deno run --allow-read --allow-write bench/kill_workload.ts --state DIR --from N
+ *        [--runtime sim|threads]
  * @module
  */
 import { ManagedSystem } from "../actors/managed_system.ts";
@@ -19,8 +20,11 @@ import { KILL_CONFIG, record, scratch, SCRATCH_AT, SLOT_AT } from "./kill_layout
 const args = Deno.args;
 const dir = args[args.indexOf("--state") + 1];
 const from = Number(args[args.indexOf("--from") + 1] ?? 0);
-if (!dir || !Number.isSafeInteger(from) || from < 0) {
-  console.error("usage: kill_workload.ts --state DIR --from N");
+const runtime = args.includes("--runtime") ? args[args.indexOf("--runtime") + 1] : "sim";
+if (
+  !dir || !Number.isSafeInteger(from) || from < 0 || (runtime !== "sim" && runtime !== "threads")
+) {
+  console.error("usage: kill_workload.ts --state DIR --from N [--runtime sim|threads]");
   Deno.exit(2);
 }
 const encoder = new TextEncoder();
@@ -29,7 +33,7 @@ const say = (line: string) => {
   for (let done = 0; done < bytes.length;) done += Deno.stdout.writeSync(bytes.subarray(done));
 };
 
-const system = await ManagedSystem.start(KILL_CONFIG(dir), { runtime: "sim" });
+const system = await ManagedSystem.start(KILL_CONFIG(dir), { runtime });
 const lpar = system.lpars[0];
 await lpar.boot();
 say("ready");

@@ -10,7 +10,7 @@
 import { ARG_COUNT, RET_COUNT } from "../abi/hcalls.ts";
 import { type DaxAccess, MachineCheck } from "../core/dax.ts";
 import type { GuestPort } from "./guest_port.ts";
-import { DAX_BUFFER_BYTES, DAX_FAULT, DAX_READ, DAX_WRITE } from "./layout.ts";
+import { DAX_BUFFER_BYTES, DAX_FAULT, DAX_READ, DAX_WRITE, DAX_WRITEBACK } from "./layout.ts";
 
 /** DAX over the channel. */
 export class ChannelDax implements DaxAccess {
@@ -50,6 +50,16 @@ export class ChannelDax implements DaxAccess {
       this.#copy(DAX_WRITE, address + BigInt(done), n, done === 0 ? bytes.length : 0, address);
       done += n;
     } while (done < bytes.length);
+  }
+
+  writeBack(address: bigint, length: number): number {
+    const args = this.#args;
+    args[0] = address;
+    args[1] = BigInt(length);
+    args[2] = 0n;
+    const rc = this.#port.request(DAX_WRITEBACK, args, this.#rets);
+    if (rc < 0) throw new Error(`DAX write-back refused by the hypervisor (r3 ${rc})`);
+    return rc;
   }
 
   #copy(kind: number, at: bigint, n: number, whole: number, start: bigint): void {

@@ -44,6 +44,11 @@ export const KIND_HCALL = 0;
 export const DAX_READ = 1;
 /** Request kind: store r5 bytes from the bounce buffer at logical address r4 (r6 as for read). */
 export const DAX_WRITE = 2;
+/**
+ * Request kind: the cache write-back of r5 bytes from logical address r4
+ * (the kernel's pmem flush of a region; see storage/cpu_cache.ts). No bytes pass.
+ */
+export const DAX_WRITEBACK = 3;
 /** r3 of a DAX access that touched unmapped memory (a machine check). */
 export const DAX_FAULT = -1;
 /** r3 of a DAX request the hypervisor cannot take (bad kind or length). */

@@ -267,12 +267,19 @@ async function dispatch(args: string[], out: Output): Promise<number> {
   }
   // The swarm is the sim runtime's own: it reads --runtime and --seed itself.
   // Durable state, power loss and crash exploration are the sim runtime's.
-  const simOnly = command === "crash" || command === "powerloss" || values.state !== undefined;
-  const start = command === "swarm" ? {} : startOptions(values, simOnly ? "sim" : undefined);
-  if (simOnly && start.runtime !== "sim") {
+  // Crash exploration is the sim runtime's; powerloss runs there unless told otherwise.
+  const implied = command === "crash" || command === "powerloss" ? "sim" : undefined;
+  const start = command === "swarm" ? {} : startOptions(values, implied);
+  if (command === "crash" && start.runtime !== "sim") {
     throw new UsageError(
-      `${values.state !== undefined ? "--state" : command} needs the sim runtime ` +
-        "(durable state is kept there); leave --runtime out or give --runtime sim",
+      "crash needs the sim runtime (it records and replays seeded runs); leave --runtime out " +
+        "or give --runtime sim",
+    );
+  }
+  if (command === "powerloss" && start.runtime === "threads" && values.state === undefined) {
+    throw new UsageError(
+      "powerloss on the threads runtime needs --state DIR (its hypervisor keeps durable state " +
+        "in files); give --state or leave --runtime out",
     );
   }
   let config = values.config === undefined ? undefined : await loadConfigFile(values.config);

@@ -7,6 +7,8 @@
 import * as Comlink from "npm:comlink@^4.4.2";
 import { PANIC, RESP, STOP } from "../channel/layout.ts";
 import type { HypervisorActor, HypervisorConfig } from "../actors/hypervisor_actor.ts";
+import type { PowerLossReport } from "../storage/persistence.ts";
+import type { PowerLossMode } from "../storage/power_loss.ts";
 import { spawnWorker, terminateWorker } from "../actors/workers.ts";
 import type { hypervisorBoot } from "../workers/hypervisor_worker.ts";
 import type { LparWorker } from "../workers/lpar_worker.ts";
@@ -99,6 +101,11 @@ export class ThreadsRuntime implements Runtime {
 
   clock(): number {
     return (performance.now() - this.#origin) * 1e6;
+  }
+
+  /** Power is lost at the hypervisor (durable state in its storage directory). */
+  powerLoss(mode?: PowerLossMode): Promise<PowerLossReport> {
+    return this.#hv.powerLoss(mode);
   }
 
   async startPartition(

@@ -9,6 +9,8 @@
 import type { BlockBinding, DrcSpec, LparId, MediaCounters } from "../core/types.ts";
 import type { GuestHost } from "../guest/host.ts";
 import type { Task } from "../guest/task.ts";
+import type { PowerLossReport } from "../storage/persistence.ts";
+import type { PowerLossMode } from "../storage/power_loss.ts";
 
 /** The runtimes a managed system can run on. */
 export const RUNTIMES = ["threads", "sim"] as const;
@@ -131,6 +133,11 @@ export interface Runtime {
   startPartition(id: LparId, name: string, onError: (message: string) => void): Promise<
     PartitionHandle
   >;
+  /**
+   * With durable state: power is lost (see `ManagedSystem.powerLoss`); the
+   * hypervisor stops serving and the managed system stops the rest.
+   */
+  powerLoss?(mode?: PowerLossMode): PowerLossReport | Promise<PowerLossReport>;
   /** Stops the hypervisor; `failed` is true when it already failed. */
   stop(failed: boolean): Promise<void>;
 }

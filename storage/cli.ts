@@ -32,8 +32,8 @@ export async function runPowerLoss(options: {
     ? undefined
     : parsePowerLossMode(options.mode);
   const config = options.config ?? POWERLOSS_DEFAULT;
-  const start: StartOptions = { ...options.start, runtime: "sim" };
-  if (!config.storage && !start.store) start.store = new MemoryStore();
+  const start: StartOptions = { ...options.start, runtime: options.start.runtime ?? "sim" };
+  if (!config.storage && !start.store && start.runtime === "sim") start.store = new MemoryStore();
   const print = options.print ?? (() => {});
   const ndctl = async (system: ManagedSystem) =>
     await system.lpars[0].ndctlJson({ dimms: true, health: true });

@@ -166,11 +166,33 @@ withDir("corrupt or truncated state files are refused, naming the file", async (
   );
 });
 
-Deno.test("storage is refused on the threads runtime with what to do", async () => {
+withDir("threads: the hypervisor's thread keeps durable state in the directory", async (dir) => {
+  {
+    const system = await ManagedSystem.start(config(dir));
+    const lpar = system.lpar("lpar1");
+    await lpar.boot();
+    await lpar.write("region0", 0, new TextEncoder().encode("flushed"));
+    assert.equal(await lpar.flush("region0"), "none");
+    await lpar.write("region0", 4096, new Uint8Array([9]));
+    assert.equal((await lpar.writeLabel("nmem0", 0, new Uint8Array([5]))).rc, 0);
+    const report = await system.powerLoss("none");
+    assert.deepEqual(report.drcs, [{ drc: 0x44100002, unflushedLines: 1, lostLines: 1 }]);
+  }
+  await using system = await ManagedSystem.start(config(dir));
+  const lpar = system.lpar("lpar1");
+  await lpar.boot();
+  assert.equal(new TextDecoder().decode(await lpar.read("region0", 0, 7)), "flushed");
+  assert.equal((await lpar.read("region0", 4096, 1))[0], 0);
+  assert.deepEqual([...(await lpar.readLabel("nmem0", 0, 1)).data!], [5]);
+  assert.equal(await lpar.papr("nmem0", "dirty_shutdown"), "1\n");
+  // The directory is the running hypervisor's: a second system is refused.
   await assert.rejects(
-    () => ManagedSystem.start(config("./x")),
-    /config.storage: durable state is kept by the sim runtime only.*--runtime sim/,
+    () => ManagedSystem.start(config(dir), { runtime: "sim" }),
+    /in use by another running system/,
   );
+});
+
+Deno.test("config.storage is checked", async () => {
   await assert.rejects(
     () =>
       ManagedSystem.start({ ...config("./x"), storage: { dir: 3 } } as never, { runtime: "sim" }),

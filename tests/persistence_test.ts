@@ -267,16 +267,16 @@ Deno.test("the count is the power-on's: kexec and reboot keep it, DLPAR keeps th
   }
 });
 
-Deno.test("durable state is refused on the threads runtime", async () => {
+Deno.test("threads: a store object cannot cross to the hypervisor's thread; no storage, no power loss", async () => {
   await assert.rejects(
     () => ManagedSystem.start(config(), { store: new MemoryStore() }),
-    /StartOptions store: durable state is kept by the sim runtime only/,
+    /StartOptions store: a store object lives in this thread; .* keeps durable state in storage.dir/,
   );
   const system = await ManagedSystem.start(config());
   try {
     await assert.rejects(
       () => system.powerLoss(),
-      /powerLoss: durable state is kept by the sim runtime only/,
+      /powerLoss needs durable state: .*storage: \{ dir \}/,
     );
   } finally {
     await system.stop();
