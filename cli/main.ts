@@ -82,7 +82,7 @@ export function usage(): string {
     "                              sim: one thread, seeded scheduler, virtual time",
     "  --seed <n>                  seed of the sim runtime (default 1): same seed, same output",
     "  --state <dir>               (show, powerloss) keep the nvdimms' durable state in sparse",
-    "                              files in <dir> (sim runtime; created if missing)",
+    "                              files in <dir> (created if missing)",
     "  --version                   the version",
   ].join("\n");
 }
