@@ -20,6 +20,8 @@ import type {
 } from "../core/types.ts";
 import type { TraceRecord, TraceTaken } from "../runtime/types.ts";
 import { TraceBuffer } from "../runtime/trace_buffer.ts";
+import { HypervisorSpans } from "../trace/hypervisor_spans.ts";
+import { sharedClockNs, type SpanRecording, type SpansTaken } from "../trace/types.ts";
 
 /** Bytes of real memory each LPAR gets for buffers the hypervisor writes (1 MiB). */
 export const REAL_MEMORY_BYTES = 1 << 20;
@@ -37,6 +39,8 @@ export interface HypervisorConfig {
   flushLatencyNs?: bigint;
   /** Seed for continue-tokens. */
   seed?: number;
+  /** Record a timeline (hcall spans, counters) on the shared clock from the start. */
+  spans?: SpanRecording;
 }
 
 /** What an LPAR's worker needs to issue hcalls. */
@@ -65,6 +69,7 @@ export class HypervisorActor {
   readonly #media = new Map<number, BigInt64Array>();
   readonly #lpars = new Map<LparId, LparSlot>();
   readonly #trace = new TraceBuffer();
+  readonly #spans?: HypervisorSpans;
   #mappingsSeen = 0;
   #failure?: Error;
   #running?: Promise<void>;
@@ -88,6 +93,14 @@ export class HypervisorActor {
       (l, o, a) => this.#hcall(l, o, a),
       config.dispatcher,
     );
+    const spans = config.spans;
+    if (spans) {
+      this.#spans = new HypervisorSpans(
+        this.core,
+        spans.limit,
+        () => sharedClockNs(spans.originMs),
+      );
+    }
   }
 
   /** Starts serving hcalls (returns at once; the loop runs until stop()). */
@@ -96,8 +109,12 @@ export class HypervisorActor {
   }
 
   #hcall(lpar: LparId, opcode: number, args: readonly bigint[]): HcallResult {
+    const start = this.#spans?.now();
     const result = this.core.hcallRegisters(lpar, opcode, args);
     if (this.#trace.on) this.#trace.record(lpar, opcode, result.rc);
+    if (start !== undefined) {
+      this.#spans!.hcall(lpar, opcode, args, result, start, this.#spans!.now());
+    }
     // One number to compare per hcall; page tables only when bindings changed.
     if (this.core.mappingsVersion !== this.#mappingsSeen) this.#refreshChanged();
     return result;
@@ -146,6 +163,7 @@ export class HypervisorActor {
     this.core.addDrc(spec);
     this.#scm.set(spec.index, new SharedArrayBuffer(Number(spec.blockSize) * spec.blocks));
     this.#media.set(spec.index, new BigInt64Array(new SharedArrayBuffer(MEDIA_COUNTER_BYTES)));
+    this.#spans?.drcCreated(spec);
   }
 
   /** A DRC's media counters buffer, which the LPARs it is assigned to count into. */
@@ -183,13 +201,16 @@ export class HypervisorActor {
     this.#check();
     this.#dispatcher.detach(lpar);
     this.#lpars.delete(lpar);
-    return this.core.releaseLpar(lpar);
+    const released = this.core.releaseLpar(lpar);
+    this.#spans?.bindingsMayHaveChanged();
+    return released;
   }
 
   /** Assigns a DRC to an LPAR. */
   assign(drc: number, lpar: LparId): void {
     this.#check();
     this.core.assign(drc, lpar);
+    this.#spans?.lparSeen(lpar);
   }
 
   /** A DRC's SCM memory, handed to the worker of an LPAR it is assigned to (and no other). */
@@ -217,6 +238,7 @@ export class HypervisorActor {
   }
 
   #afterControl(lpar: LparId): void {
+    this.#spans?.bindingsMayHaveChanged();
     const slot = this.#lpars.get(lpar);
     if (!slot) return;
     this.#refreshPageTable(lpar, slot);
@@ -243,6 +265,7 @@ export class HypervisorActor {
   setHealth(drc: number, bitmap: bigint): void {
     this.#check();
     this.core.setHealth(drc, bitmap);
+    this.#spans?.healthSet(drc, bitmap);
   }
 
   /** Fault injection: flushes requested on the DRC end in H_HARDWARE while `failing`. */
@@ -269,6 +292,11 @@ export class HypervisorActor {
   /** Stops recording and returns what was recorded, and how many records were dropped. */
   traceTake(): TraceTaken {
     return this.#trace.take();
+  }
+
+  /** The timeline recorded since the start or the last take (empty when not recording). */
+  spansTake(): SpansTaken {
+    return this.#spans?.take() ?? { spans: [], counters: [], dropped: 0, countersDropped: 0 };
   }
 
   /** Stops the serve loop; returns once it has ended. */

@@ -9,6 +9,7 @@
 import type { BlockBinding, DrcSpec, LparId, MediaCounters } from "../core/types.ts";
 import type { GuestHost } from "../guest/host.ts";
 import type { Task } from "../guest/task.ts";
+import type { HcallSpan, SpansTaken } from "../trace/types.ts";
 
 /** The runtimes a managed system can run on. */
 export const RUNTIMES = ["threads", "sim"] as const;
@@ -84,6 +85,11 @@ export interface HypervisorControl {
   traceStart(): Promise<void>;
   /** Stops recording and returns the records. */
   traceTake(): Promise<TraceTaken>;
+  /**
+   * The timeline recorded since the start (or the last take), when the
+   * runtime was started with span recording; empty otherwise.
+   */
+  spansTake(): Promise<SpansTaken>;
   /** Test-only: fails the hypervisor as a crash of its serve loop would. */
   injectFailure(reason: string): Promise<void>;
 }
@@ -98,6 +104,12 @@ export interface PartitionHandle {
   requestPanic(): void;
   /** Hands the DRC's SCM (and media counters) to the partition. */
   attachScm(drc: number): Promise<void>;
+  /**
+   * The hcalls as the guest saw them (threads, when recording spans): issue
+   * to answer on the shared clock, in order, and how many were dropped.
+   * Undefined where the hypervisor's spans are the guest's too (sim).
+   */
+  guestSpans?(): Promise<{ spans: HcallSpan[]; dropped: number }>;
   /** Test-only: ends the partition's runtime with an uncaught error, as a simulator bug would. */
   crashForTest(message: string): Promise<void>;
   /** Stops the partition for good: pending and later calls fail with `reason`. */

@@ -30,6 +30,8 @@ import { SeededRandom } from "./random.ts";
 import { PageBudget, SparseScm } from "./sparse_scm.ts";
 import { Scheduler, SimPartition } from "./scheduler.ts";
 import { TraceHash } from "./trace_hash.ts";
+import { HypervisorSpans } from "../../trace/hypervisor_spans.ts";
+import type { SpanRecording } from "../../trace/types.ts";
 
 /** Bytes of real memory each simulated partition has for hypervisor buffers. */
 export const SIM_REAL_MEMORY_BYTES = 64 * 1024;
@@ -58,6 +60,8 @@ export interface SimOptions {
   drivers?: DriverOverrides;
   /** Hears every trace record as it is folded into the hash (one line each). */
   tracer?: (record: string) => void;
+  /** Records a timeline (hcall spans and counters) on the virtual clock. */
+  spans?: SpanRecording;
 }
 
 interface Lpar {
@@ -141,6 +145,7 @@ export class SimRuntime implements Runtime {
   readonly #lpars = new Map<LparId, Lpar>();
   readonly #drcs = new Map<number, Drc>();
   readonly #records = new TraceBuffer();
+  readonly #spans?: HypervisorSpans;
   #pumping = false;
   /** A call finished since the clock last jumped: its caller may still ask the next one. */
   #answered = false;
@@ -174,6 +179,9 @@ export class SimRuntime implements Runtime {
       new SeededRandom(options.seed, 2),
       (lpar, opcode, args) => this.#hcall(lpar, opcode, args),
     );
+    if (options.spans) {
+      this.#spans = new HypervisorSpans(this.core, options.spans.limit, () => this.scheduler.now);
+    }
     this.hypervisor = this.#control();
   }
 
@@ -187,6 +195,8 @@ export class SimRuntime implements Runtime {
     const result: PlparResult = { rc: answer.rc, rets: [...answer.rets] };
     const elapsedNs = HCALL_NS + Number(this.core.takeElapsedNs());
     if (this.#records.on) this.#records.record(lpar, opcode, result.rc);
+    const now = this.scheduler.now;
+    this.#spans?.hcall(lpar, opcode, args, result, now, now + elapsedNs);
     this.#trace(
       `${this.scheduler.now} ${lpar} h${opcode.toString(16)} ${hexList(args)} ` +
         `${result.rc} ${hexList(result.rets)}`,
@@ -235,21 +245,40 @@ export class SimRuntime implements Runtime {
             memory: new SparseScm(size, this.#budget),
             counters: new BigInt64Array(2),
           });
+          this.#spans?.drcCreated(spec);
         }),
-      assign: (drc, lpar) => now(() => this.core.assign(drc, lpar)),
-      unassign: (drc, lpar) => now(() => this.core.unassign(drc, lpar)),
-      releaseLpar: (lpar) => now(() => this.core.releaseLpar(lpar)),
+      assign: (drc, lpar) =>
+        now(() => {
+          this.core.assign(drc, lpar);
+          this.#spans?.lparSeen(lpar);
+        }),
+      unassign: (drc, lpar) => now(() => this.#changed(this.core.unassign(drc, lpar))),
+      releaseLpar: (lpar) => now(() => this.#changed(this.core.releaseLpar(lpar))),
       // A sim partition has no runtime of its own to die; releasing is all there is.
-      detachLpar: (lpar) => now(() => this.core.releaseLpar(lpar)),
-      setHealth: (drc, bitmap) => now(() => this.core.setHealth(drc, bitmap)),
+      detachLpar: (lpar) => now(() => this.#changed(this.core.releaseLpar(lpar))),
+      setHealth: (drc, bitmap) =>
+        now(() => {
+          this.core.setHealth(drc, bitmap);
+          this.#spans?.healthSet(drc, bitmap);
+        }),
       setFlushFailure: (drc, failing) => now(() => this.core.setFlushFailure(drc, failing)),
       bindings: () => now(() => this.core.bindings()),
       invariants: () => now(() => this.core.invariants()),
       media: (drc) => now(() => this.#media(drc)),
       traceStart: () => now(() => this.#records.start()),
       traceTake: () => now(() => this.#records.take()),
+      spansTake: () =>
+        now(() =>
+          this.#spans?.take() ?? { spans: [], counters: [], dropped: 0, countersDropped: 0 }
+        ),
       injectFailure: (reason) => now(() => this.#fail(reason)),
     };
+  }
+
+  /** A control operation released bindings: the counters see it. */
+  #changed(released: number): number {
+    this.#spans?.bindingsMayHaveChanged();
+    return released;
   }
 
   #fail(reason: string): void {
