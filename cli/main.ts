@@ -22,6 +22,10 @@ import { toJsonText } from "../scenarios/json.ts";
 import { formatMatrix, runMatrix } from "../scenarios/matrix.ts";
 import { getScenario, listScenarios } from "../scenarios/registry.ts";
 import { SWARM_USAGE, swarmCommand } from "../swarm/cli.ts";
+import { sessionFor, writeTraceFiles } from "./trace_output.ts";
+import { ProgressBar, showsProgress, terminalSink } from "./progress.ts";
+import { writeMatrixReport } from "../report/html.ts";
+import { TraceSession } from "../trace/session.ts";
 
 /** Raised for a bad command line; the message says what is accepted. */
 export class UsageError extends Error {
@@ -50,6 +54,7 @@ export function usage(): string {
     "       dmesg                              the kernel log",
     "       bindings                           the hypervisor's binding table",
     "       events                             what the managed system did",
+    "       trace                              the LPAR's hcalls as ftrace prints them",
     ...SWARM_USAGE,
     "  help                        this text",
     "",
@@ -65,6 +70,9 @@ export function usage(): string {
     `  --runtime <${RUNTIMES.join("|")}>     threads (default): a worker per LPAR, real time;`,
     "                              sim: one thread, seeded scheduler, virtual time",
     "  --seed <n>                  seed of the sim runtime (default 1): same seed, same output",
+    "  --trace <file.json>         write a Perfetto trace of every system run (ui.perfetto.dev)",
+    "  --ftrace <file.txt>         write the guests' hcalls as hcall_entry/hcall_exit lines",
+    "  --report <file.html>        (matrix, swarm) write one HTML page: the table and timelines",
   ].join("\n");
 }
 
@@ -93,11 +101,14 @@ const OPTIONS = {
   replay: { type: "string" },
   "shrink-to": { type: "string" },
   merge: { type: "string" },
+  trace: { type: "string" },
+  ftrace: { type: "string" },
+  report: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
 /** Options every command takes. */
-const COMMON = ["json", "help", "runtime", "seed"];
+const COMMON = ["json", "help", "runtime", "seed", "trace", "ftrace"];
 
 /** `--runtime` and `--seed`, checked. */
 function startOptions(values: Values): StartOptions {
@@ -149,7 +160,7 @@ function parse(args: string[]) {
   return { values, positionals };
 }
 
-const VIEWS = ["ndctl", "sysfs", "dmesg", "bindings", "events"];
+const VIEWS = ["ndctl", "sysfs", "dmesg", "bindings", "events", "trace"];
 const THEN = ["kexec", "panic", "reboot", "shutdown"];
 
 /** `show`'s arguments: options, then the view and its own arguments (e.g. `-RDH`). */
@@ -203,24 +214,33 @@ async function dispatch(args: string[], out: Output): Promise<number> {
     out.print(usage());
     return 0;
   }
+  if (values.report !== undefined && command !== "matrix" && command !== "swarm") {
+    throw new UsageError(`--report goes with matrix or swarm, not ${command}`);
+  }
   // The swarm is the sim runtime's own: it reads --runtime and --seed itself.
-  const start = command === "swarm" ? {} : startOptions(values);
+  const trace = sessionFor(values);
+  const start = command === "swarm" ? {} : { ...startOptions(values), trace };
   const config = values.config === undefined ? undefined : await loadConfigFile(values.config);
-  switch (command) {
-    case "demo":
-      return await demo(out, values.json === true, start);
-    case "scenario":
-      return await scenario(rest, values, config, out, start);
-    case "matrix":
-      return await matrix(rest, values, config, out, start);
-    case "show":
-      return await show(split.view, values, config, out, start);
-    case "swarm":
-      return await swarmCommand(rest, values, out, (message) => new UsageError(message));
-    default:
-      throw new UsageError(
-        `unknown command "${command}"; accepted: demo, scenario, matrix, show, help, swarm`,
-      );
+  try {
+    switch (command) {
+      case "demo":
+        return await demo(out, values.json === true, start);
+      case "scenario":
+        return await scenario(rest, values, config, out, start);
+      case "matrix":
+        return await matrix(rest, values, config, out, start);
+      case "show":
+        return await show(split.view, values, config, out, start);
+      case "swarm":
+        return await swarmCommand(rest, values, out, (message) => new UsageError(message), trace);
+      default:
+        throw new UsageError(
+          `unknown command "${command}"; accepted: demo, scenario, matrix, show, help, swarm`,
+        );
+    }
+  } finally {
+    // Written even when the run failed: the trace is how to see why.
+    if (trace) await writeTraceFiles(trace, values, out.error ?? console.error);
   }
 }
 
@@ -283,15 +303,25 @@ async function matrix(
   start: StartOptions,
 ): Promise<number> {
   noExtra("matrix", rest);
-  onlyOptions("matrix", values, ["kernel", "hypervisor", "config"]);
+  onlyOptions("matrix", values, ["kernel", "hypervisor", "config", "report"]);
   const hypervisor = parsePersonality(values.hypervisor);
+  const json = values.json === true;
+  let bar: ProgressBar | undefined;
   const result = await runMatrix({
     kernels: values.kernel === undefined ? undefined : [parseKernelVersion(values.kernel)],
     hypervisors: hypervisor === undefined ? undefined : [hypervisor],
     config,
     start,
+    onRow: (done, total) => {
+      bar ??= new ProgressBar("matrix", total, showsProgress(json) ? terminalSink() : undefined);
+      bar.tick("", done);
+    },
   });
-  out.print(values.json ? toJsonText(result) : formatMatrix(result));
+  bar?.clear();
+  out.print(json ? toJsonText(result) : formatMatrix(result));
+  if (values.report !== undefined && start.trace) {
+    await writeMatrixReport(values.report, result, start.trace);
+  }
   return 0;
 }
 
@@ -318,6 +348,7 @@ async function show(
   if (values.then !== undefined && !THEN.includes(values.then)) {
     throw new UsageError(`--then ${JSON.stringify(values.then)}: accepted: ${THEN.join(", ")}`);
   }
+  if (what === "trace" && !start.trace) start = { ...start, trace: new TraceSession() };
   if (what !== "ndctl" && what !== "sysfs" && args.length) {
     throw new UsageError(`show ${what}: unexpected argument "${args[0]}"`);
   }
@@ -362,6 +393,11 @@ async function show(
   } else if (what === "dmesg") {
     const lines = await lpar.dmesg();
     out.print(json ? toJsonText(lines) : lines.join("\n"));
+  } else if (what === "trace") {
+    // The timeline is handed over when the system stops.
+    await system.stop();
+    const text = start.trace!.ftrace({ lpar: lpar.name });
+    out.print(json ? toJsonText(text.split("\n")) : text);
   } else if (what === "bindings") {
     const table = await system.bindings();
     out.print(
