@@ -1,0 +1,308 @@
+/**
+ * Timeline traces: the Perfetto trace-event JSON has the fields the format
+ * requires, slices nest per track, every flow joins one LPAR hcall to one
+ * hypervisor slice, the sim gives the same bytes for the same seed, limits
+ * end in a truncation marker, and the ftrace lines print as the kernel's
+ * powerpc hcall tracepoints do.
+ */
+import assert from "node:assert/strict";
+import { ManagedSystem } from "../actors/managed_system.ts";
+import { runKexecStory } from "../scenarios/kexec.ts";
+import { MAX_TRACE_SYSTEMS, TraceSession } from "../trace/session.ts";
+import { ftraceSeconds, unsignedRetval } from "../trace/ftrace.ts";
+import { BoundedLog } from "../runtime/trace_buffer.ts";
+import { workerTest } from "./worker_test.ts";
+
+// deno-lint-ignore no-explicit-any
+type Event = Record<string, any>;
+
+/** Parses a trace and checks what every event of each phase must carry. */
+export function checkTrace(json: string): Event[] {
+  const trace = JSON.parse(json);
+  assert.ok(Array.isArray(trace.traceEvents), "traceEvents is an array");
+  const events: Event[] = trace.traceEvents;
+  for (const e of events) {
+    assert.equal(typeof e.name, "string", `name: ${JSON.stringify(e)}`);
+    assert.equal(typeof e.ph, "string");
+    assert.ok(Number.isInteger(e.pid), `pid: ${JSON.stringify(e)}`);
+    if (e.ph === "M") {
+      assert.ok(["process_name", "thread_name", "process_sort_index", "thread_sort_index"]
+        .includes(e.name));
+      assert.equal(typeof e.args, "object");
+      continue;
+    }
+    assert.ok(typeof e.ts === "number" && e.ts >= 0, `ts: ${JSON.stringify(e)}`);
+    if (e.ph === "X") {
+      assert.ok(typeof e.dur === "number" && e.dur >= 0, `dur: ${JSON.stringify(e)}`);
+      assert.ok(Number.isInteger(e.tid));
+      assert.equal(typeof e.cat, "string");
+    } else if (e.ph === "s" || e.ph === "f") {
+      assert.ok(Number.isInteger(e.id) && Number.isInteger(e.tid));
+      if (e.ph === "f") assert.equal(e.bp, "e");
+    } else if (e.ph === "C") {
+      assert.equal(typeof e.args, "object");
+      for (const v of Object.values(e.args)) assert.equal(typeof v, "number");
+    } else {
+      assert.equal(e.ph, "i", `unexpected phase ${e.ph}`);
+    }
+  }
+  return events;
+}
+
+/** Whole ns of a µs value (ts and dur come from whole ns). */
+const ns = (us: number) => Math.round(us * 1000);
+
+/** Slices on one track must nest: each starts after the last ended or ends inside it. */
+export function checkNesting(events: Event[]): void {
+  const tracks = new Map<string, Event[]>();
+  for (const e of events.filter((e) => e.ph === "X")) {
+    const key = `${e.pid}/${e.tid}`;
+    tracks.set(key, [...(tracks.get(key) ?? []), e]);
+  }
+  for (const [key, slices] of tracks) {
+    slices.sort((a, b) => ns(a.ts) - ns(b.ts) || ns(b.dur) - ns(a.dur));
+    const open: number[] = [];
+    for (const s of slices) {
+      const start = ns(s.ts), end = ns(s.ts) + ns(s.dur);
+      while (open.length && open[open.length - 1] <= start) open.pop();
+      if (open.length) {
+        assert.ok(
+          end <= open[open.length - 1],
+          `track ${key}: ${s.name} at ${s.ts} overlaps its enclosing slice without nesting`,
+        );
+      }
+      open.push(end);
+    }
+  }
+}
+
+/** Each flow id: one start on an LPAR's hcall slice, one end on a hypervisor slice. */
+export function checkFlows(events: Event[]): number {
+  const byId = new Map<number, Event[]>();
+  for (const e of events.filter((e) => e.ph === "s" || e.ph === "f")) {
+    byId.set(e.id, [...(byId.get(e.id) ?? []), e]);
+  }
+  const slices = events.filter((e) => e.ph === "X");
+  const enclosing = (e: Event) =>
+    slices.find((s) =>
+      s.pid === e.pid && s.tid === e.tid && ns(s.ts) <= ns(e.ts) &&
+      ns(e.ts) <= ns(s.ts) + ns(s.dur)
+    );
+  for (const [id, pair] of byId) {
+    assert.deepEqual(pair.map((e) => e.ph).sort(), ["f", "s"], `flow ${id}: one s and one f`);
+    const from = enclosing(pair.find((e) => e.ph === "s")!);
+    const to = enclosing(pair.find((e) => e.ph === "f")!);
+    assert.ok(from && from.cat === "hcall", `flow ${id} starts on an LPAR's hcall slice`);
+    assert.ok(to && to.cat === "hypervisor", `flow ${id} ends on a hypervisor slice`);
+    assert.equal(from.name, to.name, `flow ${id} joins one hcall`);
+  }
+  return byId.size;
+}
+
+async function kexecTrace(seed: number, runtime: "sim" | "threads" = "sim") {
+  const trace = new TraceSession();
+  await runKexecStory({
+    kernel: "5.3",
+    start: { runtime, seed: runtime === "sim" ? seed : undefined, trace },
+  });
+  return trace;
+}
+
+workerTest(
+  "trace: a sim kexec story's Perfetto trace, its tracks, slices, flows, counters",
+  async (t) => {
+    const trace = await kexecTrace(7);
+    const events = checkTrace(trace.perfetto());
+    await t.step("a process for the hypervisor and one per LPAR, with named tracks", () => {
+      const names = events.filter((e) => e.name === "process_name").map((e) => e.args.name);
+      assert.deepEqual(names, ["hypervisor (powervm)", "lpar1"]);
+      const threads = events.filter((e) => e.name === "thread_name").map((e) => e.args.name);
+      assert.deepEqual(threads.sort(), ["hcalls", "kernel", "serving lpar1"]);
+    });
+    await t.step("hcalls are slices named by the hcall, with registers and rc by name", () => {
+      const hcalls = events.filter((e) => e.ph === "X" && e.cat === "hcall");
+      assert.ok(hcalls.length > 5);
+      for (const h of hcalls) {
+        assert.match(h.name, /^H_SCM_/);
+        assert.match(h.args.rc, /^H_/);
+        assert.match(h.args.in.r4, /^0x[0-9a-f]+$/);
+        assert.equal(Object.keys(h.args.out).length, 9);
+      }
+      const overlap = hcalls.find((h) => h.args.rc === "H_OVERLAP");
+      assert.ok(overlap, "5.3 meets H_OVERLAP after the kexec");
+      assert.equal(overlap.name, "H_SCM_BIND_MEM");
+      assert.equal(overlap.args["rc value"], -68);
+      assert.match(overlap.args["continue-token in"], /^0x/);
+      assert.ok(hcalls.some((h) => h.name === "H_SCM_UNBIND_ALL"));
+    });
+    await t.step("every slice nests on its track; every hcall has its flow", () => {
+      checkNesting(events);
+      const flows = checkFlows(events);
+      const hcalls = events.filter((e) => e.ph === "X" && e.cat === "hcall").length;
+      const served = events.filter((e) => e.ph === "X" && e.cat === "hypervisor").length;
+      assert.equal(flows, hcalls);
+      assert.equal(served, hcalls);
+    });
+    await t.step("life-cycle operations are slices on the kernel track", () => {
+      const ops = events.filter((e) => e.cat === "lifecycle").map((e) => e.name);
+      assert.deepEqual(ops, ["boot", "kexec"]);
+    });
+    await t.step(
+      "counters: bound blocks fall to 0 slice by slice at the unbind-all, then come back",
+      () => {
+        const bound = events.filter((e) => e.name === "0x44100002 bound blocks").map((e) =>
+          e.args.value
+        );
+        // Bound and unbound a slice of 16 blocks at a time (powervm's default slices).
+        assert.deepEqual(bound, [0, 16, 32, 40, 24, 8, 0, 16, 32, 40]);
+        assert.ok(events.some((e) => e.name === "0x44100002 health" && e.args.UNARMED === 0));
+        assert.ok(events.some((e) => e.name === "0x44100002 persistence-failed count"));
+      },
+    );
+    assert.deepEqual(trace.truncation(), []);
+  },
+);
+
+workerTest("trace: the same seed gives a byte-identical trace", async () => {
+  const a = (await kexecTrace(11)).perfetto();
+  const b = (await kexecTrace(11)).perfetto();
+  assert.equal(a, b);
+  const c = new TraceSession();
+  {
+    await using system = await ManagedSystem.start({
+      lpars: ["a", "b", "c"].map((name) => ({
+        name,
+        kernel: "5.4",
+        nvdimms: [{ drc: "0x44200000", blocks: 8 }],
+      })),
+    }, { runtime: "sim", seed: 5, trace: c });
+    await Promise.all(system.lpars.map((l) => l.boot()));
+  }
+  const d = new TraceSession();
+  {
+    await using system = await ManagedSystem.start({
+      lpars: ["a", "b", "c"].map((name) => ({
+        name,
+        kernel: "5.4",
+        nvdimms: [{ drc: "0x44200000", blocks: 8 }],
+      })),
+    }, { runtime: "sim", seed: 5, trace: d });
+    await Promise.all(system.lpars.map((l) => l.boot()));
+  }
+  const contended = c.perfetto();
+  assert.equal(contended, d.perfetto());
+  const events = checkTrace(contended);
+  checkNesting(events);
+  checkFlows(events);
+});
+
+workerTest("trace: threads runtime, one shared clock: nesting and flows hold", async () => {
+  const trace = await kexecTrace(1, "threads");
+  const events = checkTrace(trace.perfetto());
+  checkNesting(events);
+  const flows = checkFlows(events);
+  assert.equal(flows, events.filter((e) => e.ph === "X" && e.cat === "hcall").length);
+  // The guest's view of each hcall (issue to answer) holds the hypervisor's serving of it.
+  const system = trace.systems[0];
+  assert.equal(system.runtime, "threads");
+  assert.equal(system.guests.get(1)!.spans.length, system.hypervisor.spans.length);
+  for (let i = 0; i < system.hypervisor.spans.length; i++) {
+    const g = system.guests.get(1)!.spans[i], h = system.hypervisor.spans[i];
+    assert.equal(g.opcode, h.opcode);
+    assert.ok(g.start <= h.start && h.end <= g.end, `hcall ${i}: served within its call`);
+  }
+});
+
+workerTest("trace: limits end in a clear truncation marker, not growth", async (t) => {
+  const trace = new TraceSession({ maxHcalls: 3 });
+  await runKexecStory({ kernel: "5.3", start: { runtime: "sim", trace } });
+  const json = trace.perfetto();
+  const events = checkTrace(json);
+  assert.equal(events.filter((e) => e.ph === "X" && e.cat === "hcall").length, 3);
+  const marker = events.find((e) => e.ph === "i");
+  assert.match(
+    marker!.name,
+    /^TRACE TRUNCATED: .*hcall records dropped \(at most 3 kept per side\)/,
+  );
+  assert.deepEqual(JSON.parse(json).otherData.truncated, trace.truncation());
+  await t.step("bad limits are refused, naming what is accepted", () => {
+    assert.throws(
+      () => new TraceSession({ maxHcalls: 0 }),
+      /maxHcalls 0: expected a whole number from 1/,
+    );
+    assert.throws(() => new TraceSession({ maxHcalls: 1.5 }), RangeError);
+    assert.throws(() => new BoundedLog(-1), /trace limit -1: expected a whole number from 0/);
+  });
+  await t.step("past MAX_TRACE_SYSTEMS systems run untraced, and the trace says so", () => {
+    const s = new TraceSession();
+    for (let i = 0; i < MAX_TRACE_SYSTEMS; i++) {
+      s.open(undefined, "sim", "powervm", () => 0)!.finish();
+    }
+    assert.equal(s.open(undefined, "sim", "powervm", () => 0), undefined);
+    assert.equal(s.untraced, 1);
+    assert.match(s.truncation().at(-1)!, /1 systems ran untraced \(at most 1000 per trace\)/);
+  });
+});
+
+workerTest("trace: panic, kdump, DLPAR and health show as slices and counters", async () => {
+  const trace = new TraceSession();
+  {
+    await using system = await ManagedSystem.start({
+      lpars: [{
+        name: "lpar1",
+        kernel: "5.4",
+        nvdimms: [{ drc: "0x44100002", blocks: 4 }],
+        supervision: { onPanic: "kdump" },
+      }],
+    }, { runtime: "sim", seed: 2, trace });
+    const lpar = system.lpar("lpar1");
+    await lpar.boot();
+    await lpar.panic();
+    await system.dlparAdd("lpar1", { drc: "0x44100003", blocks: 2 });
+    await system.setHealth(0x44100003, ["SHUTDOWN_DIRTY"]);
+    await system.dlparRemove("lpar1", 0x44100003);
+    await lpar.shutdown();
+  }
+  const events = checkTrace(trace.perfetto());
+  checkNesting(events);
+  const ops = events.filter((e) => e.cat === "lifecycle").map((e) => e.name);
+  assert.deepEqual(ops.sort(), [
+    "DLPAR add",
+    "DLPAR remove",
+    "boot",
+    "kdump (supervisor)",
+    "panic",
+    "shutdown",
+  ]);
+  assert.ok(events.some((e) => e.name === "0x44100003 health" && e.args.SHUTDOWN_DIRTY === 1));
+  const bound = events.filter((e) => e.name === "0x44100002 bound blocks").map((e) => e.args.value);
+  assert.equal(bound.at(-1), 0, "shutdown releases every block");
+});
+
+workerTest(
+  "ftrace: hcall_entry and hcall_exit lines as the powerpc tracepoints print them",
+  async () => {
+    const trace = await kexecTrace(7);
+    const lines = trace.ftrace().split("\n");
+    assert.match(lines[0], /^# tracer: nop \(lpar1\)$/);
+    const events = lines.filter((l) => !l.startsWith("#"));
+    for (const line of events) {
+      assert.match(
+        line,
+        /^ +lpar1-1 +\[000\] \.\.\.\. +\d+\.\d{6}: hcall_(entry: opcode=\d+|exit: opcode=\d+ retval=\d+)$/,
+      );
+    }
+    assert.ok(
+      events.some((l) => l.endsWith("hcall_exit: opcode=1004 retval=18446744073709551548")),
+    );
+    assert.ok(
+      events.some((l) => l.endsWith("hcall_entry: opcode=1020")),
+      "H_SCM_UNBIND_ALL is 0x3FC",
+    );
+    assert.equal(events.length % 2, 0);
+    assert.equal(trace.ftrace({ lpar: "nosuch" }), "");
+    assert.equal(unsignedRetval(-68), "18446744073709551548");
+    assert.equal(unsignedRetval(9900), "9900");
+    assert.equal(ftraceSeconds(5_114_000_123), "5.114000");
+  },
+);
