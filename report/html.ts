@@ -20,7 +20,7 @@ export const MAX_TIMELINE_HCALLS = 600;
 /** Most table rows on one page; the rest are counted. */
 export const MAX_REPORT_ROWS = 5000;
 
-const MARK = 6;
+const MARK = 12;
 const LANE = 26;
 const LEFT = 110;
 
@@ -57,8 +57,20 @@ export function timelineSvg(system: SystemTrace): string {
   marks.sort((a, b) => a.start - b.start || a.lane - b.lane);
   const shown = marks.slice(0, MAX_TIMELINE_HCALLS);
   const lanes = Math.max(1, system.lpars.length);
-  const width = LEFT + Math.max(1, shown.length) * MARK + 40;
-  const height = 24 + lanes * LANE + 10;
+  // Operations' markers: several at one place (a panic, then its kdump) get a label row each.
+  const markers: Array<{ op: SystemTrace["ops"][number]; index: number; row: number }> = [];
+  const rowsAt = new Map<number, number>();
+  for (const op of system.ops) {
+    if (!MARKED_OPS.test(op.name)) continue;
+    let index = shown.findIndex((m) => m.start >= op.start);
+    if (index < 0) index = shown.length;
+    const row = rowsAt.get(index) ?? 0;
+    rowsAt.set(index, row + 1);
+    markers.push({ op, index, row });
+  }
+  const top = 14 + 12 * Math.max(1, ...rowsAt.values());
+  const width = LEFT + Math.max(1, shown.length) * MARK + 90;
+  const height = top + lanes * LANE + 10;
   const parts: string[] = [];
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="${width}" ` +
@@ -66,37 +78,33 @@ export function timelineSvg(system: SystemTrace): string {
       `aria-label="${escapeHtml(`timeline of ${system.label}`)}">`,
   );
   system.lpars.forEach(({ name }, lane) => {
-    const y = 24 + lane * LANE;
+    const y = top + lane * LANE;
     parts.push(
       `<text class="lane" x="4" y="${y + 15}">${escapeHtml(name)}</text>`,
       `<line class="lane" x1="${LEFT}" y1="${y + LANE - 2}" x2="${width - 10}" ` +
         `y2="${y + LANE - 2}"/>`,
     );
   });
-  const laneOf = new Map(system.lpars.map(({ name }, lane) => [name, lane]));
   // An operation's marker stands before the first hcall issued at or after its start.
-  for (const op of system.ops) {
-    if (!MARKED_OPS.test(op.name)) continue;
-    let index = shown.findIndex((m) => m.start >= op.start);
-    if (index < 0) index = shown.length;
+  for (const { op, index, row } of markers) {
     const x = LEFT + index * MARK - 1;
-    const lane = laneOf.get(op.lpar) ?? 0;
     const kind = op.name.split(" ")[0].toLowerCase();
+    const label = system.lpars.length > 1 ? `${op.lpar}: ${op.name}` : op.name;
     parts.push(
       `<g class="marker" data-op="${escapeHtml(op.name)}">` +
         `<title>${escapeHtml(`${op.lpar}: ${op.name} at ${time(op.start, system.runtime)}`)}` +
-        `</title><line class="marker ${kind}" x1="${x}" y1="12" x2="${x}" ` +
-        `y2="${24 + lanes * LANE}"/><text class="marker ${kind}" x="${x + 2}" ` +
-        `y="${12 + (lane % 2) * 0}">${escapeHtml(op.name)}</text></g>`,
+        `</title><line class="marker ${kind}" x1="${x}" y1="${4 + 12 * row}" x2="${x}" ` +
+        `y2="${top + lanes * LANE}"/><text class="marker ${kind}" x="${x + 3}" ` +
+        `y="${14 + 12 * row}">${escapeHtml(label)}</text></g>`,
     );
   }
   shown.forEach((m, i) => {
     const x = LEFT + i * MARK;
-    const y = 24 + m.lane * LANE + 3;
+    const y = top + m.lane * LANE + 3;
     const name = opName(m.opcode), rc = rcName(m.rc);
     parts.push(
       `<rect class="hcall ${rcClass(m.rc)}" data-hcall="${name}" data-rc="${rc}" x="${x}" ` +
-        `y="${y}" width="${MARK - 1}" height="${LANE - 8}"><title>${
+        `y="${y}" width="${MARK - 2}" height="${LANE - 8}"><title>${
           escapeHtml(
             `${system.lpars[m.lane].name}: ${name} → ${rc} at ${time(m.start, system.runtime)}`,
           )
