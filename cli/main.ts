@@ -290,7 +290,14 @@ async function scenario(
   if (lpars !== undefined && (!Number.isInteger(lpars) || lpars < 1 || lpars > 256)) {
     throw new UsageError(`--lpars ${values.lpars}: expected an integer from 1 to 256`);
   }
-  const result = await s.run({ ...values, lpars, config, start });
+  let bar: ProgressBar | undefined;
+  const sink = showsProgress(values.json === true) ? terminalSink() : undefined;
+  const progress = (done: number, total: number) => {
+    bar ??= new ProgressBar(name, total, sink);
+    bar.tick("booted", done);
+  };
+  const result = await s.run({ ...values, lpars, config, start, progress });
+  bar?.clear();
   out.print(values.json ? toJsonText(result.json) : result.text);
   return 0;
 }

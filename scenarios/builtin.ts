@@ -79,6 +79,7 @@ registerScenario({
       hypervisor: parsePersonality(options.hypervisor),
       config: options.config,
       start: options.start,
+      onBooted: options.progress,
     });
     return { text: mod.formatContention(report), json: report };
   },
