@@ -275,7 +275,7 @@ export function swarmReport(reports: readonly SeedReport[], session: TraceSessio
   );
   return page(
     "papr-scm-sim swarm",
-    `${reports.length} seeds; ${failing.size} failed`,
+    `${reports.length} seeds shown; ${failing.size} of them failed`,
     tableHtml(["seed", "verdict", "LPARs", "operations", "steps", "trace hash", "failure"], rows),
     storiesHtml(systems, anchors),
   );

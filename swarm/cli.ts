@@ -11,7 +11,7 @@ import { describeOp } from "./groups.ts";
 import { runSwarm, type SeedReport } from "./swarm.ts";
 import type { TraceSession } from "../trace/session.ts";
 import { ProgressBar, showsProgress, terminalSink } from "../cli/progress.ts";
-import { writeSwarmReport } from "../report/html.ts";
+import { MAX_REPORT_ROWS, writeSwarmReport } from "../report/html.ts";
 import type { SwarmCase } from "./types.ts";
 
 /** Where the command writes. */
@@ -167,7 +167,7 @@ export async function swarmCommand(
     onReport: async (report, seedsDone, total) => {
       done = seedsDone;
       if (progress) bar ??= new ProgressBar("swarm", total, terminalSink());
-      if (values.report !== undefined) reports.push(report);
+      if (values.report !== undefined && reports.length < MAX_REPORT_ROWS) reports.push(report);
       if (recordFile !== undefined) recorded.push(report.case);
       const { result } = report;
       let file: string | undefined;
