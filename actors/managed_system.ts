@@ -642,11 +642,31 @@ export class ManagedSystem {
       }
       for (const lpar of this.#lpars) {
         const partition = lpar?.partition;
-        if (!partition?.guestSpans) continue;
+        if (!partition) continue;
         try {
-          trace.guests.set(lpar.id, await Promise.race([partition.guestSpans(), partition.failed]));
+          if (partition.guestSpans) {
+            trace.guests.set(
+              lpar.id,
+              await Promise.race([partition.guestSpans(), partition.failed]),
+            );
+          }
+          const probes = await Promise.race([partition.probeRecords?.(), partition.failed]);
+          for (const p of probes?.probes ?? []) {
+            trace.ops.push({
+              lpar: lpar.name,
+              name: `probe 0x${p.drc.toString(16)}`,
+              start: p.start,
+              end: p.end,
+              outcome: p.rc === undefined
+                ? "did not return (panic)"
+                : p.rc === 0
+                ? "ok"
+                : `${p.rc}`,
+            });
+          }
+          trace.opsDropped += probes?.dropped ?? 0;
         } catch (error) {
-          lost(`${lpar.name}'s hcall records`, error);
+          lost(`${lpar.name}'s records`, error);
         }
       }
     } else {

@@ -140,6 +140,7 @@ export class ThreadsRuntime implements Runtime {
       },
       crashForTest: (message) => remote.crashForTest(message),
       guestSpans: () => remote.guestSpans(),
+      probeRecords: () => (remote as unknown as GuestControl).probeRecords(),
       stop() {
         if (stopped) return;
         stopped = true;

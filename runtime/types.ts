@@ -7,7 +7,7 @@
  * @module
  */
 import type { BlockBinding, DrcSpec, LparId, MediaCounters } from "../core/types.ts";
-import type { GuestHost } from "../guest/host.ts";
+import type { GuestHost, ProbeRecord } from "../guest/host.ts";
 import type { Task } from "../guest/task.ts";
 import type { HcallSpan, SpansTaken } from "../trace/types.ts";
 
@@ -110,6 +110,11 @@ export interface PartitionHandle {
    * Undefined where the hypervisor's spans are the guest's too (sim).
    */
   guestSpans?(): Promise<{ spans: HcallSpan[]; dropped: number }>;
+  /**
+   * The papr_scm probes recorded for a trace, read without running anything
+   * in the partition (so a sim run stays what it would be untraced).
+   */
+  probeRecords?(): Promise<{ probes: ProbeRecord[]; dropped: number }>;
   /** Test-only: ends the partition's runtime with an uncaught error, as a simulator bug would. */
   crashForTest(message: string): Promise<void>;
   /** Stops the partition for good: pending and later calls fail with `reason`. */

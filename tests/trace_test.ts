@@ -59,8 +59,19 @@ workerTest(
       assert.equal(served, hcalls);
     });
     await t.step("life-cycle operations are slices on the kernel track", () => {
-      const ops = events.filter((e) => e.cat === "lifecycle").map((e) => e.name);
-      assert.deepEqual(ops, ["boot", "kexec"]);
+      const ops = events.filter((e) => e.cat === "lifecycle");
+      assert.deepEqual(ops.map((e) => e.name), [
+        "boot",
+        "kexec",
+        "probe 0x44100002",
+        "probe 0x44100002",
+      ]);
+      // Each kernel's probe runs inside the operation that started the kernel.
+      const [boot, kexec, firstProbe, secondProbe] = ops;
+      const inside = (inner: typeof boot, outer: typeof boot) =>
+        outer.ts <= inner.ts && inner.ts + inner.dur <= outer.ts + outer.dur;
+      assert.ok(inside(firstProbe, boot) && inside(secondProbe, kexec));
+      assert.equal(secondProbe.args.outcome, "ok", "5.3 retried after unbinding: probed");
     });
     await t.step(
       "counters: bound blocks fall to 0 slice by slice at the unbind-all, then come back",
@@ -186,6 +197,9 @@ workerTest("trace: panic, kdump, DLPAR and health show as slices and counters", 
     "boot",
     "kdump (supervisor)",
     "panic",
+    "probe 0x44100002",
+    "probe 0x44100002",
+    "probe 0x44100003",
     "shutdown",
   ]);
   assert.ok(events.some((e) => e.name === "0x44100003 health" && e.args.SHUTDOWN_DIRTY === 1));
@@ -220,3 +234,21 @@ workerTest(
     assert.equal(ftraceSeconds(5_114_000_123), "5.114000");
   },
 );
+
+workerTest("trace: recording a trace does not change a sim run (same trace hash)", async () => {
+  const run = async (trace?: TraceSession) => {
+    await using system = await ManagedSystem.start({
+      lpars: ["a", "b"].map((name) => ({
+        name,
+        kernel: "5.3",
+        nvdimms: [{ drc: "0x44200000", blocks: 8 }],
+      })),
+    }, { runtime: "sim", seed: 9, trace });
+    await Promise.all(system.lpars.map((l) => l.boot()));
+    await system.lpar("a").kexec();
+    return system.simulation()!.traceHash;
+  };
+  const traced = new TraceSession();
+  assert.equal(await run(traced), await run());
+  assert.equal(traced.systems.length, 1);
+});

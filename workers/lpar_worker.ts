@@ -106,6 +106,7 @@ export class LparWorker {
       },
       realMemory: init.realMemory,
       clock: () => (performance.now() - origin) * 1e6,
+      traceClock: init.spans ? () => sharedClockNs(init.spans!.originMs) : undefined,
       takePanicRequest: () => port.takePanicRequest(),
     });
   }

@@ -146,6 +146,7 @@ export class SimRuntime implements Runtime {
   readonly #drcs = new Map<number, Drc>();
   readonly #records = new TraceBuffer();
   readonly #spans?: HypervisorSpans;
+  readonly #recordProbes: boolean;
   #pumping = false;
   /** A call finished since the clock last jumped: its caller may still ask the next one. */
   #answered = false;
@@ -179,6 +180,7 @@ export class SimRuntime implements Runtime {
       new SeededRandom(options.seed, 2),
       (lpar, opcode, args) => this.#hcall(lpar, opcode, args),
     );
+    this.#recordProbes = options.spans !== undefined;
     if (options.spans) {
       this.#spans = new HypervisorSpans(this.core, options.spans.limit, () => this.scheduler.now);
     }
@@ -306,6 +308,7 @@ export class SimRuntime implements Runtime {
       pageTable: new CoreMappings(this.core, id),
       realMemory: lpar.realMemory,
       clock: () => this.scheduler.now,
+      traceClock: this.#recordProbes ? () => this.scheduler.now : undefined,
       takePanicRequest: () => {
         const asked = lpar.panicRequested;
         lpar.panicRequested = false;
@@ -354,6 +357,8 @@ export class SimRuntime implements Runtime {
           const { memory, counters } = this.#drc(drc);
           lpar.host.attachScm(drc, memory, counters);
         }),
+      // Read directly, not as a call of the partition: the run stays as it would be untraced.
+      probeRecords: () => Promise.resolve(lpar.host.probeRecords()),
       crashForTest: (message) =>
         Promise.reject(new Error(`the sim runtime has no worker to crash (${message})`)),
       stop: (reason) => partition.stop(reason),
