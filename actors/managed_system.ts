@@ -44,7 +44,7 @@ import type { HypervisorControl, Runtime, RuntimeKind } from "../runtime/types.t
 import { MAX_TRACE_RECORDS, parseRuntime } from "../runtime/types.ts";
 import { ThreadsRuntime } from "../runtime/threads.ts";
 import { SimRuntime } from "../runtime/sim/runtime.ts";
-import type { SystemRecorder, TraceSession } from "../trace/session.ts";
+import { openSystemTrace, type SystemRecorder, type TraceSession } from "../trace/session.ts";
 
 /** How to run a managed system. */
 export interface StartOptions {
@@ -308,7 +308,8 @@ export class ManagedSystem {
         spans,
       }, hooks)
       : await ThreadsRuntime.start({ ...hvConfig, spans }, hooks);
-    system.#trace = options.trace?.open(
+    system.#trace = options.trace && openSystemTrace(
+      options.trace,
       options.traceLabel,
       kind,
       resolved.hypervisor.personality,

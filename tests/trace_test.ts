@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { ManagedSystem } from "../actors/managed_system.ts";
 import { runKexecStory } from "../scenarios/kexec.ts";
-import { MAX_TRACE_SYSTEMS, TraceSession } from "../trace/session.ts";
+import { MAX_TRACE_SYSTEMS, openSystemTrace, TraceSession } from "../trace/session.ts";
 import { ftraceSeconds, unsignedRetval } from "../trace/ftrace.ts";
 import { BoundedLog } from "../runtime/trace_buffer.ts";
 import { workerTest } from "./worker_test.ts";
@@ -161,9 +161,9 @@ workerTest("trace: limits end in a clear truncation marker, not growth", async (
   await t.step("past MAX_TRACE_SYSTEMS systems run untraced, and the trace says so", () => {
     const s = new TraceSession();
     for (let i = 0; i < MAX_TRACE_SYSTEMS; i++) {
-      s.open(undefined, "sim", "powervm", () => 0)!.finish();
+      openSystemTrace(s, undefined, "sim", "powervm", () => 0)!.finish();
     }
-    assert.equal(s.open(undefined, "sim", "powervm", () => 0), undefined);
+    assert.equal(openSystemTrace(s, undefined, "sim", "powervm", () => 0), undefined);
     assert.equal(s.untraced, 1);
     assert.match(s.truncation().at(-1)!, /1 systems ran untraced \(at most 1000 per trace\)/);
   });

@@ -68,7 +68,7 @@ export interface SystemTrace {
   notes: string[];
 }
 
-/** @internal What a managed system records into while it runs. */
+/** What a managed system records into while it runs (see openSystemTrace). */
 export class SystemRecorder {
   readonly trace: SystemTrace;
   readonly #clock: () => number;
@@ -110,13 +110,19 @@ export class SystemRecorder {
   }
 }
 
+/** What a session holds, kept off its public surface (systems open it through openSystemTrace). */
+interface SessionState {
+  systems: SystemTrace[];
+  started: number;
+  untraced: number;
+}
+
+const states = new WeakMap<TraceSession, SessionState>();
+
 /** Records the timelines of the systems started with it. */
 export class TraceSession {
   /** Most hcalls kept per system and side. */
   readonly maxHcalls: number;
-  readonly #systems: SystemTrace[] = [];
-  #started = 0;
-  #untraced = 0;
 
   /** A session; `maxHcalls` bounds what each system keeps. */
   constructor(options: TraceSessionOptions = {}) {
@@ -127,46 +133,17 @@ export class TraceSession {
       );
     }
     this.maxHcalls = max;
+    states.set(this, { systems: [], started: 0, untraced: 0 });
   }
 
   /** The timelines handed over so far, in the order the systems started. */
   get systems(): readonly SystemTrace[] {
-    return [...this.#systems].sort((a, b) => order(a) - order(b));
+    return [...states.get(this)!.systems].sort((a, b) => order(a) - order(b));
   }
 
   /** Systems that ran untraced because MAX_TRACE_SYSTEMS were recorded already. */
   get untraced(): number {
-    return this.#untraced;
-  }
-
-  /**
-   * @internal Opens a system's timeline; undefined past MAX_TRACE_SYSTEMS
-   * (the system then runs untraced, and the trace says how many did).
-   */
-  open(
-    label: string | undefined,
-    runtime: RuntimeKind,
-    personality: string,
-    clock: () => number,
-  ): SystemRecorder | undefined {
-    if (this.#started >= MAX_TRACE_SYSTEMS) {
-      this.#untraced++;
-      return undefined;
-    }
-    const index = ++this.#started;
-    const trace: SystemTrace = {
-      label: label ?? `system ${index}`,
-      runtime,
-      personality,
-      lpars: [],
-      hypervisor: { spans: [], counters: [], dropped: 0, countersDropped: 0 },
-      guests: new Map(),
-      ops: [],
-      opsDropped: 0,
-      notes: [],
-    };
-    orders.set(trace, index);
-    return new SystemRecorder(trace, clock, (t) => this.#systems.push(t));
+    return states.get(this)!.untraced;
   }
 
   /** What was lost to the limits, one line each (none when nothing was). */
@@ -188,9 +165,9 @@ export class TraceSession {
       }
       for (const note of s.notes) lines.push(`${s.label}: ${note}`);
     }
-    if (this.#untraced) {
+    if (this.untraced) {
       lines.push(
-        `${this.#untraced} systems ran untraced (at most ${MAX_TRACE_SYSTEMS} per trace)`,
+        `${this.untraced} systems ran untraced (at most ${MAX_TRACE_SYSTEMS} per trace)`,
       );
     }
     return lines;
@@ -208,6 +185,39 @@ export class TraceSession {
   ftrace(options: { lpar?: string } = {}): string {
     return formatFtrace(this.systems, options);
   }
+}
+
+/**
+ * Opens a system's timeline in `session` (ManagedSystem.start does);
+ * undefined past MAX_TRACE_SYSTEMS: the system then runs untraced, and the
+ * trace says how many did.
+ */
+export function openSystemTrace(
+  session: TraceSession,
+  label: string | undefined,
+  runtime: RuntimeKind,
+  personality: string,
+  clock: () => number,
+): SystemRecorder | undefined {
+  const state = states.get(session)!;
+  if (state.started >= MAX_TRACE_SYSTEMS) {
+    state.untraced++;
+    return undefined;
+  }
+  const index = ++state.started;
+  const trace: SystemTrace = {
+    label: label ?? `system ${index}`,
+    runtime,
+    personality,
+    lpars: [],
+    hypervisor: { spans: [], counters: [], dropped: 0, countersDropped: 0 },
+    guests: new Map(),
+    ops: [],
+    opsDropped: 0,
+    notes: [],
+  };
+  orders.set(trace, index);
+  return new SystemRecorder(trace, clock, (t) => state.systems.push(t));
 }
 
 const orders = new WeakMap<SystemTrace, number>();
