@@ -1,12 +1,22 @@
 /**
- * The hypervisor actor: owns the SCM (one SharedArrayBuffer per DRC), the
- * pure core and the hcall dispatcher, and answers control messages from the
- * managed system between serving stretches. It runs in its own worker.
+ * The hypervisor actor: owns the SCM (one buffer per DRC, which no LPAR
+ * worker ever holds), the pure core and the hcall dispatcher, serves the
+ * LPARs' DAX accesses, and answers control messages from the managed system
+ * between serving stretches. It runs in its own worker.
  * @module
  */
-import { createChannel, createDoorbell, DAX_ACTIVE, HEADER_WORDS } from "../channel/layout.ts";
-import { Dispatcher, type DispatcherOptions, stopDoorbell } from "../channel/dispatcher.ts";
-import { createPageTable, writePageTable } from "../channel/page_table.ts";
+import {
+  createChannel,
+  createDaxBuffer,
+  createDoorbell,
+  DAX_BUFFER_BYTES,
+  DAX_FAULT,
+  DAX_READ,
+  DAX_REFUSED,
+  DAX_WRITE,
+} from "../channel/layout.ts";
+import { Dispatcher, type DispatcherOptions } from "../channel/dispatcher.ts";
+import { DaxEngine, DenseScm, MachineCheck } from "../core/dax.ts";
 import { HypervisorCore, seededEnv } from "../core/hypervisor.ts";
 import { guestMemoryOver } from "../core/guest_memory.ts";
 import type {
@@ -25,10 +35,8 @@ import { sharedClockNs, type SpanRecording, type SpansTaken } from "../trace/typ
 
 /** Bytes of real memory each LPAR gets for buffers the hypervisor writes (1 MiB). */
 export const REAL_MEMORY_BYTES = 1 << 20;
-/** Longest a release waits for an LPAR's DAX copy in flight (one chunk takes microseconds). */
-const SHOOTDOWN_LIMIT_MS = 1000;
-/** Bytes of one DRC's media counters: reads and writes, two 64-bit words. */
-export const MEDIA_COUNTER_BYTES = 16;
+/** The outputs of every DAX request: none. */
+const NO_RETS: readonly bigint[] = Object.freeze(new Array(9).fill(0n));
 
 /** How to start the hypervisor. */
 export interface HypervisorConfig {
@@ -43,11 +51,15 @@ export interface HypervisorConfig {
   spans?: SpanRecording;
 }
 
-/** What an LPAR's worker needs to issue hcalls. */
+/**
+ * What an LPAR's worker gets, and all it ever holds: its own channel, bounce
+ * buffer and real memory, and the shared doorbell (counters only).
+ */
 export interface LparChannels {
   channel: SharedArrayBuffer;
   doorbell: SharedArrayBuffer;
-  pageTable: SharedArrayBuffer;
+  /** Where its DAX accesses' bytes pass (see channel/guest_dax.ts). */
+  daxBuffer: SharedArrayBuffer;
   /** The LPAR's real memory: guest real address = offset into it. */
   realMemory: SharedArrayBuffer;
 }
@@ -56,7 +68,7 @@ export type { TraceRecord };
 
 interface LparSlot {
   channels: LparChannels;
-  mapVersion: number;
+  bounce: Uint8Array;
 }
 
 /** The hypervisor actor's state and control plane. */
@@ -64,13 +76,11 @@ export class HypervisorActor {
   readonly core: HypervisorCore;
   readonly #doorbell = createDoorbell();
   readonly #dispatcher: Dispatcher;
-  readonly #scm = new Map<number, SharedArrayBuffer>();
-  /** Per DRC: [reads, writes] counted by the guests' DAX accesses. */
-  readonly #media = new Map<number, BigInt64Array>();
+  readonly #scm = new Map<number, DenseScm>();
+  readonly #dax: DaxEngine;
   readonly #lpars = new Map<LparId, LparSlot>();
   readonly #trace = new TraceBuffer();
   readonly #spans?: HypervisorSpans;
-  #mappingsSeen = 0;
   #failure?: Error;
   #running?: Promise<void>;
 
@@ -85,12 +95,14 @@ export class HypervisorActor {
         now: () => BigInt(Math.round((performance.now() - origin) * 1e6)),
         random64: env.random64,
         guestMemory: guestMemoryOver((lpar) => this.#lpars.get(lpar)?.channels.realMemory),
-        media: (drc) => this.#mediaCounters(drc),
+        media: (drc) => this.#dax.media(drc),
       },
     });
+    this.#dax = new DaxEngine(this.core, (drc) => this.#scm.get(drc));
     this.#dispatcher = new Dispatcher(
       this.#doorbell,
       (l, o, a) => this.#hcall(l, o, a),
+      (l, k, a) => this.#daxRequest(l, k, a),
       config.dispatcher,
     );
     const spans = config.spans;
@@ -115,36 +127,41 @@ export class HypervisorActor {
     if (start !== undefined) {
       this.#spans!.hcall(lpar, opcode, args, result, start, this.#spans!.now());
     }
-    // One number to compare per hcall; page tables only when bindings changed.
-    if (this.core.mappingsVersion !== this.#mappingsSeen) this.#refreshChanged();
     return result;
   }
 
-  #mediaCounters(drc: number): MediaCounters {
-    const counters = this.#media.get(drc);
-    if (!counters) return { reads: 0n, writes: 0n };
-    return {
-      reads: BigInt.asUintN(64, Atomics.load(counters, 0)),
-      writes: BigInt.asUintN(64, Atomics.load(counters, 1)),
-    };
-  }
-
-  #refreshChanged(): void {
-    this.#mappingsSeen = this.core.mappingsVersion;
-    for (const [lpar, slot] of this.#lpars) {
-      if (slot.mapVersion !== this.core.mapVersion(lpar)) this.#refreshPageTable(lpar, slot);
+  /**
+   * One chunk of an LPAR's DAX access: r4 the logical address, r5 the bytes
+   * (at most the bounce buffer), r6 the whole access's length when this is
+   * its first chunk (checked and counted as one access). Translated now, on
+   * this thread, so no copy overlaps a release of bindings. Any register
+   * values: a bad request is refused, an unmapped one faults.
+   */
+  #daxRequest(lpar: LparId, kind: number, args: readonly bigint[]): HcallResult {
+    const slot = this.#lpars.get(lpar);
+    const [address, count, whole] = args;
+    if (
+      !slot || (kind !== DAX_READ && kind !== DAX_WRITE) || count > BigInt(DAX_BUFFER_BYTES) ||
+      whole > BigInt(Number.MAX_SAFE_INTEGER)
+    ) {
+      return { rc: DAX_REFUSED, rets: NO_RETS as bigint[] };
     }
-  }
-
-  #refreshPageTable(lpar: LparId, slot: LparSlot): void {
-    slot.mapVersion = this.core.mapVersion(lpar);
-    writePageTable(slot.channels.pageTable, this.core.mappings(lpar));
+    const n = Number(count), store = kind === DAX_WRITE;
+    try {
+      if (whole > 0n) this.#dax.touch(lpar, address, Number(whole), store);
+      if (store) this.#dax.copyIn(lpar, address, slot.bounce.slice(0, n));
+      else this.#dax.copyOut(lpar, address, n, slot.bounce);
+    } catch (error) {
+      if (!(error instanceof MachineCheck)) throw error;
+      return { rc: DAX_FAULT, rets: NO_RETS as bigint[] };
+    }
+    return { rc: 0, rets: NO_RETS as bigint[] };
   }
 
   #fail(error: unknown): void {
     if (this.#failure) return;
     this.#failure = error instanceof Error ? error : new Error(String(error));
-    stopDoorbell(this.#doorbell);
+    this.#dispatcher.stop();
     // Tell the managed system, which stops the whole system cleanly. (comlink
     // ignores messages that are not its own.)
     const scope = globalThis as unknown as { postMessage?: (m: unknown) => void };
@@ -161,22 +178,14 @@ export class HypervisorActor {
   createDrc(spec: DrcSpec): void {
     this.#check();
     this.core.addDrc(spec);
-    this.#scm.set(spec.index, new SharedArrayBuffer(Number(spec.blockSize) * spec.blocks));
-    this.#media.set(spec.index, new BigInt64Array(new SharedArrayBuffer(MEDIA_COUNTER_BYTES)));
+    this.#scm.set(spec.index, new DenseScm(new ArrayBuffer(Number(spec.blockSize) * spec.blocks)));
     this.#spans?.drcCreated(spec);
-  }
-
-  /** A DRC's media counters buffer, which the LPARs it is assigned to count into. */
-  mediaCounters(drc: number): SharedArrayBuffer {
-    this.#check();
-    const counters = this.#media.get(drc);
-    if (!counters) throw new RangeError(`no drc 0x${drc.toString(16)}`);
-    return counters.buffer as SharedArrayBuffer;
   }
 
   /** What a DRC's media counters read now (loads and stores in cache lines). */
   media(drc: number): MediaCounters {
-    return this.#mediaCounters(drc);
+    this.#check();
+    return this.#dax.media(drc);
   }
 
   /** Opens a channel for an LPAR. */
@@ -185,11 +194,11 @@ export class HypervisorActor {
     const channels = {
       channel: createChannel(),
       doorbell: this.#doorbell,
-      pageTable: createPageTable(),
+      daxBuffer: createDaxBuffer(),
       realMemory: new SharedArrayBuffer(REAL_MEMORY_BYTES),
     };
     this.#dispatcher.attach(lpar, channels.channel);
-    this.#lpars.set(lpar, { channels, mapVersion: 0 });
+    this.#lpars.set(lpar, { channels, bounce: new Uint8Array(channels.daxBuffer) });
     return channels;
   }
 
@@ -201,7 +210,12 @@ export class HypervisorActor {
     this.#check();
     this.#dispatcher.detach(lpar);
     this.#lpars.delete(lpar);
-    const released = this.core.releaseLpar(lpar);
+    this.#dax.forget(lpar);
+    return this.#changed(this.core.releaseLpar(lpar));
+  }
+
+  /** A control operation released bindings: the trace's counters see it. */
+  #changed(released: number): number {
     this.#spans?.bindingsMayHaveChanged();
     return released;
   }
@@ -213,52 +227,16 @@ export class HypervisorActor {
     this.#spans?.lparSeen(lpar);
   }
 
-  /** A DRC's SCM memory, handed to the worker of an LPAR it is assigned to (and no other). */
-  scm(drc: number): SharedArrayBuffer {
-    this.#check();
-    const memory = this.#scm.get(drc);
-    if (!memory) throw new RangeError(`no drc 0x${drc.toString(16)}`);
-    return memory;
-  }
-
   /** Takes a DRC from an LPAR, releasing its bindings there. */
   unassign(drc: number, lpar: LparId): number {
     this.#check();
-    const released = this.core.unassign(drc, lpar);
-    this.#afterControl(lpar);
-    return released;
+    return this.#changed(this.core.unassign(drc, lpar));
   }
 
   /** Partition shutdown: every binding of the LPAR is released. */
   releaseLpar(lpar: LparId): number {
     this.#check();
-    const released = this.core.releaseLpar(lpar);
-    this.#afterControl(lpar);
-    return released;
-  }
-
-  #afterControl(lpar: LparId): void {
-    this.#spans?.bindingsMayHaveChanged();
-    const slot = this.#lpars.get(lpar);
-    if (!slot) return;
-    this.#refreshPageTable(lpar, slot);
-    this.#shootdown(slot);
-  }
-
-  /**
-   * Waits until the LPAR's DAX copy in flight (at most one chunk) is done:
-   * after this, every copy translates through the new page table, so none
-   * reaches what was just released. Bounded: a guest that never clears the
-   * word (hung, or hostile) is not waited for longer.
-   */
-  #shootdown(slot: LparSlot): void {
-    const header = new Int32Array(slot.channels.channel, 0, HEADER_WORDS);
-    const until = performance.now() + SHOOTDOWN_LIMIT_MS;
-    while (Atomics.load(header, DAX_ACTIVE) !== 0) {
-      const left = until - performance.now();
-      if (left <= 0) return;
-      Atomics.wait(header, DAX_ACTIVE, 1, left);
-    }
+    return this.#changed(this.core.releaseLpar(lpar));
   }
 
   /** Sets a DRC's health bitmap. */
@@ -301,7 +279,7 @@ export class HypervisorActor {
 
   /** Stops the serve loop; returns once it has ended. */
   async stop(): Promise<void> {
-    stopDoorbell(this.#doorbell);
+    this.#dispatcher.stop();
     await this.#running;
   }
 

@@ -521,11 +521,7 @@ export class Lpar {
   }
 
   /** @internal DLPAR add, guest side: SCM attached, node added, probed if running. */
-  async hotplugAdd(
-    nvdimm: ResolvedNvdimm,
-    attach: () => Promise<void>,
-  ): Promise<{ node: DtNode; rc: number | undefined }> {
-    await this.#call(attach);
+  async hotplugAdd(nvdimm: ResolvedNvdimm): Promise<{ node: DtNode; rc: number | undefined }> {
     this.#nvdimms.push(nvdimm);
     const node = pmemNode(nodeSpec(nvdimm));
     if (this.state !== "running") return { node, rc: undefined };
@@ -553,11 +549,14 @@ export class Lpar {
     await this.#supervise();
   }
 
-  /** @internal DLPAR remove, after the hypervisor took the DRC: forget it here. */
-  async forget(drc: number): Promise<void> {
+  /**
+   * @internal DLPAR remove, after the hypervisor took the DRC: forget it here
+   * (the guest never held its memory: its accesses now fault in the hypervisor).
+   */
+  forget(drc: number): Promise<void> {
     const i = this.#nvdimms.findIndex((n) => n.drc === drc);
     if (i >= 0) this.#nvdimms.splice(i, 1);
-    await this.#call(() => this.#guest.detachScm(drc));
+    return Promise.resolve();
   }
 
   /**

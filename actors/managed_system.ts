@@ -352,17 +352,13 @@ export class ManagedSystem {
           this.#runtime.startPartition(id, config.name, onError)
         );
         fresh.failed.catch((error: Error) => lpar.crashed(error));
-        for (const n of lpar.nvdimms) await Promise.race([fresh.attachScm(n.drc), fresh.failed]);
         return fresh;
       },
     });
     this.#lpars[id - 1] = lpar;
     // A partition whose runtime dies later: its calls fail, the hypervisor releases it.
     partition.failed.catch((error: Error) => lpar.crashed(error));
-    for (const n of config.nvdimms) {
-      await this.#hvCall(() => this.#hv.assign(n.drc, id));
-      await Promise.race([partition.attachScm(n.drc), partition.failed]);
-    }
+    for (const n of config.nvdimms) await this.#hvCall(() => this.#hv.assign(n.drc, id));
     return lpar;
   }
 
@@ -420,7 +416,7 @@ export class ManagedSystem {
     }
     await this.#hvCall(() => this.#hv.assign(n.drc, target.id));
     const regionsBefore = target.state === "running" ? await target.regions() : [];
-    const { rc } = await target.hotplugAdd(known ?? n, () => target.partition.attachScm(n.drc));
+    const { rc } = await target.hotplugAdd(known ?? n);
     let region: string | undefined;
     if (rc === 0) {
       const found = (await target.regions()).find((r) => r.drc === n.drc);

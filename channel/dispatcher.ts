@@ -23,8 +23,8 @@ import {
   channelViews,
   DEFERRED,
   GUEST_WAITING,
-  HV_SLEEPING,
-  HV_STOP,
+  KIND,
+  KIND_HCALL,
   REQ,
   RESP,
   STOP,
@@ -33,6 +33,9 @@ import {
 
 /** Serves one hcall: the calling LPAR comes from the channel, never a register. */
 export type HcallHandler = (lpar: LparId, opcode: number, args: readonly bigint[]) => HcallResult;
+
+/** Serves one request that is not an hcall (a DAX access; `kind` is the channel's KIND word). */
+export type RequestHandler = (lpar: LparId, kind: number, args: readonly bigint[]) => HcallResult;
 
 /** Tunables of the serve loop. */
 export interface DispatcherOptions {
@@ -69,6 +72,12 @@ const HAMMERING = 64;
 const QUICK_RELEASE_MS = 0.05;
 /** How long (ms) a guest woken for its turn has to issue its next hcall. */
 const WAKE_GRACE_MS = 3;
+/**
+ * Longest sleep of an idle hypervisor (ms). Guests ring the shared doorbell,
+ * which a hostile guest can also write: a wake-up it makes the hypervisor miss
+ * is then late by at most this, never lost.
+ */
+const SLEEP_SLICE_MS = 20;
 
 interface Slot {
   lpar: LparId;
@@ -94,7 +103,10 @@ interface Slot {
 export class Dispatcher {
   readonly #bell: Int32Array;
   readonly #handle: HcallHandler;
+  readonly #request: RequestHandler;
   readonly #options: DispatcherOptions;
+  /** Set by stop(); in no buffer a guest holds. */
+  #stopping = false;
   #slots: Slot[] = [];
   readonly #args: bigint[] = new Array(ARG_COUNT).fill(0n);
   #clock = performance.now();
@@ -107,10 +119,12 @@ export class Dispatcher {
   constructor(
     doorbell: SharedArrayBuffer,
     handle: HcallHandler,
+    request: RequestHandler,
     options?: Partial<DispatcherOptions>,
   ) {
     this.#bell = new Int32Array(doorbell);
     this.#handle = handle;
+    this.#request = request;
     this.#options = { ...DEFAULTS, ...options };
   }
 
@@ -270,8 +284,11 @@ export class Dispatcher {
     for (let i = 1; i <= ARG_COUNT; i++) {
       args[i - 1] = (words[2 * i] | words[2 * i + 1]) === 0 ? 0n : regs[i];
     }
+    const kind = s.header[KIND];
     const opcode = words[1] === 0 ? words[0] : -1;
-    const { rc, rets } = this.#handle(s.lpar, opcode, args);
+    const { rc, rets } = kind === KIND_HCALL
+      ? this.#handle(s.lpar, opcode, args)
+      : this.#request(s.lpar, kind, args);
     // r3 is a small signed code: its two 32-bit halves, no BigInt. Zero
     // outputs (most of them) are stored the same way.
     words[0] = rc >>> 0;
@@ -288,13 +305,20 @@ export class Dispatcher {
     if (Atomics.load(s.header, GUEST_WAITING) !== 0) Atomics.notify(s.header, RESP);
   }
 
-  /** Whether the doorbell's stop word is set. */
+  /** Whether stop() was called. */
   get stopping(): boolean {
-    return Atomics.load(this.#bell, HV_STOP) !== 0;
+    return this.#stopping;
+  }
+
+  /** Makes run() end (waking it if it sleeps). */
+  stop(): void {
+    this.#stopping = true;
+    Atomics.add(this.#bell, BELL, 1);
+    Atomics.notify(this.#bell, BELL);
   }
 
   /**
-   * Serves until the doorbell's stop word is set. Serves synchronously while
+   * Serves until stop() is called. Serves synchronously while
    * requests flow, yields to the event loop every `sliceMs` so control
    * messages are answered, and sleeps with `Atomics.waitAsync` when idle, so
    * an idle hypervisor burns no CPU and still hears control messages.
@@ -319,17 +343,12 @@ export class Dispatcher {
   async #sleep(): Promise<void> {
     const bell = this.#bell;
     const seen = Atomics.load(bell, BELL);
-    Atomics.store(bell, HV_SLEEPING, 1);
-    try {
-      // A request that raced with going to sleep is served (or queued for a
-      // turn) now, not missed: its doorbell ring may predate `seen`, so
-      // nothing would wake us for it. Hence a full pass.
-      if (this.serveOnce(true) > 0 || this.#waiting > 0 || this.stopping) return;
-      const waiting = Atomics.waitAsync(bell, BELL, seen);
-      if (waiting.async) await waiting.value;
-    } finally {
-      Atomics.store(bell, HV_SLEEPING, 0);
-    }
+    // A request that raced with going to sleep is served (or queued for a
+    // turn) now, not missed: its doorbell ring may predate `seen`, so
+    // nothing would wake us for it. Hence a full pass.
+    if (this.serveOnce(true) > 0 || this.#waiting > 0 || this.stopping) return;
+    const waiting = Atomics.waitAsync(bell, BELL, seen, SLEEP_SLICE_MS);
+    if (waiting.async) await waiting.value;
   }
 }
 
@@ -343,12 +362,4 @@ export function yieldToEventLoop(): Promise<void> {
     };
     port2.postMessage(0);
   });
-}
-
-/** Sets the doorbell's stop word and wakes a sleeping hypervisor. */
-export function stopDoorbell(doorbell: SharedArrayBuffer): void {
-  const bell = new Int32Array(doorbell);
-  Atomics.store(bell, HV_STOP, 1);
-  Atomics.add(bell, BELL, 1);
-  Atomics.notify(bell, BELL);
 }

@@ -12,7 +12,8 @@ import {
   channelViews,
   DEFERRED,
   GUEST_WAITING,
-  HV_SLEEPING,
+  KIND,
+  KIND_HCALL,
   PANIC,
   REQ,
   RESP,
@@ -82,6 +83,19 @@ export class GuestPort {
   }
 
   /**
+   * Issues one request of kind `kind` (not an hcall: see layout.ts's KIND)
+   * and blocks until the hypervisor answers; returns r3.
+   */
+  request(kind: number, args: readonly bigint[], rets: bigint[]): number {
+    Atomics.store(this.#header, KIND, kind);
+    try {
+      return this.call(0, args, rets);
+    } finally {
+      Atomics.store(this.#header, KIND, KIND_HCALL);
+    }
+  }
+
+  /**
    * Issues one hcall and blocks until the hypervisor answers.
    * `args` are r4..r12; `rets` receives r4..r12. Returns r3 as a signed code.
    */
@@ -92,8 +106,10 @@ export class GuestPort {
     for (let i = 0; i < ARG_COUNT; i++) regs[i + 1] = args[i] ?? 0n;
     const seq = (header[REQ] + 1) | 0;
     Atomics.store(header, REQ, seq);
+    // Always notify: whether the hypervisor sleeps is its own business, kept
+    // where no guest can write it (an empty notify costs tens of nanoseconds).
     Atomics.add(this.#bell, BELL, 1);
-    if (Atomics.load(this.#bell, HV_SLEEPING) !== 0) Atomics.notify(this.#bell, BELL);
+    Atomics.notify(this.#bell, BELL);
     this.#await(seq);
     // Most registers are zero: reading those as 0n allocates no BigInt.
     const words = this.#words;

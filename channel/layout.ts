@@ -5,6 +5,13 @@
  * 32-bit words (sequence numbers, not flags) and r3..r12 as 64-bit registers.
  * All LPARs and the hypervisor share one doorbell buffer, so an idle
  * hypervisor can sleep on a single word.
+ *
+ * Everything here is in a guest's hands, and a guest may be hostile: the
+ * hypervisor trusts no word of a channel for anything but that LPAR's own
+ * service, and the shared doorbell only for wake-ups (its words are counters;
+ * the hypervisor's sleep is bounded, so a doorbell a guest tampers with can
+ * delay a wake-up, never lose one). The hypervisor's own state (its stop
+ * flag, whether it sleeps) is in no buffer a guest holds.
  * @module
  */
 
@@ -23,11 +30,26 @@ export const PANIC = 5;
 /** Header word: number of hcalls answered on this channel (wraps). */
 export const ANSWERED = 6;
 /**
- * Header word: non-zero while the guest copies a chunk of SCM by DAX. After
- * taking mappings away the hypervisor waits for it to clear (a TLB shootdown),
- * so no copy that began under the old page table outlives the release.
+ * Header word: what the request is: 0 an hcall (r3 the opcode), else a DAX
+ * access ({@link DAX_READ}, {@link DAX_WRITE}) the hypervisor copies through
+ * the LPAR's bounce buffer. Not an opcode, so no hcall number is taken.
  */
-export const DAX_ACTIVE = 7;
+export const KIND = 7;
+/** Request kind: an hcall. */
+export const KIND_HCALL = 0;
+/**
+ * Request kind: copy r5 bytes at logical address r4 into the bounce buffer;
+ * r6, when non-zero, is the whole access's length, checked and counted first.
+ */
+export const DAX_READ = 1;
+/** Request kind: store r5 bytes from the bounce buffer at logical address r4 (r6 as for read). */
+export const DAX_WRITE = 2;
+/** r3 of a DAX access that touched unmapped memory (a machine check). */
+export const DAX_FAULT = -1;
+/** r3 of a DAX request the hypervisor cannot take (bad kind or length). */
+export const DAX_REFUSED = -2;
+/** Bytes in an LPAR's bounce buffer: the most one DAX request copies. */
+export const DAX_BUFFER_BYTES = 64 * 1024;
 /** Header size in 32-bit words. */
 export const HEADER_WORDS = 16;
 /** Byte offset of the registers (r3 first, then r4..r12). */
@@ -37,20 +59,16 @@ export const REG_COUNT = 10;
 /** Bytes in one channel buffer. */
 export const CHANNEL_BYTES = REGS_OFFSET + REG_COUNT * 8;
 
-/** Doorbell word: bumped by every request. */
+/** Doorbell word: bumped (and notified) by every request. */
 export const BELL = 0;
-/** Doorbell word: non-zero while the hypervisor sleeps waiting for BELL. */
-export const HV_SLEEPING = 1;
-/** Doorbell word: non-zero asks the hypervisor's serve loop to stop. */
-export const HV_STOP = 2;
 /**
  * Doorbell word: bumped whenever a turn passes to another LPAR. Guests held
  * back sleep on it; the guest that just lost its turn bumps it as it goes to
  * sleep, so the next one wakes on the core being freed.
  */
-export const TURN = 3;
+export const TURN = 1;
 /** Bytes in the doorbell buffer. */
-export const DOORBELL_BYTES = 16;
+export const DOORBELL_BYTES = 8;
 
 /** A channel's typed views over its buffer. */
 export interface ChannelViews {
@@ -61,6 +79,11 @@ export interface ChannelViews {
 /** Makes a fresh channel buffer. */
 export function createChannel(): SharedArrayBuffer {
   return new SharedArrayBuffer(CHANNEL_BYTES);
+}
+
+/** Makes a fresh bounce buffer for an LPAR's DAX accesses. */
+export function createDaxBuffer(): SharedArrayBuffer {
+  return new SharedArrayBuffer(DAX_BUFFER_BYTES);
 }
 
 /** Makes a fresh doorbell buffer. */

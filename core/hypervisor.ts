@@ -113,7 +113,6 @@ export class HypervisorCore {
         `bindNsPerBlock ${bindNsPerBlock}, unbindNsPerBlock ${unbindNsPerBlock}: must be 0 or more`,
       );
     }
-    this.#ctx.state.nextDeviceAddress = this.#ctx.qemu.deviceMemoryBase;
   }
 
   /** The state, read-only by convention, for inspection and invariant checks. */
@@ -144,20 +143,15 @@ export class HypervisorCore {
   }
 
   /**
-   * Creates an nvdimm (unassigned) and gives it its fixed device address:
-   * the next free one from `qemu.deviceMemoryBase`, aligned to its block size.
-   * Under `qemu`, refuses what QEMU refuses (see `validateQemuDrc`).
+   * Creates an nvdimm (unassigned). Under `qemu`, refuses what QEMU refuses
+   * (see `validateQemuDrc`).
    */
   addDrc(spec: DrcSpec): void {
     if (this.#ctx.state.drcs.has(spec.index)) {
       throw new RangeError(`drc 0x${spec.index.toString(16)} already exists`);
     }
     if (this.personality === "qemu") validateQemuDrc(spec, this.#ctx.qemu);
-    const state = this.#ctx.state;
-    const bs = spec.blockSize > 0n ? spec.blockSize : 1n;
-    const address = ((state.nextDeviceAddress + bs - 1n) / bs) * bs;
-    state.nextDeviceAddress = address + spec.blockSize * BigInt(spec.blocks);
-    state.drcs.set(spec.index, new DrcState(spec, this.#ctx.env.now(), address));
+    this.#ctx.state.drcs.set(spec.index, new DrcState(spec, this.#ctx.env.now()));
   }
 
   /** Removes an nvdimm; it must have no owner left. */
@@ -191,13 +185,17 @@ export class HypervisorCore {
     }
     drc.owners.add(lpar);
     // Under qemu the device's memory appears in the partition at once.
-    if (this.personality === "qemu") this.#ctx.state.touch(lpar);
+    if (this.personality === "qemu") {
+      drc.deviceAddresses.set(lpar, this.#freeDeviceAddress(lpar, drc));
+      this.#ctx.state.touch(lpar);
+    }
   }
 
   /** Takes an nvdimm from an LPAR, releasing what it still has bound there and its flushes. */
   unassign(index: number, lpar: LparId): number {
     const drc = this.#drc(index);
     const released = this.#ctx.state.releaseBlocks(lpar, index);
+    drc.deviceAddresses.delete(lpar);
     if (drc.owners.delete(lpar) && this.personality === "qemu") this.#ctx.state.touch(lpar);
     return released;
   }
@@ -230,9 +228,37 @@ export class HypervisorCore {
     return { ...this.#drc(index).counters };
   }
 
-  /** The fixed guest address of an nvdimm's memory under `qemu` (see addDrc). */
-  deviceAddress(index: number): bigint {
-    return this.#drc(index).deviceAddress;
+  /**
+   * Where an nvdimm's memory sits in `lpar`'s address space under `qemu`
+   * (see assign), or undefined if `lpar` does not hold it.
+   */
+  deviceAddress(index: number, lpar: LparId): bigint | undefined {
+    return this.#drc(index).deviceAddresses.get(lpar);
+  }
+
+  /**
+   * The first gap in `lpar`'s device memory, from `qemu.deviceMemoryBase`,
+   * that fits the whole device at its block alignment, as QEMU places a
+   * plugged memory device (hw/mem/memory-device.c, memory_device_get_free_addr:
+   * first fit among the machine's devices). Only this partition's devices
+   * count: each LPAR is a machine of its own, so an address says nothing of
+   * other partitions' nvdimms.
+   */
+  #freeDeviceAddress(lpar: LparId, drc: DrcState): bigint {
+    const taken: [bigint, bigint][] = [];
+    for (const other of this.#ctx.state.drcs.values()) {
+      const at = other.deviceAddresses.get(lpar);
+      if (at !== undefined && other.size > 0n) taken.push([at, at + other.size]);
+    }
+    taken.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+    const bs = drc.spec.blockSize > 0n ? drc.spec.blockSize : 1n;
+    const align = (a: bigint) => ((a + bs - 1n) / bs) * bs;
+    let address = align(this.#ctx.qemu.deviceMemoryBase);
+    for (const [start, end] of taken) {
+      if (address + drc.size <= start) break;
+      if (end > address) address = align(end);
+    }
+    return address;
   }
 
   /** Tokens of the flushes of an nvdimm not yet collected (pending or done). */
@@ -250,7 +276,8 @@ export class HypervisorCore {
     const out: Mapping[] = [];
     for (const drc of this.#ctx.state.drcs.values()) {
       if (!drc.owners.has(lpar) || drc.spec.blocks === 0) continue;
-      out.push({ base: drc.deviceAddress, size: drc.size, drc: drc.spec.index, offset: 0n });
+      const base = drc.deviceAddresses.get(lpar)!;
+      out.push({ base, size: drc.size, drc: drc.spec.index, offset: 0n });
     }
     return out.sort((x, y) => (x.base < y.base ? -1 : x.base > y.base ? 1 : 0));
   }
@@ -334,13 +361,18 @@ export class HypervisorCore {
         }
       }
     }
-    const devices: Range[] = [];
+    const devices = new Map<LparId, Range[]>();
     const qemu = this.personality === "qemu";
     for (const drc of state.drcs.values()) {
       const bs = drc.spec.blockSize;
       const index = drc.spec.index;
       const pendingHere = expectPending.get(index);
-      devices.push([drc.deviceAddress, drc.deviceAddress + drc.size, index, -1]);
+      for (const [owner, at] of drc.deviceAddresses) {
+        if (!drc.owners.has(owner)) problems.push(`drc ${hex(index)} placed in non-owner ${owner}`);
+        let list = devices.get(owner);
+        if (!list) devices.set(owner, list = []);
+        list.push([at, at + drc.size, index, -1]);
+      }
       for (const [token, op] of drc.flushOps) {
         if (!drc.owners.has(op.lpar)) {
           problems.push(`drc ${hex(index)} flush ${token} of non-owner ${op.lpar}`);
@@ -392,7 +424,9 @@ export class HypervisorCore {
         problems.push(`LPAR ${lpar} has more than ${MAX_LPAR_MAPPINGS} mappings`);
       }
     }
-    overlaps(devices.filter(([s, e]) => e > s), "device memory");
+    for (const [lpar, ranges] of devices) {
+      overlaps(ranges.filter(([s, e]) => e > s), `LPAR ${lpar} device memory`);
+    }
     return problems;
   }
 

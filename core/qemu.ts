@@ -4,7 +4,8 @@
  *
  * Model notes (our design where QEMU has no equivalent):
  * - No binding state: a DRC's memory is "bound" while it is plugged, at a
- *   fixed device address (see {@link QemuOptions.deviceMemoryBase}).
+ *   fixed device address in each partition that holds it, placed first fit
+ *   from {@link QemuOptions.deviceMemoryBase} among that partition's devices.
  *   BIND_MEM only computes addresses; UNBIND_* only validate and count.
  * - "Bad DRC" (H_PARAMETER; H_P2 for UNBIND_ALL) = no such DRC in the core,
  *   or not assigned to the calling LPAR (the per-partition view of
@@ -107,7 +108,7 @@ function bindMem(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): Hcall
   const total = BigInt(drc.spec.blocks);
   if (first > total) return qemuReply(args, H.P2);
   if (first + count > total) return qemuReply(args, H.P3);
-  const address = drc.deviceAddress + first * drc.spec.blockSize;
+  const address = drc.deviceAddresses.get(lpar)! + first * drc.spec.blockSize;
   return qemuReply(args, H.SUCCESS, { 1: address, 2: count });
 }
 
@@ -123,7 +124,8 @@ function unbindMem(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): Hca
   if (count === 0n || bytes > U64) return qemuReply(args, H.P3);
   // Unbounded arithmetic: a range wrapping past 2^64 ends beyond the device too.
   const end = address + bytes;
-  if (address < drc.deviceAddress || end > drc.deviceAddress + drc.size) {
+  const base = drc.deviceAddresses.get(lpar)!;
+  if (address < base || end > base + drc.size) {
     return qemuReply(args, H.P3);
   }
   return qemuReply(args, H.SUCCESS, { 1: count });

@@ -13,8 +13,8 @@ export const FREE = -1;
  * Most mappings (page-table entries: ranges contiguous in the DRC and in the
  * logical address space) one LPAR may have. An hcall that would take an LPAR
  * past it answers H_RESOURCE (`powervm`); an LPAR holds at most this many
- * nvdimms (under `qemu` each assigned nvdimm is one mapping). The threads
- * runtime's page table (channel/page_table.ts) holds exactly this many.
+ * nvdimms (under `qemu` each assigned nvdimm is one mapping). It bounds the
+ * work of translating one DAX access (core/dax.ts).
  */
 export const MAX_LPAR_MAPPINGS = 256;
 
@@ -81,8 +81,11 @@ export class DrcState {
   };
   /** Hypervisor time when the nvdimm was created (ns). */
   readonly createdAt: bigint;
-  /** Fixed guest address of the whole device (the `qemu` personality's "plugged" memory). */
-  readonly deviceAddress: bigint;
+  /**
+   * Under `qemu`, where the whole device sits in each owner's address space
+   * (its "plugged" memory), by owner: each partition is a machine of its own.
+   */
+  readonly deviceAddresses: Map<LparId, bigint> = new Map();
   /** Flushes in progress or completed but not yet collected, by token. */
   readonly flushOps: Map<bigint, FlushOp> = new Map();
   /** Last flush token handed out (tokens start at 1, per device, as in QEMU). */
@@ -91,7 +94,7 @@ export class DrcState {
   flushFailure = false;
 
   /** A fresh nvdimm: nothing bound, label area zeroed, health from `spec`. */
-  constructor(spec: DrcSpec, now: bigint, deviceAddress = 0n) {
+  constructor(spec: DrcSpec, now: bigint) {
     this.spec = spec;
     this.boundTo = new Int32Array(spec.blocks).fill(FREE);
     this.pending = new Uint8Array(spec.blocks);
@@ -99,7 +102,6 @@ export class DrcState {
     this.metadata = new Uint8Array(spec.metadataSize);
     this.health = spec.health ?? 0n;
     this.createdAt = now;
-    this.deviceAddress = deviceAddress;
   }
 
   /** Bytes of SCM (label excluded). */
@@ -160,8 +162,6 @@ export class ScmState {
   readonly mapVersions: Map<LparId, number> = new Map();
   /** Bumped whenever any LPAR's mappings change: one number to watch per hcall. */
   mappingsVersion = 0;
-  /** Where the next added DRC's device address starts (see QemuOptions). */
-  nextDeviceAddress = 0n;
   /**
    * Per LPAR, per DRC: its fully bound blocks as maximal runs (its mappings),
    * sorted by first block. Kept up to date block by block, so an hcall's work

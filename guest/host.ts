@@ -8,7 +8,7 @@
  * @module
  */
 import { ChannelStopped } from "../channel/guest_port.ts";
-import { type AddressTranslator, type DaxFence, DaxMemory, type ScmMemory } from "./dax.ts";
+import type { DaxAccess } from "../core/dax.ts";
 import type { DtNode } from "./device_tree.ts";
 import {
   type DriverOverrides,
@@ -32,10 +32,8 @@ import { MAX_TRACE_OPS } from "../trace/types.ts";
 export interface GuestPlatform {
   /** The partition's name (for messages). */
   name: string;
-  /** Its page table. */
-  pageTable: AddressTranslator;
-  /** Brackets DAX copies so a release can wait for those in flight (threads). */
-  daxFence?: DaxFence;
+  /** Its loads and stores to SCM, which the hypervisor translates and checks. */
+  dax: DaxAccess;
   /** The partition's real memory, shared with the hypervisor (optional). */
   realMemory?: ArrayBufferLike;
   /** The machine's clock in ns. */
@@ -108,7 +106,7 @@ function panicNow(kernel: GuestKernel, reason: string): void {
 /** One partition's guest state and control plane. */
 export class GuestHost {
   readonly #platform: GuestPlatform;
-  readonly #dax: DaxMemory;
+  readonly #dax: DaxAccess;
   #kernel?: GuestKernel;
   /** A kernel acted on the panic request; the panic() call that follows has nothing to do. */
   #panicServed = false;
@@ -118,7 +116,7 @@ export class GuestHost {
   /** A partition with no kernel yet. */
   constructor(platform: GuestPlatform) {
     this.#platform = platform;
-    this.#dax = new DaxMemory(platform.pageTable, platform.daxFence);
+    this.#dax = platform.dax;
     if (platform.traceClock) this.#probes.start();
   }
 
@@ -137,19 +135,6 @@ export class GuestHost {
       const start = clock();
       return (rc) => this.#probes.push({ drc, start, end: clock(), rc });
     };
-  }
-
-  /**
-   * Makes a DRC's SCM reachable by DAX (the DRC was assigned to this LPAR);
-   * `counters` are the hypervisor's media counters DAX accesses count into.
-   */
-  attachScm(drc: number, memory: ScmMemory, counters?: BigInt64Array): void {
-    this.#dax.attach(drc, memory, counters);
-  }
-
-  /** Forgets a DRC's SCM (the DRC was taken away). */
-  detachScm(drc: number): void {
-    this.#dax.detach(drc);
   }
 
   /** Boots a kernel (the previous one, if any, must be halted or panicked). */

@@ -135,12 +135,10 @@ export class ThreadsRuntime implements Runtime {
       guest: remote as unknown as GuestControl,
       failed,
       requestPanic: () => Atomics.store(header, PANIC, 1),
-      async attachScm(drc) {
-        await remote.attachScm(drc, await hv.scm(drc), await hv.mediaCounters(drc));
-      },
       crashForTest: (message) => remote.crashForTest(message),
       guestSpans: () => remote.guestSpans(),
       probeRecords: () => (remote as unknown as GuestControl).probeRecords(),
+      misbehaveForTest: (seed, writes) => remote.misbehaveForTest(seed, writes),
       stop() {
         if (stopped) return;
         stopped = true;

@@ -56,11 +56,21 @@ export interface TraceTaken {
   dropped: number;
 }
 
+/** What a hostile guest did (see `PartitionHandle.misbehaveForTest`). */
+export interface MisbehaveReport {
+  /** Words written at random into what the worker holds. */
+  writes: number;
+  /** Requests issued with random kinds and registers. */
+  requests: number;
+  /** How many requests got each r3. */
+  answers: Record<number, number>;
+}
+
 /** The hypervisor's control plane. */
 export interface HypervisorControl {
   /** Creates an nvdimm and its SCM. */
   createDrc(spec: DrcSpec): Promise<void>;
-  /** Assigns a DRC to an LPAR (its memory is handed over by `PartitionHandle.attachScm`). */
+  /** Assigns a DRC to an LPAR (its guest reaches the memory only through the hypervisor). */
   assign(drc: number, lpar: LparId): Promise<void>;
   /** Takes a DRC from an LPAR, releasing its bindings there; the blocks released. */
   unassign(drc: number, lpar: LparId): Promise<number>;
@@ -102,8 +112,6 @@ export interface PartitionHandle {
   readonly failed: Promise<never>;
   /** Asks the running kernel to panic at its next hcall (or now, when idle). */
   requestPanic(): void;
-  /** Hands the DRC's SCM (and media counters) to the partition. */
-  attachScm(drc: number): Promise<void>;
   /**
    * The hcalls as the guest saw them (threads, when recording spans): issue
    * to answer on the shared clock, in order, and how many were dropped.
@@ -117,6 +125,11 @@ export interface PartitionHandle {
   probeRecords?(): Promise<{ probes: ProbeRecord[]; dropped: number }>;
   /** Test-only: ends the partition's runtime with an uncaught error, as a simulator bug would. */
   crashForTest(message: string): Promise<void>;
+  /**
+   * Test-only: the guest turns hostile and writes anything its runtime holds
+   * (see workers/lpar_worker.ts, misbehaveForTest); threads only.
+   */
+  misbehaveForTest(seed: number, writes: number): Promise<MisbehaveReport>;
   /** Stops the partition for good: pending and later calls fail with `reason`. */
   stop(reason: Error): void;
 }

@@ -319,7 +319,7 @@ Deno.test("qemu: a valid BIND_MEM answers device address + first × block size",
       else if (first + count > blocks) assert.equal(r.rc, H.P3);
       else {
         assert.equal(r.rc, H.SUCCESS);
-        assert.equal(r.rets[1], hv.deviceAddress(drcs[d]) + BigInt(first) * bs);
+        assert.equal(r.rets[1], hv.deviceAddress(drcs[d], 1)! + BigInt(first) * bs);
         assert.equal(r.rets[2], BigInt(count));
       }
     }),

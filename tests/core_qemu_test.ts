@@ -20,7 +20,8 @@ const D = 0x9000_0004; // 1 block, shared by LPARs 1 and 2, flushable
 const NONE = 0x9000_0009;
 const BASE = QEMU_DEFAULTS.deviceMemoryBase;
 const ADDR_A = BASE;
-const ADDR_C = BASE + 6n * BS;
+// LPAR 1 holds A (4 blocks), C (3) and D (1), placed first fit in its own space.
+const ADDR_C = BASE + 4n * BS;
 
 function spec(index: number, blocks: number, extra: Partial<DrcSpec> = {}): DrcSpec {
   return { index, blockSize: BS, blocks, metadataSize: LABEL, uuid: `uuid-${index}`, ...extra };
@@ -331,7 +332,7 @@ Deno.test("qemu H_SCM_BIND_MEM", async (t) => {
     assert.deepEqual(hv.mappings(1).map((m) => [m.drc, m.base, m.size]), [
       [A, ADDR_A, 4n * BS],
       [C, ADDR_C, 3n * BS],
-      [D, BASE + 9n * BS, BS],
+      [D, BASE + 7n * BS, BS],
     ]);
     const v = hv.mapVersion(1);
     hv.unassign(C, 1);
@@ -352,7 +353,7 @@ Deno.test("qemu H_SCM_UNBIND_MEM", async (t) => {
     {
       name: "drc of another LPAR → H_PARAMETER",
       op: U,
-      args: [big(B), BASE + 4n * BS, 1n, 0n],
+      args: [big(B), BASE, 1n, 0n],
       rc: H.PARAMETER,
     },
     {
@@ -612,22 +613,48 @@ Deno.test("qemu unimplemented hcalls → H_FUNCTION, registers untouched", async
 });
 
 Deno.test("qemu devices: addresses and what QEMU refuses to plug", async (t) => {
-  await t.step("device addresses: base + sizes of the DRCs added before", () => {
+  await t.step("device addresses: first fit in each LPAR's own space", () => {
     const hv = setup();
-    assert.equal(hv.deviceAddress(A), BASE);
-    assert.equal(hv.deviceAddress(B), BASE + 4n * BS);
-    assert.equal(hv.deviceAddress(C), BASE + 6n * BS);
-    assert.equal(hv.deviceAddress(D), BASE + 9n * BS);
+    assert.equal(hv.deviceAddress(A, 1), BASE);
+    assert.equal(hv.deviceAddress(C, 1), BASE + 4n * BS);
+    assert.equal(hv.deviceAddress(D, 1), BASE + 7n * BS);
+    // LPAR 2 sees only its own devices: B first, then the shared D.
+    assert.equal(hv.deviceAddress(B, 2), BASE);
+    assert.equal(hv.deviceAddress(D, 2), BASE + 2n * BS);
+    assert.equal(hv.deviceAddress(B, 1), undefined);
+    assert.deepEqual(hv.invariants(), []);
   });
-  await t.step("the base is injectable; addresses are block-aligned and never reused", () => {
+  await t.step("an address says nothing of other partitions' nvdimms", () => {
+    // Same LPAR 1 devices; whatever LPAR 2 holds, LPAR 1's addresses are the same.
+    const small = new HypervisorCore({ personality: "qemu" });
+    const large = new HypervisorCore({ personality: "qemu" });
+    for (const hv of [small, large]) {
+      hv.addDrc(spec(B, hv === large ? 40 : 1));
+      hv.assign(B, 2);
+      hv.addDrc(spec(A, 2));
+      hv.assign(A, 1);
+    }
+    assert.equal(small.deviceAddress(A, 1), BASE);
+    assert.equal(large.deviceAddress(A, 1), BASE);
+    const bindAddress = (hv: HypervisorCore) =>
+      hv.hcall(1, OP.H_SCM_BIND_MEM, [big(A), 0n, 2n, BIND_ANY_ADDR, 0n]).rets[1];
+    assert.equal(bindAddress(small), bindAddress(large));
+  });
+  await t.step("the base is injectable; addresses are block-aligned; a freed gap is reused", () => {
     const hv = new HypervisorCore({ personality: "qemu", qemu: { deviceMemoryBase: 0x1000n } });
     hv.addDrc({ ...spec(A, 1), blockSize: 0x10000n });
     hv.addDrc({ ...spec(B, 2), blockSize: 0x20000n });
-    assert.equal(hv.deviceAddress(A), 0x10000n);
-    assert.equal(hv.deviceAddress(B), 0x20000n);
-    hv.removeDrc(A);
-    hv.addDrc({ ...spec(A, 1), blockSize: 0x10000n });
-    assert.equal(hv.deviceAddress(A), 0x60000n);
+    hv.addDrc({ ...spec(C, 1), blockSize: 0x10000n });
+    hv.assign(A, 1);
+    hv.assign(B, 1);
+    assert.equal(hv.deviceAddress(A, 1), 0x10000n);
+    assert.equal(hv.deviceAddress(B, 1), 0x20000n);
+    hv.unassign(A, 1);
+    hv.assign(C, 1);
+    assert.equal(hv.deviceAddress(C, 1), 0x10000n, "first fit: the gap A left");
+    hv.assign(A, 1);
+    assert.equal(hv.deviceAddress(A, 1), 0x60000n, "no gap fits: after B");
+    assert.deepEqual(hv.invariants(), []);
   });
   await t.step("a label under 128 KiB is refused", () => {
     const hv = new HypervisorCore({ personality: "qemu" });

@@ -6,29 +6,29 @@
  */
 import * as Comlink from "npm:comlink@^4.4.2";
 import { RET_COUNT } from "../abi/hcalls.ts";
-import { GuestPort } from "../channel/guest_port.ts";
-import { PageTableReader } from "../channel/page_table.ts";
-import { DAX_ACTIVE, HEADER_WORDS } from "../channel/layout.ts";
-import { DenseScm } from "../guest/dax.ts";
+import { ChannelStopped, GuestPort } from "../channel/guest_port.ts";
+import { ChannelDax } from "../channel/guest_dax.ts";
+import { DAX_READ, DAX_WRITE, KIND, KIND_HCALL, STOP } from "../channel/layout.ts";
 import { GuestHost } from "../guest/host.ts";
+import type { MisbehaveReport } from "../runtime/types.ts";
 import { effectProblem, isTask, type Task } from "../guest/task.ts";
 import { BoundedLog } from "../runtime/trace_buffer.ts";
 import { type HcallSpan, sharedClockNs, type SpanRecording } from "../trace/types.ts";
 
-/** What the worker needs to start: its channel, page table and real memory. */
+/** What the worker needs to start: its channel, DAX bounce buffer and real memory. */
 export interface GuestInit {
   lpar: number;
   name: string;
   channel: SharedArrayBuffer;
   doorbell: SharedArrayBuffer;
-  pageTable: SharedArrayBuffer;
+  daxBuffer: SharedArrayBuffer;
   /** The partition's real memory, shared with the hypervisor. */
   realMemory?: SharedArrayBuffer;
   /** Record each hcall's issue and answer on the shared clock, for a timeline. */
   spans?: SpanRecording;
 }
 
-/** Hears an hcall the task issued and its answer, with when (ns on the trace clock). */
+/** Hears an hcall the task issued and its answer, with when it was issued (performance.now()). */
 export type HcallObserver = (
   opcode: number,
   args: readonly bigint[],
@@ -80,30 +80,24 @@ export function runBlocking<T>(task: Task<T>, port: GuestPort, observe?: HcallOb
   return step.value;
 }
 
-/** The LPAR worker's control plane: init, SCM hand-over, then the GuestHost's methods. */
+/** The LPAR worker's control plane: init, then the GuestHost's methods. */
 export class LparWorker {
   #host?: GuestHost;
   #port?: GuestPort;
+  #init?: GuestInit;
   #spans?: BoundedLog<HcallSpan>;
   #observe?: HcallObserver;
 
-  /** Connects the worker to its channel and page table. */
+  /** Connects the worker to its channel. */
   init(init: GuestInit): void {
     const port = new GuestPort(init.channel, init.doorbell);
     const origin = performance.now();
     this.#port = port;
+    this.#init = init;
     if (init.spans) this.#record(init.lpar, init.spans);
-    const header = new Int32Array(init.channel, 0, HEADER_WORDS);
     this.#host = new GuestHost({
       name: init.name,
-      pageTable: new PageTableReader(init.pageTable),
-      daxFence: {
-        enter: () => Atomics.store(header, DAX_ACTIVE, 1),
-        leave: () => {
-          Atomics.store(header, DAX_ACTIVE, 0);
-          Atomics.notify(header, DAX_ACTIVE);
-        },
-      },
+      dax: new ChannelDax(port, init.daxBuffer),
       realMemory: init.realMemory,
       clock: () => (performance.now() - origin) * 1e6,
       traceClock: init.spans ? () => sharedClockNs(init.spans!.originMs) : undefined,
@@ -111,7 +105,7 @@ export class LparWorker {
     });
   }
 
-  /** Records every hcall's issue and answer on the shared clock (start: ms of performance.now()). */
+  /** Records every hcall's issue and answer on the shared clock. */
   #record(lpar: number, recording: SpanRecording): void {
     const spans = new BoundedLog<HcallSpan>(recording.limit);
     spans.start();
@@ -136,11 +130,6 @@ export class LparWorker {
     return { spans: taken.items, dropped: taken.dropped };
   }
 
-  /** Makes a DRC's SCM reachable by DAX, counting into the hypervisor's media counters. */
-  attachScm(drc: number, memory: SharedArrayBuffer, counters: SharedArrayBuffer): void {
-    this.#need().attachScm(drc, new DenseScm(memory), new BigInt64Array(counters, 0, 2));
-  }
-
   /**
    * Test-only: ends this worker with an uncaught error, as a simulator bug
    * would, so the managed system's handling of a dead LPAR worker can be tested.
@@ -149,6 +138,62 @@ export class LparWorker {
     setTimeout(() => {
       throw new Error(message);
     });
+  }
+
+  /**
+   * Test-only: the guest turns hostile. It writes `writes` random words at
+   * random places of everything this worker holds (its channel's header and
+   * registers, the shared doorbell, its bounce buffer and real memory), and
+   * every eighth write issues a request of a random kind with random
+   * registers. It spares only its channel's STOP word, the system's way to
+   * end it (a guest that clears it can only keep its own worker alive).
+   * Seeded, so a failure replays. Returns what it did.
+   */
+  misbehaveForTest(seed: number, writes: number): MisbehaveReport {
+    const init = this.#init, port = this.#port;
+    if (!init || !port) throw new Error("LPAR worker used before init()");
+    let x = (seed >>> 0) || 1;
+    const next = () => {
+      // xorshift32: enough to scatter writes, and reproducible.
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return x >>> 0;
+    };
+    const targets = [init.channel, init.doorbell, init.daxBuffer, init.realMemory]
+      .filter((b): b is SharedArrayBuffer => b !== undefined)
+      .map((b) => new Int32Array(b));
+    const report: MisbehaveReport = { writes: 0, requests: 0, answers: {} };
+    const args = new Array<bigint>(9).fill(0n), rets = new Array<bigint>(RET_COUNT).fill(0n);
+    for (let i = 0; i < writes; i++) {
+      const words = targets[next() % targets.length];
+      const at = next() % words.length;
+      if (words.buffer === init.channel && at === STOP) continue;
+      Atomics.store(words, at, next() | 0);
+      report.writes++;
+      if (i % 8 !== 7) continue;
+      for (let r = 0; r < args.length; r++) {
+        args[r] = (BigInt(next()) << 32n) | BigInt(next() % 4 === 0 ? 0 : next());
+      }
+      // Half the time a small length in r5, so DAX requests get as far as translation.
+      if (next() % 2 === 0) args[1] = BigInt(next() % 70_000);
+      const kinds = [KIND_HCALL, DAX_READ, DAX_WRITE, next()];
+      const kind = kinds[next() % kinds.length];
+      // Mostly the SCM hcalls (0x3E4..0x448), sometimes anything.
+      const opcode = next() % 4 === 0 ? next() % 0x500 : 0x3E4 + 4 * (next() % 26);
+      let rc: number;
+      try {
+        // request() sets the KIND word for this one request; an hcall needs it clear.
+        if (kind === KIND_HCALL) Atomics.store(new Int32Array(init.channel), KIND, KIND_HCALL);
+        rc = kind === KIND_HCALL ? port.call(opcode, args, rets) : port.request(kind, args, rets);
+      } catch (error) {
+        if (error instanceof ChannelStopped) break;
+        throw error;
+      }
+      report.requests++;
+      report.answers[rc] = (report.answers[rc] ?? 0) + 1;
+    }
+    return report;
   }
 
   /** Calls a GuestHost method, running what it returns to its end if it is a task. */
@@ -166,7 +211,7 @@ export class LparWorker {
 
 if ("WorkerGlobalScope" in globalThis) {
   const worker = new LparWorker();
-  const own = new Set(["init", "attachScm", "crashForTest", "guestSpans"]);
+  const own = new Set(["init", "crashForTest", "misbehaveForTest", "guestSpans"]);
   // Everything else is a GuestHost method, run to its end here.
   Comlink.expose(
     new Proxy(worker, {

@@ -13,8 +13,8 @@
 import type { HypervisorConfig } from "../../actors/hypervisor_actor.ts";
 import { guestMemoryOver } from "../../core/guest_memory.ts";
 import { HypervisorCore } from "../../core/hypervisor.ts";
-import type { LparId, Mapping, MediaCounters } from "../../core/types.ts";
-import type { AddressTranslator } from "../../guest/dax.ts";
+import { DaxEngine } from "../../core/dax.ts";
+import type { LparId } from "../../core/types.ts";
 import { GuestHost } from "../../guest/host.ts";
 import type { DriverOverrides, KernelCosts } from "../../guest/kernel.ts";
 import type { PlparResult } from "../../guest/task.ts";
@@ -73,7 +73,6 @@ interface Lpar {
 
 interface Drc {
   memory: SparseScm;
-  counters: BigInt64Array;
 }
 
 /**
@@ -108,27 +107,6 @@ function hexList(values: readonly bigint[]): string {
   return out;
 }
 
-/** A partition's page table: the core's mappings, re-read when they change. */
-class CoreMappings implements AddressTranslator {
-  readonly #core: HypervisorCore;
-  readonly #lpar: LparId;
-  #version = -1;
-  #list: Mapping[] = [];
-  constructor(core: HypervisorCore, lpar: LparId) {
-    this.#core = core;
-    this.#lpar = lpar;
-  }
-  translate(address: bigint, length: number): Mapping | undefined {
-    const version = this.#core.mapVersion(this.#lpar);
-    if (version !== this.#version) {
-      this.#version = version;
-      this.#list = this.#core.mappings(this.#lpar);
-    }
-    const end = address + BigInt(length);
-    return this.#list.find((m) => m.base <= address && end <= m.base + m.size);
-  }
-}
-
 /** The one-thread machine. */
 export class SimRuntime implements Runtime {
   readonly kind = "sim";
@@ -144,6 +122,7 @@ export class SimRuntime implements Runtime {
   readonly #budget: PageBudget;
   readonly #lpars = new Map<LparId, Lpar>();
   readonly #drcs = new Map<number, Drc>();
+  readonly #dax: DaxEngine;
   readonly #records = new TraceBuffer();
   readonly #spans?: HypervisorSpans;
   readonly #recordProbes: boolean;
@@ -173,9 +152,10 @@ export class SimRuntime implements Runtime {
         now: () => BigInt(Math.round(this.scheduler.now)),
         random64: () => tokens.random64(),
         guestMemory: guestMemoryOver((lpar) => this.#lpars.get(lpar)?.realMemory),
-        media: (drc) => this.#media(drc),
+        media: (drc) => this.#dax.media(drc),
       },
     });
+    this.#dax = new DaxEngine(this.core, (drc) => this.#drcs.get(drc)?.memory);
     this.scheduler = new Scheduler(
       new SeededRandom(options.seed, 2),
       (lpar, opcode, args) => this.#hcall(lpar, opcode, args),
@@ -211,21 +191,8 @@ export class SimRuntime implements Runtime {
     this.#tracer?.(record);
   }
 
-  #media(drc: number): MediaCounters {
-    const counters = this.#drcs.get(drc)?.counters;
-    return counters
-      ? { reads: BigInt.asUintN(64, counters[0]), writes: BigInt.asUintN(64, counters[1]) }
-      : { reads: 0n, writes: 0n };
-  }
-
   #check(): void {
     if (this.#failure !== undefined) throw new Error(`hypervisor failed: ${this.#failure}`);
-  }
-
-  #drc(index: number): Drc {
-    const drc = this.#drcs.get(index);
-    if (!drc) throw new RangeError(`no drc 0x${index.toString(16)}`);
-    return drc;
   }
 
   /** The hypervisor's control plane: the core's operations, answered at once. */
@@ -243,10 +210,7 @@ export class SimRuntime implements Runtime {
         now(() => {
           this.core.addDrc(spec);
           const size = Number(spec.blockSize) * spec.blocks;
-          this.#drcs.set(spec.index, {
-            memory: new SparseScm(size, this.#budget),
-            counters: new BigInt64Array(2),
-          });
+          this.#drcs.set(spec.index, { memory: new SparseScm(size, this.#budget) });
           this.#spans?.drcCreated(spec);
         }),
       assign: (drc, lpar) =>
@@ -266,7 +230,7 @@ export class SimRuntime implements Runtime {
       setFlushFailure: (drc, failing) => now(() => this.core.setFlushFailure(drc, failing)),
       bindings: () => now(() => this.core.bindings()),
       invariants: () => now(() => this.core.invariants()),
-      media: (drc) => now(() => this.#media(drc)),
+      media: (drc) => now(() => this.#dax.media(drc)),
       traceStart: () => now(() => this.#records.start()),
       traceTake: () => now(() => this.#records.take()),
       spansTake: () =>
@@ -305,7 +269,7 @@ export class SimRuntime implements Runtime {
     };
     lpar.host = new GuestHost({
       name,
-      pageTable: new CoreMappings(this.core, id),
+      dax: this.#dax.accessFor(id),
       realMemory: lpar.realMemory,
       clock: () => this.scheduler.now,
       traceClock: this.#recordProbes ? () => this.scheduler.now : undefined,
@@ -352,15 +316,12 @@ export class SimRuntime implements Runtime {
       guest,
       failed,
       requestPanic: () => void (lpar.panicRequested = true),
-      attachScm: (drc) =>
-        submit(() => {
-          const { memory, counters } = this.#drc(drc);
-          lpar.host.attachScm(drc, memory, counters);
-        }),
       // Read directly, not as a call of the partition: the run stays as it would be untraced.
       probeRecords: () => Promise.resolve(lpar.host.probeRecords()),
       crashForTest: (message) =>
         Promise.reject(new Error(`the sim runtime has no worker to crash (${message})`)),
+      misbehaveForTest: () =>
+        Promise.reject(new Error("the sim runtime has no worker to turn hostile")),
       stop: (reason) => partition.stop(reason),
     };
     return Promise.resolve(handle);

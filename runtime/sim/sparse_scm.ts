@@ -5,7 +5,7 @@
  * writer, never a failure of the machine.
  * @module
  */
-import type { ScmMemory } from "../../guest/dax.ts";
+import type { ScmMemory } from "../../core/dax.ts";
 
 /** Bytes per page of sparse memory. */
 export const PAGE_BYTES = 64 * 1024;

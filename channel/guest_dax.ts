@@ -1,0 +1,66 @@
+/**
+ * A guest's DAX accesses on the `threads` runtime: each goes over the LPAR's
+ * own channel, a chunk at a time through its bounce buffer, and the
+ * hypervisor's thread copies between that buffer and the SCM it translates
+ * to (core/dax.ts). The worker holds no SCM and no page table, so what it
+ * can reach is only what the hypervisor copies for it, checked at each chunk:
+ * a release in the middle of a long access faults the rest of it.
+ * @module
+ */
+import { ARG_COUNT, RET_COUNT } from "../abi/hcalls.ts";
+import { type DaxAccess, MachineCheck } from "../core/dax.ts";
+import type { GuestPort } from "./guest_port.ts";
+import { DAX_BUFFER_BYTES, DAX_FAULT, DAX_READ, DAX_WRITE } from "./layout.ts";
+
+/** DAX over the channel. */
+export class ChannelDax implements DaxAccess {
+  readonly #port: GuestPort;
+  readonly #bounce: Uint8Array;
+  readonly #args = new Array<bigint>(ARG_COUNT).fill(0n);
+  readonly #rets = new Array<bigint>(RET_COUNT).fill(0n);
+
+  constructor(port: GuestPort, bounce: SharedArrayBuffer) {
+    if (bounce.byteLength < DAX_BUFFER_BYTES) {
+      throw new RangeError(
+        `bounce buffer of ${bounce.byteLength} bytes; ${DAX_BUFFER_BYTES} needed`,
+      );
+    }
+    this.#port = port;
+    this.#bounce = new Uint8Array(bounce, 0, DAX_BUFFER_BYTES);
+  }
+
+  read(address: bigint, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    let done = 0;
+    do {
+      const n = Math.min(DAX_BUFFER_BYTES, length - done);
+      // The first request checks and counts the whole access, as one load.
+      this.#copy(DAX_READ, address + BigInt(done), n, done === 0 ? length : 0, address);
+      out.set(this.#bounce.subarray(0, n), done);
+      done += n;
+    } while (done < length);
+    return out;
+  }
+
+  write(address: bigint, bytes: Uint8Array): void {
+    let done = 0;
+    do {
+      const n = Math.min(DAX_BUFFER_BYTES, bytes.length - done);
+      this.#bounce.set(bytes.subarray(done, done + n));
+      this.#copy(DAX_WRITE, address + BigInt(done), n, done === 0 ? bytes.length : 0, address);
+      done += n;
+    } while (done < bytes.length);
+  }
+
+  #copy(kind: number, at: bigint, n: number, whole: number, start: bigint): void {
+    const args = this.#args;
+    args[0] = at;
+    args[1] = BigInt(n);
+    args[2] = BigInt(whole);
+    const rc = this.#port.request(kind, args, this.#rets);
+    if (rc === DAX_FAULT) {
+      throw whole > 0 ? new MachineCheck(start, whole) : new MachineCheck(at, n);
+    }
+    if (rc !== 0) throw new Error(`DAX request refused by the hypervisor (r3 ${rc})`);
+  }
+}

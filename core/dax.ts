@@ -1,0 +1,165 @@
+/**
+ * DAX as the hypervisor serves it: a partition's loads and stores at logical
+ * addresses, translated through that partition's mappings (its page table,
+ * which only the hypervisor holds) to a DRC's memory.
+ *
+ * A guest never holds SCM itself. On the `sim` runtime its accesses call this
+ * engine directly; on `threads` they travel over the partition's own channel
+ * (see channel/guest_dax.ts), a chunk at a time through a bounce buffer, and
+ * the hypervisor's thread does the copy. So a copy and a release of bindings
+ * never overlap, and nothing a guest writes can reach memory it has not bound.
+ * @module
+ */
+import type { LparId, Mapping, MediaCounters } from "./types.ts";
+
+/** Raised for an access to an address that no binding maps. */
+export class MachineCheck extends Error {
+  constructor(address: bigint, length: number) {
+    super(`machine check: ${length} bytes at 0x${address.toString(16)} are not mapped`);
+    this.name = "MachineCheck";
+  }
+}
+
+/** Bytes per cache line: the unit the memory controller counts. */
+export const CACHE_LINE = 64;
+
+/** One DRC's SCM. */
+export interface ScmMemory {
+  /** Bytes in the device. */
+  readonly size: number;
+  /** A copy of `length` bytes at `offset`. */
+  read(offset: number, length: number): Uint8Array;
+  /** Stores `bytes` at `offset`. */
+  write(offset: number, bytes: Uint8Array): void;
+}
+
+/** SCM held whole in one buffer (the worker runtime's memory per DRC). */
+export class DenseScm implements ScmMemory {
+  readonly #bytes: Uint8Array;
+  constructor(buffer: ArrayBufferLike) {
+    this.#bytes = new Uint8Array(buffer);
+  }
+  get size(): number {
+    return this.#bytes.length;
+  }
+  read(offset: number, length: number): Uint8Array {
+    return this.#bytes.slice(offset, offset + length);
+  }
+  write(offset: number, bytes: Uint8Array): void {
+    this.#bytes.set(bytes, offset);
+  }
+}
+
+/** A partition's loads and stores, as its guest kernel issues them. */
+export interface DaxAccess {
+  /** A copy of `length` bytes at a logical address; MachineCheck if unmapped. */
+  read(address: bigint, length: number): Uint8Array;
+  /** Stores `bytes` at a logical address; MachineCheck if unmapped. */
+  write(address: bigint, bytes: Uint8Array): void;
+}
+
+/** What the engine needs of the core: each partition's mappings and when they change. */
+export interface MappingSource {
+  mappings(lpar: LparId): Mapping[];
+  mapVersion(lpar: LparId): number;
+}
+
+/** Serves every partition's DAX accesses, counting cache lines per DRC. */
+export class DaxEngine {
+  readonly #source: MappingSource;
+  readonly #memoryOf: (drc: number) => ScmMemory | undefined;
+  /** Per LPAR: its mappings, re-read only when its map version changed. */
+  readonly #cache = new Map<LparId, { version: number; mappings: Mapping[] }>();
+  /** Per DRC: cache lines loaded and stored. */
+  readonly #media = new Map<number, { reads: bigint; writes: bigint }>();
+
+  constructor(source: MappingSource, memoryOf: (drc: number) => ScmMemory | undefined) {
+    this.#source = source;
+    this.#memoryOf = memoryOf;
+  }
+
+  /** A DRC's media counters (loads and stores in cache lines). */
+  media(drc: number): MediaCounters {
+    const m = this.#media.get(drc);
+    return m ? { reads: m.reads, writes: m.writes } : { reads: 0n, writes: 0n };
+  }
+
+  /** Forgets a partition's cached mappings (it went away). */
+  forget(lpar: LparId): void {
+    this.#cache.delete(lpar);
+  }
+
+  /**
+   * Checks that `[address, address + length)` is mapped for `lpar` and
+   * counts its cache lines as one access; MachineCheck if not.
+   */
+  touch(lpar: LparId, address: bigint, length: number, store: boolean): void {
+    const [drc, start] = this.#locate(lpar, address, length);
+    if (length <= 0) return;
+    const lines = BigInt(
+      Math.floor((start + length - 1) / CACHE_LINE) - Math.floor(start / CACHE_LINE) + 1,
+    );
+    let m = this.#media.get(drc);
+    if (!m) this.#media.set(drc, m = { reads: 0n, writes: 0n });
+    if (store) m.writes = BigInt.asUintN(64, m.writes + lines);
+    else m.reads = BigInt.asUintN(64, m.reads + lines);
+  }
+
+  /** Copies `length` bytes at a logical address into `out` at `at` (no counting). */
+  copyOut(lpar: LparId, address: bigint, length: number, out: Uint8Array, at = 0): void {
+    const [drc, start] = this.#locate(lpar, address, length);
+    out.set(this.#memoryOf(drc)!.read(start, length), at);
+  }
+
+  /** Stores `bytes` at a logical address (no counting). */
+  copyIn(lpar: LparId, address: bigint, bytes: Uint8Array): void {
+    const [drc, start] = this.#locate(lpar, address, bytes.length);
+    this.#memoryOf(drc)!.write(start, bytes);
+  }
+
+  /** One whole load: checked, counted, copied. */
+  read(lpar: LparId, address: bigint, length: number): Uint8Array {
+    this.touch(lpar, address, length, false);
+    const out = new Uint8Array(length);
+    if (length > 0) this.copyOut(lpar, address, length, out);
+    return out;
+  }
+
+  /** One whole store: checked, counted, copied. */
+  write(lpar: LparId, address: bigint, bytes: Uint8Array): void {
+    this.touch(lpar, address, bytes.length, true);
+    if (bytes.length > 0) this.copyIn(lpar, address, bytes);
+  }
+
+  /** The DAX view of one partition (what its guest kernel is given on `sim`). */
+  accessFor(lpar: LparId): DaxAccess {
+    return {
+      read: (address, length) => this.read(lpar, address, length),
+      write: (address, bytes) => this.write(lpar, address, bytes),
+    };
+  }
+
+  /** [drc, offset in its memory] of a mapped range; MachineCheck if not mapped. */
+  #locate(lpar: LparId, address: bigint, length: number): [number, number] {
+    const end = address + BigInt(length);
+    for (const m of this.#mappings(lpar)) {
+      if (m.base <= address && end <= m.base + m.size) {
+        const memory = this.#memoryOf(m.drc);
+        const start = Number(m.offset + (address - m.base));
+        // A mapping always lies inside its DRC: the core only maps bound blocks.
+        if (memory && start + length <= memory.size) return [m.drc, start];
+      }
+    }
+    throw new MachineCheck(address, length);
+  }
+
+  #mappings(lpar: LparId): Mapping[] {
+    const version = this.#source.mapVersion(lpar);
+    let entry = this.#cache.get(lpar);
+    if (!entry || entry.version !== version) {
+      entry = { version, mappings: this.#source.mappings(lpar) };
+      this.#cache.set(lpar, entry);
+    }
+    return entry.mappings;
+  }
+}

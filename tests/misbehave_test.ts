@@ -1,0 +1,83 @@
+/**
+ * A misbehaving guest (issue 10, item 3): an LPAR worker that writes random
+ * words into everything it holds (its channel, the shared doorbell, its DAX
+ * bounce buffer and real memory) and issues requests of random kinds with
+ * random registers, while its neighbours work. Nothing it does may reach
+ * them: their data, their hcalls and the hypervisor stay as they were, and
+ * once a DRC has moved away from it, the DRC's memory is out of its reach.
+ */
+import assert from "node:assert/strict";
+import { ManagedSystem } from "../actors/managed_system.ts";
+import type { Lpar } from "../actors/lpar.ts";
+import type { Personality } from "../core/types.ts";
+import { workerTest } from "./worker_test.ts";
+
+const MiB = 1 << 20;
+const OWN_H = 0x44100001, OWN_A = 0x44100002, OWN_B = 0x44100003, MOVED = 0x44100004;
+/** Random writes per hostile round (every eighth also issues a request). */
+const WRITES = 16_000;
+
+function pattern(seed: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = (seed * 31 + i * 7) & 0xFF;
+  return out;
+}
+
+/** Writes a pattern, kexecs (rebinding), and checks the pattern read back. */
+async function honestWork(lpar: Lpar, seed: number, rounds: number): Promise<void> {
+  for (let r = 0; r < rounds; r++) {
+    const data = pattern(seed + r, 3 * 64 * 1024 + 5);
+    await lpar.write("region0", 4096 * r, data);
+    await lpar.kexec();
+    assert.deepEqual(await lpar.read("region0", 4096 * r, data.length), data, `${lpar.name} r${r}`);
+  }
+}
+
+for (const personality of ["powervm", "qemu"] as Personality[]) {
+  workerTest(
+    `misbehave (threads, ${personality}): a hostile guest cannot reach its neighbours`,
+    async () => {
+      const nvdimm = (drc: number) => ({ drc, blocks: 4, blockSize: 256 * MiB / 64 });
+      await using system = await ManagedSystem.start({
+        hypervisor: { personality },
+        lpars: [
+          { name: "h", kernel: "5.4", nvdimms: [nvdimm(OWN_H), nvdimm(MOVED)] },
+          { name: "a", kernel: "5.4", nvdimms: [nvdimm(OWN_A)] },
+          { name: "b", kernel: "5.3", nvdimms: [nvdimm(OWN_B)] },
+        ],
+      });
+      const [h, a, b] = system.lpars;
+      for (const lpar of system.lpars) await lpar.boot();
+      const keepA = pattern(1, 64 * 1024), keepB = pattern(2, 64 * 1024);
+      await a.write("region0", MiB, keepA);
+      await b.write("region0", MiB, keepB);
+
+      // Round 1: the guest turns hostile while its neighbours kexec and move data.
+      const [report] = await Promise.all([
+        h.partition.misbehaveForTest(7, WRITES),
+        honestWork(a, 10, 4),
+        honestWork(b, 20, 4),
+      ]);
+      assert.equal(report.writes > WRITES / 2, true, JSON.stringify(report));
+      assert.ok(report.requests > 0, JSON.stringify(report));
+      assert.deepEqual(await a.read("region0", MiB, keepA.length), keepA);
+      assert.deepEqual(await b.read("region0", MiB, keepB.length), keepB);
+      assert.equal(system.failure, undefined);
+      assert.deepEqual(await system.invariants(), []);
+
+      // Round 2: the DRC moves from the hostile LPAR to A, which writes its data
+      // there; the hostile guest holds nothing of that DRC's memory any more.
+      await system.dlparMove(MOVED, h, a);
+      const moved = (await a.regions()).find((r) => r.drc === MOVED);
+      assert.ok(moved, "A has a region on the moved DRC");
+      const secret = pattern(3, 256 * 1024);
+      await a.write(moved.dev, 0, secret);
+      await h.partition.misbehaveForTest(8, WRITES);
+      assert.deepEqual(await a.read(moved.dev, 0, secret.length), secret);
+      assert.deepEqual(await a.read("region0", MiB, keepA.length), keepA);
+      assert.equal(system.failure, undefined);
+      assert.deepEqual(await system.invariants(), []);
+      await honestWork(b, 30, 1);
+    },
+  );
+}
