@@ -26,6 +26,11 @@ export async function writeTraceFiles(
   flags: TraceFlags,
   warn: (text: string) => void,
 ): Promise<void> {
+  if (session.systems.length === 0) {
+    // A bad command line, or a command that runs no system: no empty file.
+    warn("trace: no system ran; no trace file written");
+    return;
+  }
   if (flags.trace !== undefined) await Deno.writeTextFile(flags.trace, session.perfetto());
   if (flags.ftrace !== undefined) await Deno.writeTextFile(flags.ftrace, session.ftrace() + "\n");
   for (const line of session.truncation()) warn(`trace: ${line}`);

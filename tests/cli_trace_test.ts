@@ -104,6 +104,11 @@ workerTest("cli: --report is refused where there is no table, and written for ma
   const bad = await cli("scenario", "kexec", "--runtime", "sim", "--report", "x.html");
   assert.equal(bad.code, 2);
   assert.match(bad.err, /--report goes with matrix or swarm, not scenario/);
+  // A run that never started a system writes no (empty) trace file, and says so.
+  const none = await cli("scenario", "kexec", "--kernel", "9.9", "--trace", "never.json");
+  assert.equal(none.code, 2);
+  assert.match(none.err, /trace: no system ran; no trace file written/);
+  await assert.rejects(Deno.stat("never.json"), Deno.errors.NotFound);
   await scratch(async (dir) => {
     const r = await cli(
       "matrix",
