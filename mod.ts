@@ -42,6 +42,9 @@ export type {
   StartOptions,
 } from "./actors/managed_system.ts";
 export { parseRuntime, RUNTIMES } from "./runtime/types.ts";
+export { MAX_TRACE_SYSTEMS, TraceSession } from "./trace/session.ts";
+export type { SystemTrace, TraceSessionOptions } from "./trace/session.ts";
+export type { CounterSample, HcallSpan, OpSpan, SpansTaken } from "./trace/types.ts";
 export type { RuntimeKind } from "./runtime/types.ts";
 export { runSync } from "./guest/task.ts";
 export type {

@@ -93,6 +93,8 @@ export interface LparHooks {
   restart(): Promise<PartitionHandle>;
   /** The machine's clock in ns (virtual on the `sim` runtime). */
   clock(): number;
+  /** Runs a life-cycle operation, recording it on a trace when one is on. */
+  op?<T>(name: string, run: () => Promise<T>): Promise<T>;
 }
 
 /** What a supervisor did after a panic. */
@@ -332,7 +334,12 @@ export class Lpar {
    * the report is that of the kernel this call booted.
    */
   boot(options: LparBootOptions = {}): Promise<BootReport> {
-    return this.#exclusive(() => this.#boot(options));
+    return this.#exclusive(() => this.#op("boot", () => this.#boot(options)));
+  }
+
+  /** Runs a life-cycle operation, as a slice on the trace when one is recorded. */
+  #op<T>(name: string, run: () => Promise<T>): Promise<T> {
+    return this.#hooks.op ? this.#hooks.op(name, run) : run();
   }
 
   async #boot(options: LparBootOptions): Promise<BootReport> {
@@ -352,7 +359,9 @@ export class Lpar {
    * and a new kernel starts in the same partition. After a panic this is kdump.
    */
   kexec(options: LparBootOptions = {}): Promise<BootReport> {
-    return this.#exclusive(() => this.#kexec(options));
+    return this.#exclusive(() =>
+      this.#op(this.state === "panicked" ? "kdump" : "kexec", () => this.#kexec(options))
+    );
   }
 
   async #kexec(options: LparBootOptions): Promise<BootReport> {
@@ -383,11 +392,13 @@ export class Lpar {
     // At once: a kernel busy in an operation panics at its next hcall ...
     this.#partition.requestPanic();
     // ... and the rest waits its turn (an idle kernel panics then, a served request is done).
-    return this.#exclusive(async () => {
-      const state = await this.#call(() => this.#guest.panic(reason));
-      if (state === "panicked") this.state = "panicked";
-      await this.#supervise();
-    });
+    return this.#exclusive(() =>
+      this.#op("panic", async () => {
+        const state = await this.#call(() => this.#guest.panic(reason));
+        if (state === "panicked") this.state = "panicked";
+        await this.#supervise();
+      })
+    );
   }
 
   /**
@@ -399,7 +410,7 @@ export class Lpar {
    * behind: why only they met H_OVERLAP in 2019.)
    */
   reboot(options: LparBootOptions = {}): Promise<BootReport> {
-    return this.#exclusive(() => this.#reboot(options));
+    return this.#exclusive(() => this.#op("reboot", () => this.#reboot(options)));
   }
 
   async #reboot(options: LparBootOptions): Promise<BootReport> {
@@ -416,12 +427,14 @@ export class Lpar {
 
   /** Shutdown: the kernel stops; the hypervisor releases every binding of the LPAR. */
   shutdown(): Promise<number> {
-    return this.#exclusive(async () => {
-      // A crashed partition has no kernel to stop: the hypervisor already released it.
-      if (!this.#dead) await this.#call(() => this.#guest.shutdown());
-      this.state = "shut down";
-      return await this.#hooks.release();
-    });
+    return this.#exclusive(() =>
+      this.#op("shutdown", async () => {
+        // A crashed partition has no kernel to stop: the hypervisor already released it.
+        if (!this.#dead) await this.#call(() => this.#guest.shutdown());
+        this.state = "shut down";
+        return await this.#hooks.release();
+      })
+    );
   }
 
   /**
@@ -458,11 +471,15 @@ export class Lpar {
         this.#hooks.event(message);
         if (action === "stay-down") return;
         if (action === "kdump") {
-          this.#track(await this.#call(() => this.#guest.boot(this.#bootOptions({}, true))));
+          await this.#op("kdump (supervisor)", async () => {
+            this.#track(await this.#call(() => this.#guest.boot(this.#bootOptions({}, true))));
+          });
         } else {
-          await this.#partitionStop();
-          const panicAt = this.config.faults.panicAt;
-          this.#track(await this.#call(() => this.#guest.boot(this.#bootOptions({ panicAt }))));
+          await this.#op("reboot (supervisor)", async () => {
+            await this.#partitionStop();
+            const panicAt = this.config.faults.panicAt;
+            this.#track(await this.#call(() => this.#guest.boot(this.#bootOptions({ panicAt }))));
+          });
         }
       }
     } finally {

@@ -25,6 +25,8 @@ import { type KernelVersion, PaprScmMainline, parseKernelVersion } from "./papr_
 import type { PerfStat } from "./papr_scm/v_mainline.ts";
 import { rcName } from "../abi/hcalls.ts";
 import { hcall, type Task } from "./task.ts";
+import { BoundedLog } from "../runtime/trace_buffer.ts";
+import { MAX_TRACE_OPS } from "../trace/types.ts";
 
 /** What a partition is given by its runtime. */
 export interface GuestPlatform {
@@ -36,6 +38,8 @@ export interface GuestPlatform {
   realMemory?: ArrayBufferLike;
   /** The machine's clock in ns. */
   clock(): number;
+  /** The trace clock in ns, when a trace is recorded: probes are then recorded on it. */
+  traceClock?(): number;
   /** True when the machine asked the running kernel to panic (cleared by reading). */
   takePanicRequest(): boolean;
   /** What the kernel's own work costs. */
@@ -51,6 +55,15 @@ export interface BootOptions {
   paprScm?: boolean;
   panicAt?: PanicPoint;
   kdump?: boolean;
+}
+
+/** One papr_scm probe, for a trace: its DRC, when (trace clock, ns), and its result. */
+export interface ProbeRecord {
+  drc: number;
+  start: number;
+  end: number;
+  /** 0 or -errno; undefined when the probe did not return (a panic). */
+  rc?: number;
 }
 
 /** What a boot (or kexec, or reboot) ended in. */
@@ -97,11 +110,31 @@ export class GuestHost {
   #kernel?: GuestKernel;
   /** A kernel acted on the panic request; the panic() call that follows has nothing to do. */
   #panicServed = false;
+  /** Probes recorded for a trace (when the platform has a trace clock). */
+  readonly #probes = new BoundedLog<ProbeRecord>(MAX_TRACE_OPS);
 
   /** A partition with no kernel yet. */
   constructor(platform: GuestPlatform) {
     this.#platform = platform;
     this.#dax = platform.dax;
+    if (platform.traceClock) this.#probes.start();
+  }
+
+  /** The probes recorded for a trace since the last call (none when no trace is recorded). */
+  probeRecords(): { probes: ProbeRecord[]; dropped: number } {
+    const { items, dropped } = this.#probes.take();
+    if (this.#platform.traceClock) this.#probes.start();
+    return { probes: items, dropped };
+  }
+
+  /** A trace's probe hook for a new kernel, when a trace is recorded. */
+  #traceProbe(): ((drc: number) => (rc: number | undefined) => void) | undefined {
+    const clock = this.#platform.traceClock;
+    if (!clock) return undefined;
+    return (drc) => {
+      const start = clock();
+      return (rc) => this.#probes.push({ drc, start, end: clock(), rc });
+    };
   }
 
   /** Boots a kernel (the previous one, if any, must be halted or panicked). */
@@ -134,6 +167,7 @@ export class GuestHost {
       },
       costs: platform.costs,
       drivers: platform.drivers,
+      traceProbe: this.#traceProbe(),
     });
   }
 

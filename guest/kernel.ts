@@ -5,7 +5,7 @@
  */
 import { opByName, opName, RET_COUNT, unknownHcall } from "../abi/hcalls.ts";
 import type { DtNode } from "./device_tree.ts";
-import { PMEM_PARENT, pmemNodes, readString } from "./device_tree.ts";
+import { PMEM_PARENT, pmemNodes, readString, readU32 } from "./device_tree.ts";
 import { Dmesg, type LogLevel } from "./dmesg.ts";
 import { Libnvdimm } from "./libnvdimm.ts";
 import { RealMemory } from "./memory.ts";
@@ -54,6 +54,8 @@ export interface KernelOptions {
   costs?: Partial<KernelCosts>;
   /** Driver classes to use instead of the real ones (a test's deliberately broken variant). */
   drivers?: DriverOverrides;
+  /** A trace's hook: called as a probe starts (with the node's DRC), it returns the probe's end. */
+  traceProbe?: (drc: number) => (rc: number | undefined) => void;
 }
 
 /** Replacement papr_scm drivers, by kernel version. */
@@ -135,7 +137,14 @@ export class GuestKernel {
       path,
       name: `ibm,persistent-memory:${node.name}`,
     });
-    const rc = yield* driver.probe();
+    const probed = this.#options.traceProbe?.(readU32(node, "ibm,my-drc-index") ?? 0);
+    let rc: number | undefined;
+    try {
+      rc = yield* driver.probe();
+    } finally {
+      // undefined: the probe did not return (a panic, or a stopped partition).
+      probed?.(rc);
+    }
     if (rc === 0) this.drivers.push(driver);
     // The driver core (drivers/base/dd.c, really_probe) keeps -ENODEV and -ENXIO
     // quiet and warns of any other failure.

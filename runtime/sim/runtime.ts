@@ -30,6 +30,8 @@ import { SeededRandom } from "./random.ts";
 import { PageBudget, SparseScm } from "./sparse_scm.ts";
 import { Scheduler, SimPartition } from "./scheduler.ts";
 import { TraceHash } from "./trace_hash.ts";
+import { HypervisorSpans } from "../../trace/hypervisor_spans.ts";
+import type { SpanRecording } from "../../trace/types.ts";
 
 /** Bytes of real memory each simulated partition has for hypervisor buffers. */
 export const SIM_REAL_MEMORY_BYTES = 64 * 1024;
@@ -58,6 +60,8 @@ export interface SimOptions {
   drivers?: DriverOverrides;
   /** Hears every trace record as it is folded into the hash (one line each). */
   tracer?: (record: string) => void;
+  /** Records a timeline (hcall spans and counters) on the virtual clock. */
+  spans?: SpanRecording;
 }
 
 interface Lpar {
@@ -120,6 +124,8 @@ export class SimRuntime implements Runtime {
   readonly #drcs = new Map<number, Drc>();
   readonly #dax: DaxEngine;
   readonly #records = new TraceBuffer();
+  readonly #spans?: HypervisorSpans;
+  readonly #recordProbes: boolean;
   #pumping = false;
   /** A call finished since the clock last jumped: its caller may still ask the next one. */
   #answered = false;
@@ -154,6 +160,10 @@ export class SimRuntime implements Runtime {
       new SeededRandom(options.seed, 2),
       (lpar, opcode, args) => this.#hcall(lpar, opcode, args),
     );
+    this.#recordProbes = options.spans !== undefined;
+    if (options.spans) {
+      this.#spans = new HypervisorSpans(this.core, options.spans.limit, () => this.scheduler.now);
+    }
     this.hypervisor = this.#control();
   }
 
@@ -167,6 +177,8 @@ export class SimRuntime implements Runtime {
     const result: PlparResult = { rc: answer.rc, rets: [...answer.rets] };
     const elapsedNs = HCALL_NS + Number(this.core.takeElapsedNs());
     if (this.#records.on) this.#records.record(lpar, opcode, result.rc);
+    const now = this.scheduler.now;
+    this.#spans?.hcall(lpar, opcode, args, result, now, now + elapsedNs);
     this.#trace(
       `${this.scheduler.now} ${lpar} h${opcode.toString(16)} ${hexList(args)} ` +
         `${result.rc} ${hexList(result.rets)}`,
@@ -199,21 +211,40 @@ export class SimRuntime implements Runtime {
           this.core.addDrc(spec);
           const size = Number(spec.blockSize) * spec.blocks;
           this.#drcs.set(spec.index, { memory: new SparseScm(size, this.#budget) });
+          this.#spans?.drcCreated(spec);
         }),
-      assign: (drc, lpar) => now(() => this.core.assign(drc, lpar)),
-      unassign: (drc, lpar) => now(() => this.core.unassign(drc, lpar)),
-      releaseLpar: (lpar) => now(() => this.core.releaseLpar(lpar)),
+      assign: (drc, lpar) =>
+        now(() => {
+          this.core.assign(drc, lpar);
+          this.#spans?.lparSeen(lpar);
+        }),
+      unassign: (drc, lpar) => now(() => this.#changed(this.core.unassign(drc, lpar))),
+      releaseLpar: (lpar) => now(() => this.#changed(this.core.releaseLpar(lpar))),
       // A sim partition has no runtime of its own to die; releasing is all there is.
-      detachLpar: (lpar) => now(() => this.core.releaseLpar(lpar)),
-      setHealth: (drc, bitmap) => now(() => this.core.setHealth(drc, bitmap)),
+      detachLpar: (lpar) => now(() => this.#changed(this.core.releaseLpar(lpar))),
+      setHealth: (drc, bitmap) =>
+        now(() => {
+          this.core.setHealth(drc, bitmap);
+          this.#spans?.healthSet(drc, bitmap);
+        }),
       setFlushFailure: (drc, failing) => now(() => this.core.setFlushFailure(drc, failing)),
       bindings: () => now(() => this.core.bindings()),
       invariants: () => now(() => this.core.invariants()),
       media: (drc) => now(() => this.#dax.media(drc)),
       traceStart: () => now(() => this.#records.start()),
       traceTake: () => now(() => this.#records.take()),
+      spansTake: () =>
+        now(() =>
+          this.#spans?.take() ?? { spans: [], counters: [], dropped: 0, countersDropped: 0 }
+        ),
       injectFailure: (reason) => now(() => this.#fail(reason)),
     };
+  }
+
+  /** A control operation released bindings: the counters see it. */
+  #changed(released: number): number {
+    this.#spans?.bindingsMayHaveChanged();
+    return released;
   }
 
   #fail(reason: string): void {
@@ -241,6 +272,7 @@ export class SimRuntime implements Runtime {
       dax: this.#dax.accessFor(id),
       realMemory: lpar.realMemory,
       clock: () => this.scheduler.now,
+      traceClock: this.#recordProbes ? () => this.scheduler.now : undefined,
       takePanicRequest: () => {
         const asked = lpar.panicRequested;
         lpar.panicRequested = false;
@@ -284,6 +316,8 @@ export class SimRuntime implements Runtime {
       guest,
       failed,
       requestPanic: () => void (lpar.panicRequested = true),
+      // Read directly, not as a call of the partition: the run stays as it would be untraced.
+      probeRecords: () => Promise.resolve(lpar.host.probeRecords()),
       crashForTest: (message) =>
         Promise.reject(new Error(`the sim runtime has no worker to crash (${message})`)),
       misbehaveForTest: () =>
