@@ -11,12 +11,16 @@ import { Libnvdimm } from "./libnvdimm.ts";
 import { RealMemory } from "./memory.ts";
 import {
   DRIVERS,
+  KERNEL_RELEASES,
   type KernelVersion,
   type PaprScm52,
   type PaprScmDriverClass,
 } from "./papr_scm/mod.ts";
 import { ENODEV, ENXIO, type KernelServices } from "./papr_scm/services.ts";
 import { compute, hcall, msleep, type PlparResult, type Task } from "./task.ts";
+
+/** What kexec-tools appends for a kdump (capture) kernel; `elfcorehdr=` marks it. */
+export const KDUMP_ARGS = "irqpoll maxcpus=1 noirqdistrib reset_devices elfcorehdr=155584K";
 
 /** Raised inside the kernel to unwind it when it panics. */
 export class KernelPanic extends Error {
@@ -88,6 +92,8 @@ export class GuestKernel {
   readonly #bootedAt: number;
   readonly #panicOp?: number;
   readonly #costs: KernelCosts;
+  /** Before the kernel's clock runs: early boot lines are stamped 0.000000. */
+  #early = true;
 
   constructor(options: KernelOptions) {
     this.version = options.version;
@@ -95,7 +101,9 @@ export class GuestKernel {
     if (options.realMemory) this.memory = new RealMemory(options.realMemory);
     this.#costs = { ...NO_KERNEL_COSTS, ...options.costs };
     this.#bootedAt = options.clock();
-    this.dmesg = new Dmesg(() => (options.clock() - this.#bootedAt) / 1e9);
+    // printk's clock reads 0 until the kernel's timekeeping starts (the banner lines);
+    // after that, seconds since this kernel started, from the machine's (virtual) clock.
+    this.dmesg = new Dmesg(() => this.#early ? 0 : (options.clock() - this.#bootedAt) / 1e9);
     if (options.panicAt) {
       const op = opByName(options.panicAt.hcall);
       if (op === undefined) throw unknownHcall(options.panicAt.hcall);
@@ -110,11 +118,21 @@ export class GuestKernel {
 
   /** Boots: banner, then probes SCM devices. Throws KernelPanic if it panics. */
   *boot(): Task<void> {
-    const kind = this.#options.kdump ? " (kdump)" : "";
-    const release = /^\d/.test(this.version) ? `${this.version}.0` : this.version;
-    this.log("notice", `Linux version ${release}-papr-scm-sim${kind} #1 SMP`);
-    // What a pseries kernel says of its platform (arch/powerpc/kernel/setup-common.c).
+    const { release, date } = KERNEL_RELEASES[this.version];
+    // ppc64's early_setup finds the platform before start_kernel prints its banner
+    // (arch/powerpc/kernel/setup-common.c, probe_machine).
     this.log("info", "Using pSeries machine description");
+    // As init/version.c prints it: release, builder, compiler, build number, flags, date.
+    this.log(
+      "notice",
+      `Linux version ${release}-papr-scm-sim (sim@papr-scm-sim) (gcc (GCC) 9.3.0) #1 SMP ${date}`,
+    );
+    // A kdump kernel is the same build, started by kexec-tools after the panic with the
+    // capture kernel's arguments and the old kernel's ELF core header address.
+    const cmdline = `BOOT_IMAGE=/boot/vmlinuz-${release} root=/dev/sda2 ro` +
+      (this.#options.kdump ? ` ${KDUMP_ARGS}` : "");
+    this.log("notice", `Kernel command line: ${cmdline}`);
+    this.#early = false;
     yield* compute(this.#costs.bootNs, "boot");
     if (this.#options.paprScm !== false) yield* this.#probeAll();
     this.state = "running";
@@ -178,6 +196,12 @@ export class GuestKernel {
       registerNsPerGiB: this.#costs.registerNsPerGiB,
       libnvdimm: this.libnvdimm,
       memory: this.memory,
+      now: () => this.#options.clock(),
+      oops: (lines) => {
+        for (const line of lines) this.log("emerg", line);
+        // A fatal oops in a driver's probe: pseries panics (`Fatal exception`).
+        return this.panic("Fatal exception");
+      },
     };
   }
 

@@ -31,6 +31,10 @@ function stubKernel(answers: PlparResult[]) {
     compute,
     registerNsPerGiB: 0,
     libnvdimm: new Libnvdimm(),
+    now: () => 0,
+    oops: (lines) => {
+      throw new Error(`oops: ${lines.join("; ")}`);
+    },
   };
   return { kernel, calls, log };
 }

@@ -1,0 +1,32 @@
+/**
+ * Linux 5.7: papr_scm marks a persistent region ND_REGION_PERSIST_MEMCTRL,
+ * so its `persistence_domain` reads `memory_controller` (Aneesh Kumar's
+ * patch on linux-nvdimm, January 2020, "we need to flush things correctly";
+ * ndctl showed `unknown` before); and libnvdimm gives every region an
+ * `align` attribute (2522afb86a8c, `libnvdimm/region: Introduce an 'align'
+ * attribute`), printed `%#lx` in sysfs and as a number by ndctl.
+ * @module
+ */
+import type { Region } from "../libnvdimm.ts";
+import { PaprScm55 } from "./v5_5.ts";
+
+/** `MEMREMAP_COMPAT_ALIGN_MAX`: the default region alignment, 16 MiB. */
+export const COMPAT_ALIGN_MAX = 16n << 20n;
+/** ppc64's page size, the alignment of a region smaller than 16 MiB. */
+export const PPC64_PAGE_SIZE = 64n << 10n;
+
+/** Linux 5.7 papr_scm (and libnvdimm). */
+export class PaprScm57 extends PaprScm55 {
+  /** Kernel version whose driver this is. */
+  static override readonly version: string = "5.7";
+
+  /** ND_REGION_PERSIST_MEMCTRL on a persistent region. */
+  protected override persistenceDomain(): Region["persistenceDomain"] {
+    return this.isVolatile ? "none" : "memory_controller";
+  }
+
+  /** libnvdimm's `default_align`: 16 MiB, or a page for a smaller region (one mapping). */
+  protected override regionAlign(size: bigint): bigint {
+    return size < COMPAT_ALIGN_MAX ? PPC64_PAGE_SIZE : COMPAT_ALIGN_MAX;
+  }
+}
