@@ -129,7 +129,11 @@ export class GuestHost {
     // kexec -e from a running kernel goes through kernel_restart_prepare(), so
     // device_shutdown() runs first (a crashed kernel's kdump skips it).
     const old = this.#kernel;
-    if (old?.state === "running") yield* this.#run(this.#deviceShutdown(old));
+    if (old?.state === "running") {
+      yield* this.#run(this.#deviceShutdown(old));
+      // kernel/kexec_core.c, kernel_kexec(), just before machine_shutdown().
+      old.log("notice", "kexec_core: Starting new kernel");
+    }
     old?.halt();
     this.#kernel = kernel;
     yield* this.#run(kernel.boot());

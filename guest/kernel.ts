@@ -5,7 +5,7 @@
  */
 import { opByName, opName, RET_COUNT, unknownHcall } from "../abi/hcalls.ts";
 import type { DtNode } from "./device_tree.ts";
-import { PMEM_PARENT, pmemNodes, readString } from "./device_tree.ts";
+import { PMEM_PARENT, pmemNodes, readString, readU32 } from "./device_tree.ts";
 import { Dmesg, type LogLevel } from "./dmesg.ts";
 import { Libnvdimm } from "./libnvdimm.ts";
 import { RealMemory } from "./memory.ts";
@@ -168,9 +168,14 @@ export class GuestKernel {
    * driver probes it. Returns the probe's result (0 or a negative errno).
    */
   *hotplugAdd(node: DtNode): Task<number> {
-    this.log("info", `dlpar: added ${PMEM_PARENT}/${node.name}`);
-    if (this.#options.paprScm === false) return -19;
-    return yield* this.#probe(`/${PMEM_PARENT}/${node.name}`, node);
+    const path = `/${PMEM_PARENT}/${node.name}`;
+    // pseries-pmem's pmem_drc_add_node: attaching the node probes the device (the OF
+    // reconfig notifier makes its platform device), then it says so
+    // (arch/powerpc/platforms/pseries/pmem.c).
+    const rc = this.#options.paprScm === false ? -ENODEV : yield* this.#probe(path, node);
+    const drc = readU32(node, "ibm,my-drc-index") ?? 0;
+    this.log("info", `pseries-pmem: Successfully added ${path}, drc index: ${drc.toString(16)}`);
+    return rc;
   }
 
   /**
@@ -179,11 +184,14 @@ export class GuestKernel {
    */
   *hotplugRemove(drc: number): Task<boolean> {
     const i = this.drivers.findIndex((d) => d.drcIndex === drc);
-    this.log("info", `dlpar: removing ${PMEM_PARENT}/ibm,pmemory@${drc.toString(16)}`);
-    if (i < 0) return false;
-    const [driver] = this.drivers.splice(i, 1);
-    yield* driver.remove();
-    return true;
+    // pseries-pmem's pmem_drc_remove_node: detaching the node removes the device
+    // (papr_scm's .remove), then the DRC is released and it says so.
+    if (i >= 0) {
+      const [driver] = this.drivers.splice(i, 1);
+      yield* driver.remove();
+    }
+    this.log("info", `pseries-pmem: Successfully removed PMEM with drc index: ${drc.toString(16)}`);
+    return i >= 0;
   }
 
   /** The facilities drivers use. */
