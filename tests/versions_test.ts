@@ -196,6 +196,19 @@ workerTest("5.7: persistence_domain memory_controller and the region align attri
   }
 });
 
+workerTest(
+  "5.18: a region smaller than 16 MiB is aligned to a page (d9d290d7e659); 5.14 says 16 MiB",
+  async () => {
+    for (const [v, align] of [["5.14", 16777216n], ["5.18", 65536n]] as const) {
+      await using system = await one(v, { blockSize: 1 << 20 }); // 4 MiB
+      const lpar = system.lpar("a");
+      await lpar.boot();
+      const [region] = await lpar.ndctlJson({ regions: true }) as Record<string, unknown>[];
+      assert.equal(region.align, align, v);
+    }
+  },
+);
+
 workerTest("5.8: papr/flags and the PDSM health from H_SCM_HEALTH, flags cached 60 s", async () => {
   {
     await using system = await one("5.7");

@@ -6,6 +6,9 @@
  *   health cache (`powerpc/papr_scm: Implement initial support for injecting
  *   smart errors`); with it, H_FUNCTION from H_SCM_HEALTH (a hypervisor
  *   without the hcall) is taken as an empty bitmap, said once at info level;
+ * - libnvdimm's default alignment of a region smaller than 16 MiB becomes
+ *   a page (d9d290d7e659, `nvdimm/region: Fix default alignment for small
+ *   regions`);
  * - the nvdimm performance PMU (4c08d4bbc089, `powerpc/papr_scm: Add perf
  *   interface support`): after `papr_scm_nvdimm_init` the probe lists the
  *   statistics the hypervisor offers (one more H_SCM_PERFORMANCE_STATS) and
@@ -18,6 +21,7 @@ import { HEALTH } from "../../abi/health.ts";
 import { done } from "../task.ts";
 import { ENOENT, ENOMEM, type Task } from "./services.ts";
 import { PaprScm514 } from "./v5_14.ts";
+import { COMPAT_ALIGN_MAX, PPC64_PAGE_SIZE } from "./v5_7.ts";
 
 /** What PAPR_PDSM_SMART_INJECT asks: each flag given sets (true) or clears (false) its bit. */
 export interface SmartInject {
@@ -39,6 +43,11 @@ export class PaprScm518 extends PaprScm514 {
   /** The stat ids the PMU offers as events (`nvdimm_events_map`). */
   pmuEvents: string[] = [];
   #healthUnimplementedLogged = false;
+
+  /** d9d290d7e659: a page for a region smaller than 16 MiB. */
+  protected override regionAlign(size: bigint): bigint {
+    return size < COMPAT_ALIGN_MAX ? PPC64_PAGE_SIZE : COMPAT_ALIGN_MAX;
+  }
 
   /** `dev_info_once` for H_FUNCTION; anything else is still an error. */
   protected override healthFailure(rc: number): number {

@@ -25,8 +25,8 @@ export class PaprScm57 extends PaprScm55 {
     return this.isVolatile ? "none" : "memory_controller";
   }
 
-  /** libnvdimm's `default_align`: 16 MiB, or a page for a smaller region (one mapping). */
-  protected override regionAlign(size: bigint): bigint {
-    return size < COMPAT_ALIGN_MAX ? PPC64_PAGE_SIZE : COMPAT_ALIGN_MAX;
+  /** libnvdimm's `default_align` of 5.7: 16 MiB (one mapping), whatever the region's size. */
+  protected override regionAlign(_size: bigint): bigint {
+    return COMPAT_ALIGN_MAX;
   }
 }

@@ -1,8 +1,8 @@
 /**
- * papr_scm of Linux 5.8: dimm health from H_SCM_HEALTH (b5beae5e224f,
+ * papr_scm of Linux 5.8: dimm health from H_SCM_HEALTH (b791abf3201d,
  * `powerpc/papr_scm: Fetch nvdimm health information from PHYP`), kept 60 s
  * (`MIN_HEALTH_QUERY_INTERVAL`) for the `papr/flags` file, and the
- * PAPR_PDSM_HEALTH answer ndctl reads over ND_CMD_CALL (f517f7925b7b,
+ * PAPR_PDSM_HEALTH answer ndctl reads over ND_CMD_CALL (d35f18b554be,
  * `powerpc/papr_scm: Implement support for PAPR_PDSM_HEALTH`), which always
  * asks afresh. Any H_SCM_HEALTH failure is an error here; H_FUNCTION is
  * taken quietly only from 5.18.
