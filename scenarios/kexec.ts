@@ -147,7 +147,8 @@ export async function runKexecStory(options: KexecStoryOptions): Promise<KexecSt
     await lpar.boot();
   }
   const regionsBefore = await lpar.ndctlJson();
-  const before = await lpar.regions();
+  // A first kernel that died in its probe (5.19-rc1 without statistics) has nothing to write to.
+  const before = lpar.state === "running" ? await lpar.regions() : [];
   if (before.length > 0) {
     await lpar.write(before[0].dev, 0, data);
     written = true;
