@@ -9,7 +9,7 @@
  * Every failure of the hcall but H_PARTIAL is logged as an error here
  * (`Failed to query performance stats, Err:-10` when the partition may not
  * collect them), until 5.14. Also from 5.9: `ibm,pmemory-v2` nodes (POWER10,
- * `powerpc/pmem: Initialize pmem device on newer hardware`).
+ * 8c26ab72663b, `powerpc/pmem: Initialize pmem device on newer hardware`).
  * @module
  */
 import { H, OP } from "../../abi/hcalls.ts";
@@ -36,7 +36,7 @@ export interface PerfStat {
 export class PaprScm59 extends PaprScm58 {
   /** Kernel version whose driver this is. */
   static override readonly version: string = "5.9";
-  /** `ibm,pmemory-v2` (POWER10) from 5.9. */
+  /** `ibm,pmemory-v2` (POWER10) from 5.9 (8c26ab72663b). */
   static override readonly compatible: readonly string[] = ["ibm,pmemory", "ibm,pmemory-v2"];
 
   /** Bytes the hypervisor needs for all statistics; 0 when it has none. */
