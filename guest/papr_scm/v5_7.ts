@@ -1,8 +1,9 @@
 /**
  * Linux 5.7: papr_scm marks a persistent region ND_REGION_PERSIST_MEMCTRL,
- * so its `persistence_domain` reads `memory_controller` (Aneesh Kumar's
- * patch on linux-nvdimm, January 2020, "we need to flush things correctly";
- * ndctl showed `unknown` before); and libnvdimm gives every region an
+ * so its `persistence_domain` reads `memory_controller` (`libnvdimm: Update
+ * persistence domain value for of_pmem and papr_scm device`, Aneesh Kumar
+ * K.V., v3 of March 2020, in the libnvdimm pull for 5.7; ndctl showed
+ * `unknown` before); and libnvdimm gives every region an
  * `align` attribute (2522afb86a8c, `libnvdimm/region: Introduce an 'align'
  * attribute`), printed `%#lx` in sysfs and as a number by ndctl.
  * @module
