@@ -88,7 +88,22 @@ export type {
 export { formatNdctl, parseNdctlArgs } from "./guest/ndctl.ts";
 export type { Json, NdctlListFlags } from "./guest/ndctl.ts";
 export { KERNEL_VERSIONS } from "./guest/papr_scm/mod.ts";
-export { PaprScm52, PaprScm53, PaprScm54, PaprScmMainline } from "./guest/papr_scm/mod.ts";
+export {
+  PaprScm513,
+  PaprScm514,
+  PaprScm518,
+  PaprScm519,
+  PaprScm519rc1,
+  PaprScm52,
+  PaprScm53,
+  PaprScm54,
+  PaprScm55,
+  PaprScm57,
+  PaprScm58,
+  PaprScm59,
+  PaprScmMainline,
+} from "./guest/papr_scm/mod.ts";
+export type { SmartInject } from "./guest/papr_scm/v5_18.ts";
 export type {
   KernelServices,
   KernelVersion,

@@ -8,7 +8,8 @@ import { opByName, opName, rcName, unknownHcall } from "../abi/hcalls.ts";
 import { buildDeviceTree, type DtNode, pmemNode } from "../guest/device_tree.ts";
 import type { BootReport, RegionInfo } from "../guest/host.ts";
 import type { LabelResult } from "../guest/libnvdimm.ts";
-import type { PerfStat } from "../guest/papr_scm/v_mainline.ts";
+import type { PerfStat } from "../guest/papr_scm/v5_9.ts";
+import type { SmartInject } from "../guest/papr_scm/v5_18.ts";
 import type { PanicPoint } from "../guest/kernel.ts";
 import type { Json, NdctlListFlags } from "../guest/ndctl.ts";
 import type { KernelVersion } from "../guest/papr_scm/mod.ts";
@@ -664,6 +665,23 @@ export class Lpar {
   }
 
   /**
+   * PAPR_PDSM_SMART_INJECT on a dimm (papr_scm from 5.18): `fatal` and
+   * `unsafeShutdown` set (true) or clear (false) the injected HEALTH_FATAL and
+   * SHUTDOWN_DIRTY bits; an empty request only drops the 60 s health cache.
+   * @example
+   * ```ts
+   * await lpar.smartInject("nmem0", { fatal: true });
+   * console.log(await lpar.papr("nmem0", "health_bitmap_inject")); // "0x400000000000000\n"
+   * ```
+   */
+  smartInject(dimm: string | number, request: SmartInject): Promise<SmartInject> {
+    return checked(() => {
+      checkKey("smartInject: dimm", dimm, "nmem0");
+      checkSmartInject(request);
+    }, () => this.#call(() => this.#guest.smartInject(dimm, request)));
+  }
+
+  /**
    * Flushes a region as `nvdimm_flush` does. With `ibm,hcall-flush-required`
    * the driver loops on H_SCM_FLUSH (sleeping on long busy) and this gives
    * its final return code name, e.g. `H_SUCCESS`; `none` when no hcall is needed.
@@ -709,3 +727,19 @@ export class Lpar {
 }
 
 export { opName };
+
+/** A PAPR_PDSM_SMART_INJECT request: an object of optional booleans `fatal`, `unsafeShutdown`. */
+function checkSmartInject(request: unknown): void {
+  const accepted = "an object such as { fatal: true, unsafeShutdown: false }";
+  if (typeof request !== "object" || request === null || Array.isArray(request)) {
+    throw new RangeError(`smartInject: request: expected ${accepted}`);
+  }
+  for (const [key, value] of Object.entries(request)) {
+    if (key !== "fatal" && key !== "unsafeShutdown") {
+      throw new RangeError(`smartInject: unknown key "${key}"; accepted: fatal, unsafeShutdown`);
+    }
+    if (typeof value !== "boolean") {
+      throw new RangeError(`smartInject: ${key} ${JSON.stringify(value)}: expected true or false`);
+    }
+  }
+}

@@ -164,6 +164,7 @@ function hypervisorConfig(resolved: ResolvedConfig, seed: number): HypervisorCon
       unbindContinue: hypervisor.unbindContinue,
       bindNsPerBlock: ms(hypervisor.costs.bindMsPerBlock),
       unbindNsPerBlock: ms(hypervisor.costs.unbindMsPerBlock),
+      performanceCollection: hypervisor.performanceCollection,
     },
     flushLatencyNs: ms(hypervisor.flushLatencyMs),
     seed,

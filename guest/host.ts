@@ -21,8 +21,9 @@ import {
 import { sysfsRead } from "./sysfs.ts";
 import { formatNdctl, type Json, ndctlList, type NdctlListFlags } from "./ndctl.ts";
 import { ERRNO, type LabelResult, type Nvdimm } from "./libnvdimm.ts";
-import { type KernelVersion, PaprScmMainline, parseKernelVersion } from "./papr_scm/mod.ts";
-import type { PerfStat } from "./papr_scm/v_mainline.ts";
+import { type KernelVersion, PaprScm518, PaprScm59, parseKernelVersion } from "./papr_scm/mod.ts";
+import type { PerfStat } from "./papr_scm/v5_9.ts";
+import type { SmartInject } from "./papr_scm/v5_18.ts";
 import { rcName } from "../abi/hcalls.ts";
 import { hcall, type Task } from "./task.ts";
 import { BoundedLog } from "../runtime/trace_buffer.ts";
@@ -86,6 +87,8 @@ export interface RegionInfo {
   start: bigint;
   /** Bytes. */
   size: bigint;
+  /** Read-only: its dimm was unarmed at probe (papr_scm from 5.13). */
+  readOnly: boolean;
 }
 
 /** The result of a raw hcall. */
@@ -141,7 +144,15 @@ export class GuestHost {
   *boot(options: BootOptions): Task<BootReport> {
     // Made first, so bad options are refused before the running kernel is touched.
     const kernel = this.#newKernel(options);
-    this.#kernel?.halt();
+    // kexec -e from a running kernel goes through kernel_restart_prepare(), so
+    // device_shutdown() runs first (a crashed kernel's kdump skips it).
+    const old = this.#kernel;
+    if (old?.state === "running") {
+      yield* this.#run(this.#deviceShutdown(old));
+      // kernel/kexec_core.c, kernel_kexec(), just before machine_shutdown().
+      old.log("notice", "kexec_core: Starting new kernel");
+    }
+    old?.halt();
     this.#kernel = kernel;
     yield* this.#run(kernel.boot());
     return this.report();
@@ -213,15 +224,29 @@ export class GuestHost {
    * arch/powerpc/platforms/pseries/papr_scm.c). The firmware releases the
    * partition's bindings when it restarts or powers off the partition.
    */
-  shutdown(kind: "power-off" | "restart" = "power-off"): void {
+  *shutdown(kind: "power-off" | "restart" = "power-off"): Task<void> {
     const kernel = this.#kernel;
     // A panic asked while the kernel was on its way down lands on it (sysrq), once.
     if (kernel?.state === "running" && this.#platform.takePanicRequest()) {
       this.#panicServed = true;
       panicNow(kernel, "sysrq triggered crash");
     }
+    if (kernel?.state === "running") yield* this.#run(this.#deviceShutdown(kernel));
     kernel?.log("info", kind === "restart" ? "reboot: Restarting system" : "reboot: Power down");
     kernel?.halt();
+  }
+
+  /**
+   * `device_shutdown()`: papr_scm has no `.shutdown`, but the pmem driver's
+   * (`nd_pmem_shutdown`, drivers/nvdimm/pmem.c) flushes the region of each
+   * active namespace with `nvdimm_flush`, which is H_SCM_FLUSH for a region
+   * that needs it (papr_scm from 5.13). Every region here has its namespace
+   * enabled (the label-less raw one, or one from the labels).
+   */
+  *#deviceShutdown(kernel: GuestKernel): Task<void> {
+    for (const region of kernel.libnvdimm.regions) {
+      if (region.flush) yield* region.flush();
+    }
   }
 
   /** Panics the running kernel now (if a panic request did not already). */
@@ -268,6 +293,7 @@ export class GuestHost {
       drc: r.dimm.drcIndex,
       start: r.start,
       size: r.size,
+      readOnly: r.readOnly === true,
     }));
   }
 
@@ -277,9 +303,14 @@ export class GuestHost {
     return this.#dax.read(r.start + BigInt(offset), length);
   }
 
-  /** Writes bytes into a region through DAX. */
+  /** Writes bytes into a region through DAX; a read-only region (unarmed dimm) refuses. */
   write(region: string | number, offset: number, bytes: Uint8Array): void {
     const r = this.#region(region, offset, bytes.length);
+    if (r.readOnly) {
+      throw new Error(
+        `${r.dev} is read-only (EROFS): its dimm ${r.dimm.dev} is not armed (NDD_UNARMED)`,
+      );
+    }
     this.#dax.write(r.start + BigInt(offset), bytes);
   }
 
@@ -314,7 +345,7 @@ export class GuestHost {
   *perfStats(key: string | number): Task<PerfStat[]> {
     const { kernel, dimm } = this.#dimm(key);
     const driver = kernel.driverFor(dimm.drcIndex);
-    if (!(driver instanceof PaprScmMainline)) {
+    if (!(driver instanceof PaprScm59)) {
       throw new RangeError(`the ${kernel.version} driver does not read performance statistics`);
     }
     const stats = yield* this.#inKernel(driver.readStats());
@@ -323,6 +354,21 @@ export class GuestHost {
       throw new Error(`reading the performance statistics of ${dimm.dev} failed: -${errno}`);
     }
     return stats;
+  }
+
+  /**
+   * PAPR_PDSM_SMART_INJECT (papr_scm from 5.18): sets or clears the injected
+   * HEALTH_FATAL and SHUTDOWN_DIRTY bits of a dimm; gives the flags served.
+   */
+  smartInject(key: string | number, request: SmartInject): SmartInject {
+    const { kernel, dimm } = this.#dimm(key);
+    const driver = kernel.driverFor(dimm.drcIndex);
+    if (!(driver instanceof PaprScm518)) {
+      throw new RangeError(
+        `the ${kernel.version} driver has no PAPR_PDSM_SMART_INJECT (papr_scm has it from 5.18)`,
+      );
+    }
+    return driver.smartInject(request);
   }
 
   /**

@@ -46,7 +46,7 @@ export interface MatrixRow {
   /** Whether the region came back at the address it had before. */
   addressReused?: boolean;
   /** Whether the data written before came back after. */
-  data?: "intact" | "corrupted" | "lost" | "not written";
+  data?: "intact" | "corrupted" | "lost" | "not written" | "unreachable";
   /** How many hcalls were issued after the event. */
   hcalls?: number;
   /** Every hcall after the event, `NAME→RC`. */
