@@ -42,6 +42,9 @@ export type {
   StartOptions,
 } from "./actors/managed_system.ts";
 export { parseRuntime, RUNTIMES } from "./runtime/types.ts";
+export { MAX_TRACE_SYSTEMS, TraceSession } from "./trace/session.ts";
+export type { SystemTrace, TraceSessionOptions } from "./trace/session.ts";
+export type { CounterSample, HcallSpan, OpSpan, SpansTaken } from "./trace/types.ts";
 export type { RuntimeKind } from "./runtime/types.ts";
 export { runSync } from "./guest/task.ts";
 export type {
@@ -86,7 +89,22 @@ export type {
 export { formatNdctl, parseNdctlArgs } from "./guest/ndctl.ts";
 export type { Json, NdctlListFlags } from "./guest/ndctl.ts";
 export { KERNEL_VERSIONS } from "./guest/papr_scm/mod.ts";
-export { PaprScm52, PaprScm53, PaprScm54, PaprScmMainline } from "./guest/papr_scm/mod.ts";
+export {
+  PaprScm513,
+  PaprScm514,
+  PaprScm518,
+  PaprScm519,
+  PaprScm519rc1,
+  PaprScm52,
+  PaprScm53,
+  PaprScm54,
+  PaprScm55,
+  PaprScm57,
+  PaprScm58,
+  PaprScm59,
+  PaprScmMainline,
+} from "./guest/papr_scm/mod.ts";
+export type { SmartInject } from "./guest/papr_scm/v5_18.ts";
 export type {
   KernelServices,
   KernelVersion,

@@ -89,6 +89,11 @@ export interface HypervisorSettings {
   unbindContinue?: "long-busy" | "busy";
   /** How long a flush takes to complete, in ms (default 2). */
   flushLatencyMs?: number;
+  /**
+   * The HMC's "Enable Performance Information Collection" (powervm; default
+   * true). False: H_SCM_PERFORMANCE_STATS answers H_AUTHORITY.
+   */
+  performanceCollection?: boolean;
   /** What binding and unbinding cost the hypervisor (powervm; default nothing). */
   costs?: HypervisorCosts;
 }
@@ -394,6 +399,7 @@ export function resolveConfig(value: unknown, runtime: RuntimeKind = "threads"):
     "unbindSliceBlocks",
     "unbindContinue",
     "flushLatencyMs",
+    "performanceCollection",
     "costs",
   ]);
   const personality = hv.personality ?? "powervm";
@@ -416,6 +422,13 @@ export function resolveConfig(value: unknown, runtime: RuntimeKind = "threads"):
       : positiveInt("config.hypervisor.unbindSliceBlocks", hv.unbindSliceBlocks),
     unbindContinue,
     flushLatencyMs: flushLatency(hv.flushLatencyMs),
+    performanceCollection: hv.performanceCollection === undefined
+      ? true
+      : hv.performanceCollection === true
+      ? true
+      : hv.performanceCollection === false
+      ? false
+      : fail("config.hypervisor.performanceCollection", hv.performanceCollection, "true or false"),
     costs: {
       bindMsPerBlock: cost("config.hypervisor.costs.bindMsPerBlock", costs.bindMsPerBlock),
       unbindMsPerBlock: cost("config.hypervisor.costs.unbindMsPerBlock", costs.unbindMsPerBlock),

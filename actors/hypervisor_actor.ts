@@ -35,6 +35,8 @@ import type {
 } from "../core/types.ts";
 import type { TraceRecord, TraceTaken } from "../runtime/types.ts";
 import { TraceBuffer } from "../runtime/trace_buffer.ts";
+import { HypervisorSpans } from "../trace/hypervisor_spans.ts";
+import { sharedClockNs, type SpanRecording, type SpansTaken } from "../trace/types.ts";
 
 /** Bytes of real memory each LPAR gets for buffers the hypervisor writes (1 MiB). */
 export const REAL_MEMORY_BYTES = 1 << 20;
@@ -56,6 +58,8 @@ export interface HypervisorConfig {
    * become durable at the region's flush.
    */
   storageDir?: string;
+  /** Record a timeline (hcall spans, counters) on the shared clock from the start. */
+  spans?: SpanRecording;
 }
 
 /**
@@ -90,6 +94,7 @@ export class HypervisorActor {
   readonly #dax: DaxEngine;
   readonly #lpars = new Map<LparId, LparSlot>();
   readonly #trace = new TraceBuffer();
+  readonly #spans?: HypervisorSpans;
   #failure?: Error;
   #running?: Promise<void>;
 
@@ -118,6 +123,14 @@ export class HypervisorActor {
       (l, k, a) => this.#daxRequest(l, k, a),
       config.dispatcher,
     );
+    const spans = config.spans;
+    if (spans) {
+      this.#spans = new HypervisorSpans(
+        this.core,
+        spans.limit,
+        () => sharedClockNs(spans.originMs),
+      );
+    }
   }
 
   /** Starts serving hcalls (returns at once; the loop runs until stop()). */
@@ -126,8 +139,12 @@ export class HypervisorActor {
   }
 
   #hcall(lpar: LparId, opcode: number, args: readonly bigint[]): HcallResult {
+    const start = this.#spans?.now();
     const result = this.core.hcallRegisters(lpar, opcode, args);
     if (this.#trace.on) this.#trace.record(lpar, opcode, result.rc);
+    if (start !== undefined) {
+      this.#spans!.hcall(lpar, opcode, args, result, start, this.#spans!.now());
+    }
     // A label write is durable before the guest sees its answer; a completed flush commits.
     this.#persistence?.afterHcall(
       opcode,
@@ -205,6 +222,7 @@ export class HypervisorActor {
     }
     this.core.addDrc(spec);
     this.#scm.set(spec.index, new DenseScm(new ArrayBuffer(Number(spec.blockSize) * spec.blocks)));
+    this.#spans?.drcCreated(spec);
   }
 
   /**
@@ -255,25 +273,32 @@ export class HypervisorActor {
     this.#dispatcher.detach(lpar);
     this.#lpars.delete(lpar);
     this.#dax.forget(lpar);
-    return this.core.releaseLpar(lpar);
+    return this.#changed(this.core.releaseLpar(lpar));
+  }
+
+  /** A control operation released bindings: the trace's counters see it. */
+  #changed(released: number): number {
+    this.#spans?.bindingsMayHaveChanged();
+    return released;
   }
 
   /** Assigns a DRC to an LPAR. */
   assign(drc: number, lpar: LparId): void {
     this.#check();
     this.core.assign(drc, lpar);
+    this.#spans?.lparSeen(lpar);
   }
 
   /** Takes a DRC from an LPAR, releasing its bindings there. */
   unassign(drc: number, lpar: LparId): number {
     this.#check();
-    return this.core.unassign(drc, lpar);
+    return this.#changed(this.core.unassign(drc, lpar));
   }
 
   /** Partition shutdown: every binding of the LPAR is released. */
   releaseLpar(lpar: LparId): number {
     this.#check();
-    return this.core.releaseLpar(lpar);
+    return this.#changed(this.core.releaseLpar(lpar));
   }
 
   /** Sets a DRC's health bitmap. */
@@ -281,6 +306,7 @@ export class HypervisorActor {
     this.#check();
     this.core.setHealth(drc, bitmap);
     this.#persistence?.setHealth(drc, this.core.state.drcs.get(drc)!.health);
+    this.#spans?.healthSet(drc, bitmap);
   }
 
   /** Fault injection: flushes requested on the DRC end in H_HARDWARE while `failing`. */
@@ -307,6 +333,11 @@ export class HypervisorActor {
   /** Stops recording and returns what was recorded, and how many records were dropped. */
   traceTake(): TraceTaken {
     return this.#trace.take();
+  }
+
+  /** The timeline recorded since the start or the last take (empty when not recording). */
+  spansTake(): SpansTaken {
+    return this.#spans?.take() ?? { spans: [], counters: [], dropped: 0, countersDropped: 0 };
   }
 
   /** Stops the serve loop; returns once it has ended. */

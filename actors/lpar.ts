@@ -8,7 +8,8 @@ import { opByName, opName, rcName, unknownHcall } from "../abi/hcalls.ts";
 import { buildDeviceTree, type DtNode, pmemNode } from "../guest/device_tree.ts";
 import type { BootReport, RegionInfo } from "../guest/host.ts";
 import type { LabelResult } from "../guest/libnvdimm.ts";
-import type { PerfStat } from "../guest/papr_scm/v_mainline.ts";
+import type { PerfStat } from "../guest/papr_scm/v5_9.ts";
+import type { SmartInject } from "../guest/papr_scm/v5_18.ts";
 import type { PanicPoint } from "../guest/kernel.ts";
 import type { Json, NdctlListFlags } from "../guest/ndctl.ts";
 import type { KernelVersion } from "../guest/papr_scm/mod.ts";
@@ -93,6 +94,8 @@ export interface LparHooks {
   restart(): Promise<PartitionHandle>;
   /** The machine's clock in ns (virtual on the `sim` runtime). */
   clock(): number;
+  /** Runs a life-cycle operation, recording it on a trace when one is on. */
+  op?<T>(name: string, run: () => Promise<T>): Promise<T>;
 }
 
 /** What a supervisor did after a panic. */
@@ -332,7 +335,12 @@ export class Lpar {
    * the report is that of the kernel this call booted.
    */
   boot(options: LparBootOptions = {}): Promise<BootReport> {
-    return this.#exclusive(() => this.#boot(options));
+    return this.#exclusive(() => this.#op("boot", () => this.#boot(options)));
+  }
+
+  /** Runs a life-cycle operation, as a slice on the trace when one is recorded. */
+  #op<T>(name: string, run: () => Promise<T>): Promise<T> {
+    return this.#hooks.op ? this.#hooks.op(name, run) : run();
   }
 
   async #boot(options: LparBootOptions): Promise<BootReport> {
@@ -352,7 +360,9 @@ export class Lpar {
    * and a new kernel starts in the same partition. After a panic this is kdump.
    */
   kexec(options: LparBootOptions = {}): Promise<BootReport> {
-    return this.#exclusive(() => this.#kexec(options));
+    return this.#exclusive(() =>
+      this.#op(this.state === "panicked" ? "kdump" : "kexec", () => this.#kexec(options))
+    );
   }
 
   async #kexec(options: LparBootOptions): Promise<BootReport> {
@@ -383,11 +393,13 @@ export class Lpar {
     // At once: a kernel busy in an operation panics at its next hcall ...
     this.#partition.requestPanic();
     // ... and the rest waits its turn (an idle kernel panics then, a served request is done).
-    return this.#exclusive(async () => {
-      const state = await this.#call(() => this.#guest.panic(reason));
-      if (state === "panicked") this.state = "panicked";
-      await this.#supervise();
-    });
+    return this.#exclusive(() =>
+      this.#op("panic", async () => {
+        const state = await this.#call(() => this.#guest.panic(reason));
+        if (state === "panicked") this.state = "panicked";
+        await this.#supervise();
+      })
+    );
   }
 
   /**
@@ -399,7 +411,7 @@ export class Lpar {
    * behind: why only they met H_OVERLAP in 2019.)
    */
   reboot(options: LparBootOptions = {}): Promise<BootReport> {
-    return this.#exclusive(() => this.#reboot(options));
+    return this.#exclusive(() => this.#op("reboot", () => this.#reboot(options)));
   }
 
   async #reboot(options: LparBootOptions): Promise<BootReport> {
@@ -416,12 +428,14 @@ export class Lpar {
 
   /** Shutdown: the kernel stops; the hypervisor releases every binding of the LPAR. */
   shutdown(): Promise<number> {
-    return this.#exclusive(async () => {
-      // A crashed partition has no kernel to stop: the hypervisor already released it.
-      if (!this.#dead) await this.#call(() => this.#guest.shutdown());
-      this.state = "shut down";
-      return await this.#hooks.release();
-    });
+    return this.#exclusive(() =>
+      this.#op("shutdown", async () => {
+        // A crashed partition has no kernel to stop: the hypervisor already released it.
+        if (!this.#dead) await this.#call(() => this.#guest.shutdown());
+        this.state = "shut down";
+        return await this.#hooks.release();
+      })
+    );
   }
 
   /**
@@ -458,11 +472,15 @@ export class Lpar {
         this.#hooks.event(message);
         if (action === "stay-down") return;
         if (action === "kdump") {
-          this.#track(await this.#call(() => this.#guest.boot(this.#bootOptions({}, true))));
+          await this.#op("kdump (supervisor)", async () => {
+            this.#track(await this.#call(() => this.#guest.boot(this.#bootOptions({}, true))));
+          });
         } else {
-          await this.#partitionStop();
-          const panicAt = this.config.faults.panicAt;
-          this.#track(await this.#call(() => this.#guest.boot(this.#bootOptions({ panicAt }))));
+          await this.#op("reboot (supervisor)", async () => {
+            await this.#partitionStop();
+            const panicAt = this.config.faults.panicAt;
+            this.#track(await this.#call(() => this.#guest.boot(this.#bootOptions({ panicAt }))));
+          });
         }
       }
     } finally {
@@ -647,6 +665,23 @@ export class Lpar {
   }
 
   /**
+   * PAPR_PDSM_SMART_INJECT on a dimm (papr_scm from 5.18): `fatal` and
+   * `unsafeShutdown` set (true) or clear (false) the injected HEALTH_FATAL and
+   * SHUTDOWN_DIRTY bits; an empty request only drops the 60 s health cache.
+   * @example
+   * ```ts
+   * await lpar.smartInject("nmem0", { fatal: true });
+   * console.log(await lpar.papr("nmem0", "health_bitmap_inject")); // "0x400000000000000\n"
+   * ```
+   */
+  smartInject(dimm: string | number, request: SmartInject): Promise<SmartInject> {
+    return checked(() => {
+      checkKey("smartInject: dimm", dimm, "nmem0");
+      checkSmartInject(request);
+    }, () => this.#call(() => this.#guest.smartInject(dimm, request)));
+  }
+
+  /**
    * Flushes a region as `nvdimm_flush` does. With `ibm,hcall-flush-required`
    * the driver loops on H_SCM_FLUSH (sleeping on long busy) and this gives
    * its final return code name, e.g. `H_SUCCESS`; `none` when no hcall is needed.
@@ -692,3 +727,19 @@ export class Lpar {
 }
 
 export { opName };
+
+/** A PAPR_PDSM_SMART_INJECT request: an object of optional booleans `fatal`, `unsafeShutdown`. */
+function checkSmartInject(request: unknown): void {
+  const accepted = "an object such as { fatal: true, unsafeShutdown: false }";
+  if (typeof request !== "object" || request === null || Array.isArray(request)) {
+    throw new RangeError(`smartInject: request: expected ${accepted}`);
+  }
+  for (const [key, value] of Object.entries(request)) {
+    if (key !== "fatal" && key !== "unsafeShutdown") {
+      throw new RangeError(`smartInject: unknown key "${key}"; accepted: fatal, unsafeShutdown`);
+    }
+    if (typeof value !== "boolean") {
+      throw new RangeError(`smartInject: ${key} ${JSON.stringify(value)}: expected true or false`);
+    }
+  }
+}

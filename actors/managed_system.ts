@@ -49,6 +49,7 @@ import type { PowerLossReport } from "../storage/persistence.ts";
 import type { PersistenceRecorder } from "../storage/persistence.ts";
 import { parsePowerLossMode, type PowerLossMode } from "../storage/power_loss.ts";
 import type { DurableStore } from "../storage/types.ts";
+import { openSystemTrace, type SystemRecorder, type TraceSession } from "../trace/session.ts";
 
 /** How to run a managed system. */
 export interface StartOptions {
@@ -84,6 +85,14 @@ export interface StartOptions {
   store?: DurableStore;
   /** `sim` only, with durable state: hears every store, durable line and label write. */
   recorder?: PersistenceRecorder;
+  /**
+   * Records a timeline into this session (both runtimes): each hcall as the
+   * guest saw it and as the hypervisor served it, life-cycle operations and
+   * counters. The system hands it over when it stops; see TraceSession.
+   */
+  trace?: TraceSession;
+  /** The name of this system in the trace (default `system N`). */
+  traceLabel?: string;
 }
 
 /** One traced hcall, by name. */
@@ -172,6 +181,7 @@ function hypervisorConfig(resolved: ResolvedConfig, seed: number): HypervisorCon
       unbindContinue: hypervisor.unbindContinue,
       bindNsPerBlock: ms(hypervisor.costs.bindMsPerBlock),
       unbindNsPerBlock: ms(hypervisor.costs.unbindMsPerBlock),
+      performanceCollection: hypervisor.performanceCollection,
     },
     flushLatencyNs: ms(hypervisor.flushLatencyMs),
     seed,
@@ -205,6 +215,7 @@ export class ManagedSystem {
   failure?: string;
   #stopped = false;
   readonly #hvCalls = new CallGate();
+  #trace?: SystemRecorder;
 
   private constructor(config: ResolvedConfig) {
     this.config = config;
@@ -347,6 +358,8 @@ export class ManagedSystem {
     // On threads the hypervisor's thread opens (and locks) the directory itself.
     const store = options.store ??
       (resolved.storage && kind === "sim" ? FileStore.open(resolved.storage.dir) : undefined);
+    // The threads runtime sets the origin on the clock its threads share.
+    const spans = options.trace ? { originMs: 0, limit: options.trace.maxHcalls } : undefined;
     let runtime: Runtime;
     try {
       runtime = kind === "sim"
@@ -356,15 +369,24 @@ export class ManagedSystem {
           drivers: options.drivers,
           scmBudgetBytes: options.scmBudgetBytes,
           tracer: options.tracer,
+          spans,
           store,
           recorder: options.recorder,
         }, hooks)
-        : await ThreadsRuntime.start(hvConfig, hooks);
+        : await ThreadsRuntime.start({ ...hvConfig, spans }, hooks);
     } catch (error) {
       // The directory's lock is ours to give back (a store handed in is the caller's).
       if (!options.store) store?.close?.();
       throw error;
     }
+    const running = runtime;
+    system.#trace = options.trace && openSystemTrace(
+      options.trace,
+      options.traceLabel,
+      kind,
+      resolved.hypervisor.personality,
+      () => running.clock(),
+    );
     system.#runtime = runtime;
     system.#hv = runtime.hypervisor;
     trackSystem(system);
@@ -398,6 +420,7 @@ export class ManagedSystem {
       event: (text) => this.#event(text),
       clock: () => this.#runtime.clock(),
       detach: () => this.#hvCall(() => this.#hv.detachLpar(id)),
+      op: (name, run) => this.#op(config.name, name, run),
       restart: async () => {
         const fresh = await this.#hvCall(() =>
           this.#runtime.startPartition(id, config.name, onError)
@@ -432,7 +455,9 @@ export class ManagedSystem {
   async dlparAdd(lpar: string | Lpar, nvdimm: NvdimmConfig): Promise<DlparResult> {
     const target = this.#lparOf(lpar);
     // One operation on an LPAR at a time: the add waits for a boot or kexec in progress.
-    return await lparControl(target).exclusive(() => this.#dlparAdd(target, nvdimm));
+    return await lparControl(target).exclusive(() =>
+      this.#op(target.name, "DLPAR add", () => this.#dlparAdd(target, nvdimm))
+    );
   }
 
   async #dlparAdd(target: Lpar, nvdimm: NvdimmConfig): Promise<DlparResult> {
@@ -497,7 +522,9 @@ export class ManagedSystem {
    */
   async dlparRemove(lpar: string | Lpar, drc: number | string): Promise<DlparResult> {
     const target = this.#lparOf(lpar);
-    return await lparControl(target).exclusive(() => this.#dlparRemove(target, drc));
+    return await lparControl(target).exclusive(() =>
+      this.#op(target.name, "DLPAR remove", () => this.#dlparRemove(target, drc))
+    );
   }
 
   async #dlparRemove(target: Lpar, drc: number | string): Promise<DlparResult> {
@@ -665,8 +692,68 @@ export class ManagedSystem {
     }));
   }
 
+  /** A DLPAR operation, as a slice on the trace when one is recorded. */
+  #op<T>(lpar: string, name: string, run: () => Promise<T>): Promise<T> {
+    return this.#trace ? this.#trace.op(lpar, name, run) : run();
+  }
+
+  /**
+   * Hands the timeline to the trace session: the hypervisor's records and,
+   * on threads, each guest's (asked before the workers end).
+   */
+  async #finishTrace(recorder: SystemRecorder): Promise<void> {
+    const trace = recorder.trace;
+    trace.lpars = this.#lpars.filter(Boolean).map((l) => ({ id: l.id, name: l.name }));
+    const lost = (what: string, error: unknown) =>
+      trace.notes.push(`${what} were lost: ${(error as Error)?.message ?? error}`);
+    if (this.failure === undefined) {
+      try {
+        trace.hypervisor = await this.#hvCall(() => this.#hv.spansTake());
+      } catch (error) {
+        lost("the hypervisor's records", error);
+      }
+      for (const lpar of this.#lpars) {
+        const partition = lpar ? lparControl(lpar).partition : undefined;
+        if (!partition) continue;
+        try {
+          if (partition.guestSpans) {
+            trace.guests.set(
+              lpar.id,
+              await Promise.race([partition.guestSpans(), partition.failed]),
+            );
+          }
+          const probes = await Promise.race([partition.probeRecords?.(), partition.failed]);
+          for (const p of probes?.probes ?? []) {
+            trace.ops.push({
+              lpar: lpar.name,
+              name: `probe 0x${p.drc.toString(16)}`,
+              start: p.start,
+              end: p.end,
+              outcome: p.rc === undefined
+                ? "did not return (panic)"
+                : p.rc === 0
+                ? "ok"
+                : `${p.rc}`,
+            });
+          }
+          trace.opsDropped += probes?.dropped ?? 0;
+        } catch (error) {
+          lost(`${lpar.name}'s records`, error);
+        }
+      }
+    } else {
+      trace.notes.push(`the hypervisor failed (${this.failure}); its records were lost`);
+    }
+    recorder.finish();
+  }
+
   /** Stops every LPAR worker and the hypervisor; no worker is left running. */
   async stop(): Promise<void> {
+    const recorder = this.#trace;
+    if (recorder && !this.#stopped) {
+      this.#trace = undefined;
+      await this.#finishTrace(recorder);
+    }
     if (this.#stopped) return;
     this.#stopped = true;
     const reason = this.failure === undefined ? undefined : new HypervisorFailedError(this.failure);

@@ -36,6 +36,8 @@ const RUNTIME = [
   `  --runtime <${RUNTIMES.join("|")}>     threads (default): a worker per LPAR, real time;`,
   "                              sim: one thread, seeded scheduler, virtual time",
   "  --seed <n>                  seed of the sim runtime (default 1): same seed, same output",
+  "  --trace <file.json>         write a Perfetto trace of the run (needs --allow-write)",
+  "  --ftrace <file.txt>         write the hcalls as hcall_entry/hcall_exit lines (same)",
 ];
 const JSON_OPTION = "  --json                      print JSON instead of text";
 
@@ -85,6 +87,7 @@ const HELP: Record<string, string[]> = {
     "  --hypervisor <powervm|qemu> only this personality",
     "  --config <file.json>        run on this system (its first LPAR)",
     ...RUNTIME,
+    "  --report <file.html>        also write one HTML page: the table and timelines",
     JSON_OPTION,
   ],
   show: [

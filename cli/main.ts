@@ -24,6 +24,10 @@ import { getScenario, listScenarios } from "../scenarios/registry.ts";
 import { SWARM_USAGE, swarmCommand } from "../swarm/cli.ts";
 import { commandHelp, COMMANDS, READ, READ_WRITE, versionText } from "./help.ts";
 import { notRunningNote, scenarioFileCommand } from "./scenario_file.ts";
+import { sessionFor, writeTraceFiles } from "./trace_output.ts";
+import { ProgressBar, showsProgress, terminalSink } from "./progress.ts";
+import { writeMatrixReport } from "../report/html.ts";
+import { TraceSession } from "../trace/session.ts";
 import { POWERLOSS_DEFAULT, powerLossCommand } from "../storage/cli.ts";
 import { crashCommand } from "../crash/cli.ts";
 
@@ -66,11 +70,13 @@ export function usage(): string {
     "  crash [options]             crash-state exploration of the built-in workloads",
     "                              (label-index, pmdk-pool, broken-flush): --workload <name>,",
     "                              --replay <state> (one state), --max-states <n>, --seed, --json",
+    "       trace                              the LPAR's hcalls as ftrace prints them",
     ...SWARM_USAGE,
     "  help [command]              this text, or one command's (also <command> --help)",
     "",
     "options:",
-    `  --kernel <${KERNEL_VERSIONS.join("|")}>  kernel version (default: the configuration's, 5.4)`,
+    "  --kernel <version>          kernel version (default: the configuration's, 5.4):",
+    `                              ${KERNEL_VERSIONS.join(", ")}`,
     "  --next-kernel <version>     kernel after the kexec (default: the same)",
     "  --hypervisor <powervm|qemu> hypervisor personality (default: the configuration's)",
     "  --config <file.json>        a SystemConfig JSON file (see examples/)",
@@ -84,6 +90,9 @@ export function usage(): string {
     "  --state <dir>               (show, powerloss) keep the nvdimms' durable state in sparse",
     "                              files in <dir> (created if missing)",
     "  --version                   the version",
+    "  --trace <file.json>         write a Perfetto trace of every system run (ui.perfetto.dev)",
+    "  --ftrace <file.txt>         write the guests' hcalls as hcall_entry/hcall_exit lines",
+    "  --report <file.html>        (matrix, swarm) write one HTML page: the table and timelines",
   ].join("\n");
 }
 
@@ -112,6 +121,9 @@ const OPTIONS = {
   replay: { type: "string" },
   "shrink-to": { type: "string" },
   merge: { type: "string" },
+  trace: { type: "string" },
+  ftrace: { type: "string" },
+  report: { type: "string" },
   state: { type: "string" },
   mode: { type: "string" },
   workload: { type: "string" },
@@ -121,7 +133,7 @@ const OPTIONS = {
 } as const;
 
 /** Options every command takes. */
-const COMMON = ["json", "help", "runtime", "seed"];
+const COMMON = ["json", "help", "runtime", "seed", "trace", "ftrace"];
 
 /** node:util parseArgs' messages, said plainly: the option, and what is accepted. */
 function parseError(error: Error): UsageError {
@@ -190,7 +202,7 @@ function parse(args: string[]) {
   return { values, positionals };
 }
 
-const VIEWS = ["ndctl", "sysfs", "dmesg", "bindings", "events"];
+const VIEWS = ["ndctl", "sysfs", "dmesg", "bindings", "events", "trace"];
 const THEN = ["kexec", "panic", "reboot", "shutdown"];
 
 /**
@@ -265,11 +277,16 @@ async function dispatch(args: string[], out: Output): Promise<number> {
     out.print(known ? commandHelp(command) : usage());
     return 0;
   }
+  if (values.report !== undefined && command !== "matrix" && command !== "swarm") {
+    throw new UsageError(`--report goes with matrix or swarm, not ${command}`);
+  }
   // The swarm is the sim runtime's own: it reads --runtime and --seed itself.
-  // Durable state, power loss and crash exploration are the sim runtime's.
   // Crash exploration is the sim runtime's; powerloss runs there unless told otherwise.
   const implied = command === "crash" || command === "powerloss" ? "sim" : undefined;
-  const start = command === "swarm" ? {} : startOptions(values, implied);
+  const trace = sessionFor(values);
+  const start: StartOptions = command === "swarm"
+    ? {}
+    : { ...startOptions(values, implied), trace };
   if (command === "crash" && start.runtime !== "sim") {
     throw new UsageError(
       "crash needs the sim runtime (it records and replays seeded runs); leave --runtime out " +
@@ -287,42 +304,47 @@ async function dispatch(args: string[], out: Output): Promise<number> {
     config = { ...(config ?? (command === "show" ? SHOW_DEFAULT : POWERLOSS_DEFAULT)) };
     config.storage = { dir: values.state };
   }
-  switch (command) {
-    case "demo":
-      noExtra("demo", rest);
-      onlyOptions("demo", values, ["kernel", "hypervisor"]);
-      return await demo(out, values, start);
-    case "scenario":
-      return await scenario(rest, values, config, out, start);
-    case "matrix":
-      return await matrix(rest, values, config, out, start);
-    case "show":
-      return await show(split.view, values, config, out, start);
-    case "powerloss":
-      noExtra("powerloss", rest);
-      onlyOptions("powerloss", values, ["config", "state", "mode"]);
-      return await powerLossCommand(config, start, values.mode, values.json === true, out.print);
-    case "crash":
-      noExtra("crash", rest);
-      onlyOptions("crash", values, ["workload", "replay", "max-states"]);
-      return await crashCommand(
-        {
-          workload: values.workload,
-          seed: start.seed,
-          replay: values.replay,
-          maxStates: values["max-states"],
-          json: values.json === true,
-        },
-        out.print,
-        () => performance.now(),
-      );
-    case "swarm":
-      return await swarmCommand(rest, values, out, (message) => new UsageError(message));
-    default:
-      throw new UsageError(
-        `unknown command "${command}"; accepted: demo, scenario, matrix, show, help, swarm, ` +
-          `powerloss, crash (deno run mod.ts help)`,
-      );
+  try {
+    switch (command) {
+      case "demo":
+        noExtra("demo", rest);
+        onlyOptions("demo", values, ["kernel", "hypervisor"]);
+        return await demo(out, values, start);
+      case "scenario":
+        return await scenario(rest, values, config, out, start);
+      case "matrix":
+        return await matrix(rest, values, config, out, start);
+      case "show":
+        return await show(split.view, values, config, out, start);
+      case "powerloss":
+        noExtra("powerloss", rest);
+        onlyOptions("powerloss", values, ["config", "state", "mode"]);
+        return await powerLossCommand(config, start, values.mode, values.json === true, out.print);
+      case "crash":
+        noExtra("crash", rest);
+        onlyOptions("crash", values, ["workload", "replay", "max-states"]);
+        return await crashCommand(
+          {
+            workload: values.workload,
+            seed: start.seed,
+            replay: values.replay,
+            maxStates: values["max-states"],
+            json: values.json === true,
+          },
+          out.print,
+          () => performance.now(),
+        );
+      case "swarm":
+        return await swarmCommand(rest, values, out, (message) => new UsageError(message), trace);
+      default:
+        throw new UsageError(
+          `unknown command "${command}"; accepted: demo, scenario, matrix, show, help, swarm, ` +
+            `powerloss, crash (deno run mod.ts help)`,
+        );
+    }
+  } finally {
+    // Written even when the run failed: the trace is how to see why.
+    if (trace) await writeTraceFiles(trace, values, out.error ?? console.error);
   }
 }
 
@@ -395,7 +417,14 @@ async function scenario(
   if (lpars !== undefined && (!Number.isInteger(lpars) || lpars < 1 || lpars > 256)) {
     throw new UsageError(`--lpars ${values.lpars}: expected an integer from 1 to 256`);
   }
-  const result = await s.run({ ...values, lpars, config, start });
+  let bar: ProgressBar | undefined;
+  const sink = showsProgress(values.json === true) ? terminalSink() : undefined;
+  const progress = (done: number, total: number) => {
+    bar ??= new ProgressBar(name, total, sink);
+    bar.tick("booted", done);
+  };
+  const result = await s.run({ ...values, lpars, config, start, progress });
+  bar?.clear();
   out.print(values.json ? toJsonText(result.json) : result.text);
   return result.ok === false ? 1 : 0;
 }
@@ -408,15 +437,25 @@ async function matrix(
   start: StartOptions,
 ): Promise<number> {
   noExtra("matrix", rest);
-  onlyOptions("matrix", values, ["kernel", "hypervisor", "config"]);
+  onlyOptions("matrix", values, ["kernel", "hypervisor", "config", "report"]);
   const hypervisor = parsePersonality(values.hypervisor);
+  const json = values.json === true;
+  let bar: ProgressBar | undefined;
   const result = await runMatrix({
     kernels: values.kernel === undefined ? undefined : [parseKernelVersion(values.kernel)],
     hypervisors: hypervisor === undefined ? undefined : [hypervisor],
     config,
     start,
+    onRow: (done, total) => {
+      bar ??= new ProgressBar("matrix", total, showsProgress(json) ? terminalSink() : undefined);
+      bar.tick("", done);
+    },
   });
-  out.print(values.json ? toJsonText(result) : formatMatrix(result));
+  bar?.clear();
+  out.print(json ? toJsonText(result) : formatMatrix(result));
+  if (values.report !== undefined && start.trace) {
+    await writeMatrixReport(values.report, result, start.trace);
+  }
   return 0;
 }
 
@@ -443,6 +482,7 @@ async function show(
   if (values.then !== undefined && !THEN.includes(values.then)) {
     throw new UsageError(`--then ${JSON.stringify(values.then)}: accepted: ${THEN.join(", ")}`);
   }
+  if (what === "trace" && !start.trace) start = { ...start, trace: new TraceSession() };
   if (what !== "ndctl" && what !== "sysfs" && args.length) {
     throw new UsageError(`show ${what}: unexpected argument "${args[0]}"`);
   }
@@ -490,6 +530,11 @@ async function show(
   } else if (what === "dmesg") {
     const lines = await lpar.dmesg();
     out.print(json ? toJsonText(lines) : lines.join("\n"));
+  } else if (what === "trace") {
+    // The timeline is handed over when the system stops.
+    await system.stop();
+    const text = start.trace!.ftrace({ lpar: lpar.name });
+    out.print(json ? toJsonText(text.split("\n")) : text);
   } else if (what === "bindings") {
     const table = await system.bindings();
     out.print(

@@ -27,6 +27,7 @@ export const POWERVM_DEFAULTS: PowerVmOptions = {
   logicalBase: 0x0000_0400_0000_0000n,
   bindNsPerBlock: 0n,
   unbindNsPerBlock: 0n,
+  performanceCollection: true,
 };
 
 /**
@@ -359,6 +360,8 @@ function writeMeta(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): Hca
 
 /** H_SCM_PERFORMANCE_STATS(drc, buffer address, size); see stats.ts. */
 function perfStats(ctx: CoreContext, lpar: LparId, args: readonly bigint[]): HcallResult {
+  // Collection off: the partition has no authority to read performance data.
+  if (!ctx.options.performanceCollection) return fail(H.AUTHORITY);
   return performanceStats(ctx, lpar, args, ctx.state.owned(asDrcIndex(args[0]), lpar));
 }
 

@@ -91,6 +91,13 @@ export interface PowerVmOptions {
    * calls: a call before the slice is done answers long busy for the time left.
    */
   unbindNsPerBlock: bigint;
+  /**
+   * The HMC's "Enable Performance Information Collection" of the partitions
+   * (default on). Off, H_SCM_PERFORMANCE_STATS answers H_AUTHORITY: the
+   * partition may not read performance data (as Vaibhav Jain describes PowerVM
+   * in the review of Linux f3f6d18417eb; the 2022 probe panic needed it off).
+   */
+  performanceCollection: boolean;
 }
 
 /** Tunables of the `qemu` personality. */

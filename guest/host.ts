@@ -21,10 +21,13 @@ import {
 import { sysfsRead } from "./sysfs.ts";
 import { formatNdctl, type Json, ndctlList, type NdctlListFlags } from "./ndctl.ts";
 import { ERRNO, type LabelResult, type Nvdimm } from "./libnvdimm.ts";
-import { type KernelVersion, PaprScmMainline, parseKernelVersion } from "./papr_scm/mod.ts";
-import type { PerfStat } from "./papr_scm/v_mainline.ts";
+import { type KernelVersion, PaprScm518, PaprScm59, parseKernelVersion } from "./papr_scm/mod.ts";
+import type { PerfStat } from "./papr_scm/v5_9.ts";
+import type { SmartInject } from "./papr_scm/v5_18.ts";
 import { rcName } from "../abi/hcalls.ts";
 import { hcall, type Task } from "./task.ts";
+import { BoundedLog } from "../runtime/trace_buffer.ts";
+import { MAX_TRACE_OPS } from "../trace/types.ts";
 
 /** What a partition is given by its runtime. */
 export interface GuestPlatform {
@@ -36,6 +39,8 @@ export interface GuestPlatform {
   realMemory?: ArrayBufferLike;
   /** The machine's clock in ns. */
   clock(): number;
+  /** The trace clock in ns, when a trace is recorded: probes are then recorded on it. */
+  traceClock?(): number;
   /** True when the machine asked the running kernel to panic (cleared by reading). */
   takePanicRequest(): boolean;
   /** What the kernel's own work costs. */
@@ -51,6 +56,15 @@ export interface BootOptions {
   paprScm?: boolean;
   panicAt?: PanicPoint;
   kdump?: boolean;
+}
+
+/** One papr_scm probe, for a trace: its DRC, when (trace clock, ns), and its result. */
+export interface ProbeRecord {
+  drc: number;
+  start: number;
+  end: number;
+  /** 0 or -errno; undefined when the probe did not return (a panic). */
+  rc?: number;
 }
 
 /** What a boot (or kexec, or reboot) ended in. */
@@ -73,6 +87,8 @@ export interface RegionInfo {
   start: bigint;
   /** Bytes. */
   size: bigint;
+  /** Read-only: its dimm was unarmed at probe (papr_scm from 5.13). */
+  readOnly: boolean;
 }
 
 /** The result of a raw hcall. */
@@ -97,18 +113,46 @@ export class GuestHost {
   #kernel?: GuestKernel;
   /** A kernel acted on the panic request; the panic() call that follows has nothing to do. */
   #panicServed = false;
+  /** Probes recorded for a trace (when the platform has a trace clock). */
+  readonly #probes = new BoundedLog<ProbeRecord>(MAX_TRACE_OPS);
 
   /** A partition with no kernel yet. */
   constructor(platform: GuestPlatform) {
     this.#platform = platform;
     this.#dax = platform.dax;
+    if (platform.traceClock) this.#probes.start();
+  }
+
+  /** The probes recorded for a trace since the last call (none when no trace is recorded). */
+  probeRecords(): { probes: ProbeRecord[]; dropped: number } {
+    const { items, dropped } = this.#probes.take();
+    if (this.#platform.traceClock) this.#probes.start();
+    return { probes: items, dropped };
+  }
+
+  /** A trace's probe hook for a new kernel, when a trace is recorded. */
+  #traceProbe(): ((drc: number) => (rc: number | undefined) => void) | undefined {
+    const clock = this.#platform.traceClock;
+    if (!clock) return undefined;
+    return (drc) => {
+      const start = clock();
+      return (rc) => this.#probes.push({ drc, start, end: clock(), rc });
+    };
   }
 
   /** Boots a kernel (the previous one, if any, must be halted or panicked). */
   *boot(options: BootOptions): Task<BootReport> {
     // Made first, so bad options are refused before the running kernel is touched.
     const kernel = this.#newKernel(options);
-    this.#kernel?.halt();
+    // kexec -e from a running kernel goes through kernel_restart_prepare(), so
+    // device_shutdown() runs first (a crashed kernel's kdump skips it).
+    const old = this.#kernel;
+    if (old?.state === "running") {
+      yield* this.#run(this.#deviceShutdown(old));
+      // kernel/kexec_core.c, kernel_kexec(), just before machine_shutdown().
+      old.log("notice", "kexec_core: Starting new kernel");
+    }
+    old?.halt();
     this.#kernel = kernel;
     yield* this.#run(kernel.boot());
     return this.report();
@@ -134,6 +178,7 @@ export class GuestHost {
       },
       costs: platform.costs,
       drivers: platform.drivers,
+      traceProbe: this.#traceProbe(),
     });
   }
 
@@ -179,15 +224,29 @@ export class GuestHost {
    * arch/powerpc/platforms/pseries/papr_scm.c). The firmware releases the
    * partition's bindings when it restarts or powers off the partition.
    */
-  shutdown(kind: "power-off" | "restart" = "power-off"): void {
+  *shutdown(kind: "power-off" | "restart" = "power-off"): Task<void> {
     const kernel = this.#kernel;
     // A panic asked while the kernel was on its way down lands on it (sysrq), once.
     if (kernel?.state === "running" && this.#platform.takePanicRequest()) {
       this.#panicServed = true;
       panicNow(kernel, "sysrq triggered crash");
     }
+    if (kernel?.state === "running") yield* this.#run(this.#deviceShutdown(kernel));
     kernel?.log("info", kind === "restart" ? "reboot: Restarting system" : "reboot: Power down");
     kernel?.halt();
+  }
+
+  /**
+   * `device_shutdown()`: papr_scm has no `.shutdown`, but the pmem driver's
+   * (`nd_pmem_shutdown`, drivers/nvdimm/pmem.c) flushes the region of each
+   * active namespace with `nvdimm_flush`, which is H_SCM_FLUSH for a region
+   * that needs it (papr_scm from 5.13). Every region here has its namespace
+   * enabled (the label-less raw one, or one from the labels).
+   */
+  *#deviceShutdown(kernel: GuestKernel): Task<void> {
+    for (const region of kernel.libnvdimm.regions) {
+      if (region.flush) yield* region.flush();
+    }
   }
 
   /** Panics the running kernel now (if a panic request did not already). */
@@ -234,6 +293,7 @@ export class GuestHost {
       drc: r.dimm.drcIndex,
       start: r.start,
       size: r.size,
+      readOnly: r.readOnly === true,
     }));
   }
 
@@ -243,9 +303,14 @@ export class GuestHost {
     return this.#dax.read(r.start + BigInt(offset), length);
   }
 
-  /** Writes bytes into a region through DAX. */
+  /** Writes bytes into a region through DAX; a read-only region (unarmed dimm) refuses. */
   write(region: string | number, offset: number, bytes: Uint8Array): void {
     const r = this.#region(region, offset, bytes.length);
+    if (r.readOnly) {
+      throw new Error(
+        `${r.dev} is read-only (EROFS): its dimm ${r.dimm.dev} is not armed (NDD_UNARMED)`,
+      );
+    }
     this.#dax.write(r.start + BigInt(offset), bytes);
   }
 
@@ -280,7 +345,7 @@ export class GuestHost {
   *perfStats(key: string | number): Task<PerfStat[]> {
     const { kernel, dimm } = this.#dimm(key);
     const driver = kernel.driverFor(dimm.drcIndex);
-    if (!(driver instanceof PaprScmMainline)) {
+    if (!(driver instanceof PaprScm59)) {
       throw new RangeError(`the ${kernel.version} driver does not read performance statistics`);
     }
     const stats = yield* this.#inKernel(driver.readStats());
@@ -289,6 +354,21 @@ export class GuestHost {
       throw new Error(`reading the performance statistics of ${dimm.dev} failed: -${errno}`);
     }
     return stats;
+  }
+
+  /**
+   * PAPR_PDSM_SMART_INJECT (papr_scm from 5.18): sets or clears the injected
+   * HEALTH_FATAL and SHUTDOWN_DIRTY bits of a dimm; gives the flags served.
+   */
+  smartInject(key: string | number, request: SmartInject): SmartInject {
+    const { kernel, dimm } = this.#dimm(key);
+    const driver = kernel.driverFor(dimm.drcIndex);
+    if (!(driver instanceof PaprScm518)) {
+      throw new RangeError(
+        `the ${kernel.version} driver has no PAPR_PDSM_SMART_INJECT (papr_scm has it from 5.18)`,
+      );
+    }
+    return driver.smartInject(request);
   }
 
   /**

@@ -5,18 +5,22 @@
  */
 import { opByName, opName, RET_COUNT, unknownHcall } from "../abi/hcalls.ts";
 import type { DtNode } from "./device_tree.ts";
-import { PMEM_PARENT, pmemNodes, readString } from "./device_tree.ts";
+import { PMEM_PARENT, pmemNodes, readString, readU32 } from "./device_tree.ts";
 import { Dmesg, type LogLevel } from "./dmesg.ts";
 import { Libnvdimm } from "./libnvdimm.ts";
 import { RealMemory } from "./memory.ts";
 import {
   DRIVERS,
+  KERNEL_RELEASES,
   type KernelVersion,
   type PaprScm52,
   type PaprScmDriverClass,
 } from "./papr_scm/mod.ts";
 import { ENODEV, ENXIO, type KernelServices } from "./papr_scm/services.ts";
 import { compute, hcall, msleep, type PlparResult, type Task } from "./task.ts";
+
+/** What kexec-tools appends for a kdump (capture) kernel; `elfcorehdr=` marks it. */
+export const KDUMP_ARGS = "irqpoll maxcpus=1 noirqdistrib reset_devices elfcorehdr=155584K";
 
 /** Raised inside the kernel to unwind it when it panics. */
 export class KernelPanic extends Error {
@@ -54,6 +58,8 @@ export interface KernelOptions {
   costs?: Partial<KernelCosts>;
   /** Driver classes to use instead of the real ones (a test's deliberately broken variant). */
   drivers?: DriverOverrides;
+  /** A trace's hook: called as a probe starts (with the node's DRC), it returns the probe's end. */
+  traceProbe?: (drc: number) => (rc: number | undefined) => void;
 }
 
 /** Replacement papr_scm drivers, by kernel version. */
@@ -88,6 +94,8 @@ export class GuestKernel {
   readonly #bootedAt: number;
   readonly #panicOp?: number;
   readonly #costs: KernelCosts;
+  /** Before the kernel's clock runs: early boot lines are stamped 0.000000. */
+  #early = true;
 
   constructor(options: KernelOptions) {
     this.version = options.version;
@@ -95,7 +103,9 @@ export class GuestKernel {
     if (options.realMemory) this.memory = new RealMemory(options.realMemory);
     this.#costs = { ...NO_KERNEL_COSTS, ...options.costs };
     this.#bootedAt = options.clock();
-    this.dmesg = new Dmesg(() => (options.clock() - this.#bootedAt) / 1e9);
+    // printk's clock reads 0 until the kernel's timekeeping starts (the banner lines);
+    // after that, seconds since this kernel started, from the machine's (virtual) clock.
+    this.dmesg = new Dmesg(() => this.#early ? 0 : (options.clock() - this.#bootedAt) / 1e9);
     if (options.panicAt) {
       const op = opByName(options.panicAt.hcall);
       if (op === undefined) throw unknownHcall(options.panicAt.hcall);
@@ -110,11 +120,21 @@ export class GuestKernel {
 
   /** Boots: banner, then probes SCM devices. Throws KernelPanic if it panics. */
   *boot(): Task<void> {
-    const kind = this.#options.kdump ? " (kdump)" : "";
-    const release = /^\d/.test(this.version) ? `${this.version}.0` : this.version;
-    this.log("notice", `Linux version ${release}-papr-scm-sim${kind} #1 SMP`);
-    // What a pseries kernel says of its platform (arch/powerpc/kernel/setup-common.c).
+    const { release, date } = KERNEL_RELEASES[this.version];
+    // ppc64's early_setup finds the platform before start_kernel prints its banner
+    // (arch/powerpc/kernel/setup-common.c, probe_machine).
     this.log("info", "Using pSeries machine description");
+    // As init/version.c prints it: release, builder, compiler, build number, flags, date.
+    this.log(
+      "notice",
+      `Linux version ${release}-papr-scm-sim (sim@papr-scm-sim) (gcc (GCC) 9.3.0) #1 SMP ${date}`,
+    );
+    // A kdump kernel is the same build, started by kexec-tools after the panic with the
+    // capture kernel's arguments and the old kernel's ELF core header address.
+    const cmdline = `BOOT_IMAGE=/boot/vmlinuz-${release} root=/dev/sda2 ro` +
+      (this.#options.kdump ? ` ${KDUMP_ARGS}` : "");
+    this.log("notice", `Kernel command line: ${cmdline}`);
+    this.#early = false;
     yield* compute(this.#costs.bootNs, "boot");
     if (this.#options.paprScm !== false) yield* this.#probeAll();
     this.state = "running";
@@ -135,7 +155,14 @@ export class GuestKernel {
       path,
       name: `ibm,persistent-memory:${node.name}`,
     });
-    const rc = yield* driver.probe();
+    const probed = this.#options.traceProbe?.(readU32(node, "ibm,my-drc-index") ?? 0);
+    let rc: number | undefined;
+    try {
+      rc = yield* driver.probe();
+    } finally {
+      // undefined: the probe did not return (a panic, or a stopped partition).
+      probed?.(rc);
+    }
     if (rc === 0) this.drivers.push(driver);
     // The driver core (drivers/base/dd.c, really_probe) keeps -ENODEV and -ENXIO
     // quiet and warns of any other failure.
@@ -150,9 +177,14 @@ export class GuestKernel {
    * driver probes it. Returns the probe's result (0 or a negative errno).
    */
   *hotplugAdd(node: DtNode): Task<number> {
-    this.log("info", `dlpar: added ${PMEM_PARENT}/${node.name}`);
-    if (this.#options.paprScm === false) return -19;
-    return yield* this.#probe(`/${PMEM_PARENT}/${node.name}`, node);
+    const path = `/${PMEM_PARENT}/${node.name}`;
+    // pseries-pmem's pmem_drc_add_node: attaching the node probes the device (the OF
+    // reconfig notifier makes its platform device), then it says so
+    // (arch/powerpc/platforms/pseries/pmem.c).
+    const rc = this.#options.paprScm === false ? -ENODEV : yield* this.#probe(path, node);
+    const drc = readU32(node, "ibm,my-drc-index") ?? 0;
+    this.log("info", `pseries-pmem: Successfully added ${path}, drc index: ${drc.toString(16)}`);
+    return rc;
   }
 
   /**
@@ -161,11 +193,14 @@ export class GuestKernel {
    */
   *hotplugRemove(drc: number): Task<boolean> {
     const i = this.drivers.findIndex((d) => d.drcIndex === drc);
-    this.log("info", `dlpar: removing ${PMEM_PARENT}/ibm,pmemory@${drc.toString(16)}`);
-    if (i < 0) return false;
-    const [driver] = this.drivers.splice(i, 1);
-    yield* driver.remove();
-    return true;
+    // pseries-pmem's pmem_drc_remove_node: detaching the node removes the device
+    // (papr_scm's .remove), then the DRC is released and it says so.
+    if (i >= 0) {
+      const [driver] = this.drivers.splice(i, 1);
+      yield* driver.remove();
+    }
+    this.log("info", `pseries-pmem: Successfully removed PMEM with drc index: ${drc.toString(16)}`);
+    return i >= 0;
   }
 
   /** The facilities drivers use. */
@@ -178,6 +213,12 @@ export class GuestKernel {
       registerNsPerGiB: this.#costs.registerNsPerGiB,
       libnvdimm: this.libnvdimm,
       memory: this.memory,
+      now: () => this.#options.clock(),
+      oops: (lines) => {
+        for (const line of lines) this.log("emerg", line);
+        // A fatal oops in a driver's probe: pseries panics (`Fatal exception`).
+        return this.panic("Fatal exception");
+      },
     };
   }
 

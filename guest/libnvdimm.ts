@@ -89,7 +89,11 @@ export interface Region {
   /** Interleave-set cookie (ndctl's `iset_id`), signed 64-bit. */
   isetId: bigint;
   /** Where writes become persistent, as ndctl's `persistence_domain` shows it. */
-  persistenceDomain: "memory_controller" | "cpu_cache" | "none";
+  persistenceDomain: "memory_controller" | "cpu_cache" | "none" | "unknown";
+  /** The `align` attribute (bytes), from Linux 5.7 (2522afb86a8c); absent before. */
+  align?: bigint;
+  /** Read-only: a dimm of the region is unarmed (`nd_region_create`), from papr_scm 5.13. */
+  readOnly?: boolean;
   /** The region's one dimm (its mapping). */
   dimm: Nvdimm;
   /**

@@ -74,7 +74,8 @@ export function regionJson(region: Region, flags: NdctlListFlags = {}): Record<s
   const out: Record<string, Json> = {
     dev: region.dev,
     size: region.size,
-    align: 16777216,
+    // The region's align attribute exists from Linux 5.7; ndctl omits what is absent.
+    ...(region.align === undefined ? {} : { align: region.align }),
     available_size: region.size,
     max_available_extent: region.size,
     type: region.volatile ? "volatile" : "pmem",

@@ -46,12 +46,17 @@ function regionTree(region: Region): Tree {
   return {
     size: () => region.size.toString(),
     resource: () => hex(region.start),
-    align: () => "16777216",
+    // align_show prints "%#lx" (Linux 5.7 on, 2522afb86a8c).
+    ...(region.align === undefined ? {} : { align: () => hex(region.align!) }),
+    read_only: () => region.readOnly ? "1" : "0",
     available_size: () => "0",
     mappings: () => "1",
     mapping0: () => `${region.dimm.dev},0,${region.size},0`,
     set_cookie: () => hex(BigInt.asUintN(64, region.isetId)),
-    persistence_domain: () => region.persistenceDomain === "none" ? "" : region.persistenceDomain,
+    persistence_domain: () =>
+      region.persistenceDomain === "none" || region.persistenceDomain === "unknown"
+        ? ""
+        : region.persistenceDomain,
     devtype: () => region.volatile ? "nd_volatile" : "nd_pmem",
     [namespaceName(region)]: namespaceTree(region),
   };

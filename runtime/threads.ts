@@ -13,6 +13,7 @@ import { spawnWorker, terminateWorker } from "../actors/workers.ts";
 import type { hypervisorBoot } from "../workers/hypervisor_worker.ts";
 import type { LparWorker } from "../workers/lpar_worker.ts";
 import type { LparId } from "../core/types.ts";
+import { sharedClockNs, type SpanRecording } from "../trace/types.ts";
 import type {
   GuestControl,
   HypervisorControl,
@@ -61,17 +62,30 @@ export class ThreadsRuntime implements Runtime {
   readonly hypervisor: HypervisorControl;
   readonly #worker: Worker;
   readonly #hv: Comlink.Remote<HypervisorActor>;
-  readonly #origin = performance.now();
+  /** When the system started, on the clock every thread shares (ms). */
+  readonly #originMs: number;
   readonly #terminations = new Terminations();
+  readonly #spans?: SpanRecording;
 
-  private constructor(worker: Worker, hv: Comlink.Remote<HypervisorActor>) {
+  private constructor(
+    worker: Worker,
+    hv: Comlink.Remote<HypervisorActor>,
+    originMs: number,
+    spans?: SpanRecording,
+  ) {
     this.#worker = worker;
     this.#hv = hv;
+    this.#originMs = originMs;
+    this.#spans = spans;
     this.hypervisor = hv as unknown as HypervisorControl;
   }
 
   /** Starts the hypervisor worker; rejects (leaving nothing running) if it cannot start. */
   static async start(config: HypervisorConfig, hooks: RuntimeHooks): Promise<ThreadsRuntime> {
+    // One origin on the clock all threads share: the hypervisor's, the guests' and the
+    // HMC's trace records line up on it.
+    const originMs = performance.timeOrigin + performance.now();
+    if (config.spans) config = { ...config, spans: { ...config.spans, originMs } };
     const { worker, failed } = spawnWorker(
       new URL("../workers/hypervisor_worker.ts", import.meta.url),
       "hypervisor",
@@ -96,11 +110,11 @@ export class ThreadsRuntime implements Runtime {
         error.message.replace(/^hypervisor worker failed: (Uncaught )?(Error: )?/, ""),
       )
     );
-    return new ThreadsRuntime(worker, hv);
+    return new ThreadsRuntime(worker, hv, originMs, config.spans);
   }
 
   clock(): number {
-    return (performance.now() - this.#origin) * 1e6;
+    return sharedClockNs(this.#originMs);
   }
 
   /** Power is lost at the hypervisor (durable state in its storage directory). */
@@ -129,6 +143,8 @@ export class ThreadsRuntime implements Runtime {
       failed,
       requestPanic: () => Atomics.store(header, PANIC, 1),
       crashForTest: (message) => remote.crashForTest(message),
+      guestSpans: () => remote.guestSpans(),
+      probeRecords: () => (remote as unknown as GuestControl).probeRecords(),
       misbehaveForTest: (seed, writes) => remote.misbehaveForTest(seed, writes),
       stop() {
         if (stopped) return;
@@ -143,7 +159,10 @@ export class ThreadsRuntime implements Runtime {
       },
     };
     try {
-      await Promise.race([remote.init({ lpar: id, name, ...channels }), failed]);
+      await Promise.race([
+        remote.init({ lpar: id, name, ...channels, spans: this.#spans }),
+        failed,
+      ]);
     } catch (error) {
       handle.stop(error as Error);
       throw error;

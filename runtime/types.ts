@@ -7,10 +7,11 @@
  * @module
  */
 import type { BlockBinding, DrcSpec, LparId, MediaCounters } from "../core/types.ts";
-import type { GuestHost } from "../guest/host.ts";
+import type { GuestHost, ProbeRecord } from "../guest/host.ts";
 import type { Task } from "../guest/task.ts";
 import type { PowerLossReport } from "../storage/persistence.ts";
 import type { PowerLossMode } from "../storage/power_loss.ts";
+import type { HcallSpan, SpansTaken } from "../trace/types.ts";
 
 /** The runtimes a managed system can run on. */
 export const RUNTIMES = ["threads", "sim"] as const;
@@ -99,6 +100,11 @@ export interface HypervisorControl {
   traceStart(): Promise<void>;
   /** Stops recording and returns the records. */
   traceTake(): Promise<TraceTaken>;
+  /**
+   * The timeline recorded since the start (or the last take), when the
+   * runtime was started with span recording; empty otherwise.
+   */
+  spansTake(): Promise<SpansTaken>;
   /** Test-only: fails the hypervisor as a crash of its serve loop would. */
   injectFailure(reason: string): Promise<void>;
 }
@@ -111,6 +117,17 @@ export interface PartitionHandle {
   readonly failed: Promise<never>;
   /** Asks the running kernel to panic at its next hcall (or now, when idle). */
   requestPanic(): void;
+  /**
+   * The hcalls as the guest saw them (threads, when recording spans): issue
+   * to answer on the shared clock, in order, and how many were dropped.
+   * Undefined where the hypervisor's spans are the guest's too (sim).
+   */
+  guestSpans?(): Promise<{ spans: HcallSpan[]; dropped: number }>;
+  /**
+   * The papr_scm probes recorded for a trace, read without running anything
+   * in the partition (so a sim run stays what it would be untraced).
+   */
+  probeRecords?(): Promise<{ probes: ProbeRecord[]; dropped: number }>;
   /** Test-only: ends the partition's runtime with an uncaught error, as a simulator bug would. */
   crashForTest(message: string): Promise<void>;
   /**

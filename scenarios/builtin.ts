@@ -63,6 +63,7 @@ registerScenario({
       lpars: options.lpars ?? 8,
       kernel: options.kernel === undefined ? undefined : parseKernelVersion(options.kernel),
       start: options.start as StartOptions | undefined,
+      onBooted: options.progress as ((done: number, total: number) => void) | undefined,
     });
     return { text: formatContention(report), json: report };
   },

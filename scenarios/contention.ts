@@ -26,6 +26,8 @@ export interface ContentionOptions {
   kernel?: KernelVersion;
   /** Which runtime, and its seed (default: threads). */
   start?: StartOptions;
+  /** Hears each LPAR's boot end: how many of how many (a progress bar). */
+  onBooted?: (done: number, total: number) => void;
 }
 
 /** One LPAR's view of the run. */
@@ -127,6 +129,7 @@ export async function runContention(options: ContentionOptions): Promise<Content
     await Promise.all(system.lpars.map(async (lpar) => {
       await lpar.boot();
       bindMs.set(lpar.name, ms() - t0);
+      options.onBooted?.(bindMs.size, n);
     }));
     const wallMs = ms() - t0;
     const trace: HcallTrace[] = await system.traceTake();

@@ -58,7 +58,7 @@ export interface KexecStoryOptions {
 }
 
 /** Whether the data written before came back after. */
-export type PatternOutcome = "intact" | "corrupted" | "lost" | "not written";
+export type PatternOutcome = "intact" | "corrupted" | "lost" | "not written" | "unreachable";
 
 /** What one run of the story shows. */
 export interface KexecStoryReport {
@@ -88,7 +88,10 @@ export interface KexecStoryReport {
   regionBack: boolean;
   /** Hcalls issued by the new kernel (and the partition restart), `hcalls.length`. */
   hcallCount: number;
-  /** The papr_scm messages the new kernel logged (without timestamps and device prefix). */
+  /**
+   * The papr_scm messages the new kernel logged (without timestamps and
+   * device prefix), and its oops and panic lines if it died.
+   */
   messages: string[];
   /** The runtime it ran on. */
   runtime: "threads" | "sim";
@@ -152,7 +155,8 @@ export async function runKexecStory(options: KexecStoryOptions): Promise<KexecSt
     await lpar.boot();
   }
   const regionsBefore = await lpar.ndctlJson({ regions: true });
-  const before = await lpar.regions();
+  // A first kernel that died in its probe (5.19-rc1 without statistics) has nothing to write to.
+  const before = lpar.state === "running" ? await lpar.regions() : [];
   if (before.length > 0) {
     await lpar.write(before[0].dev, 0, data);
     written = true;
@@ -174,8 +178,10 @@ export async function runKexecStory(options: KexecStoryOptions): Promise<KexecSt
   const hcalls = await system.traceTake();
   const drc = lparConfig.nvdimms?.[0]?.drc;
   const drcHex = typeof drc === "number" ? drc.toString(16) : String(drc).replace(/^0x/i, "");
-  const after = await lpar.regions();
-  let outcome: PatternOutcome = written ? "lost" : "not written";
+  // A new kernel that died (an oops in its probe) gives its user no region.
+  const alive = report.state === "running";
+  const after = alive ? await lpar.regions() : [];
+  let outcome: PatternOutcome = written ? (alive ? "lost" : "unreachable") : "not written";
   if (written && after.length > 0) {
     const back = await lpar.read(after[0].dev, 0, data.length);
     outcome = back.every((b, i) => b === data[i]) ? "intact" : "corrupted";
@@ -196,7 +202,10 @@ export async function runKexecStory(options: KexecStoryOptions): Promise<KexecSt
     hcallCount: hcalls.length,
     messages: report.dmesg
       .map((l) => l.replace(/^\[[ \d.]+\] /, ""))
-      .filter((l) => l.startsWith("papr_scm ") && l.includes(`@${drcHex.toLowerCase()}:`))
+      .filter((l) =>
+        (l.startsWith("papr_scm ") && l.includes(`@${drcHex.toLowerCase()}:`)) ||
+        l.startsWith("BUG: ") || l.startsWith("Kernel panic - ")
+      )
       .map((l) => l.replace(/^papr_scm [^ ]+: /, "")),
     runtime: system.runtime,
     virtualSeconds,

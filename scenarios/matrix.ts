@@ -46,7 +46,7 @@ export interface MatrixRow {
   /** Whether the region came back at the address it had before. */
   addressReused?: boolean;
   /** Whether the data written before came back after. */
-  data?: "intact" | "corrupted" | "lost" | "not written";
+  data?: "intact" | "corrupted" | "lost" | "not written" | "unreachable";
   /** How many hcalls were issued after the event. */
   hcalls?: number;
   /** Every hcall after the event, `NAME→RC`. */
@@ -73,6 +73,13 @@ export interface MatrixOptions {
   config?: SystemConfig;
   /** Which runtime, and its seed (default: threads). */
   start?: StartOptions;
+  /** Hears each row as it is done: how many are done of how many (a progress bar). */
+  onRow?: (done: number, total: number, row: MatrixRow) => void;
+}
+
+/** A matrix row's story, as its system is named in a trace. */
+export function matrixLabel(kernel: string, hypervisor: string, mode: KexecMode): string {
+  return `${kernel} ${hypervisor} ${MODE_TITLES[mode]}`;
 }
 
 /**
@@ -87,16 +94,22 @@ export interface MatrixOptions {
  */
 export async function runMatrix(options: MatrixOptions = {}): Promise<Matrix> {
   const rows: MatrixRow[] = [];
-  for (const hypervisor of options.hypervisors ?? ["powervm", "qemu"] as const) {
-    for (const kernel of options.kernels ?? KERNEL_VERSIONS) {
-      for (const mode of options.modes ?? MATRIX_MODES) {
+  const hypervisors = options.hypervisors ?? ["powervm", "qemu"] as const;
+  const kernels = options.kernels ?? KERNEL_VERSIONS;
+  const modes = options.modes ?? MATRIX_MODES;
+  const total = hypervisors.length * kernels.length * modes.length;
+  for (const hypervisor of hypervisors) {
+    for (const kernel of kernels) {
+      for (const mode of modes) {
         try {
           const r = await runKexecStory({
             kernel,
             hypervisor,
             mode,
             config: options.config,
-            start: options.start,
+            start: options.start?.trace
+              ? { ...options.start, traceLabel: matrixLabel(kernel, hypervisor, mode) }
+              : options.start,
           });
           rows.push({
             kernel,
@@ -114,6 +127,7 @@ export async function runMatrix(options: MatrixOptions = {}): Promise<Matrix> {
           const message = (error as Error)?.message ?? String(error);
           rows.push({ kernel, hypervisor, mode, ok: false, error: message.split("\n")[0] });
         }
+        options.onRow?.(rows.length, total, rows[rows.length - 1]);
       }
     }
   }

@@ -9,6 +9,9 @@ import { readCases, writeCases } from "./case_file.ts";
 import { formatMerged, mergeShards } from "./merge.ts";
 import { describeOp } from "./groups.ts";
 import { runSwarm, type SeedReport } from "./swarm.ts";
+import type { TraceSession } from "../trace/session.ts";
+import { ProgressBar, showsProgress, terminalSink } from "../cli/progress.ts";
+import { MAX_REPORT_ROWS, writeSwarmReport } from "../report/html.ts";
 import type { SwarmCase } from "./types.ts";
 
 /** Where the command writes. */
@@ -25,6 +28,9 @@ export const SWARM_OPTIONS = [
   "replay",
   "shrink-to",
   "merge",
+  "trace",
+  "ftrace",
+  "report",
 ];
 
 /** The usage lines of `swarm`, for the CLI's help. */
@@ -38,6 +44,7 @@ export const SWARM_USAGE = [
   "       --shrink-to <file>     where the first failing seed's shrunk case goes",
   "                              (default swarm-<seed>-shrunk.json)",
   "       --merge <file> [file…] add up the --json lines of shards (one CI job per range)",
+  "       --report <file.html>   one HTML page: the seeds' table and each seed's timeline",
 ];
 
 const SEEDS_ACCEPTED = "N or A..B, whole numbers from 0 with A ≤ B (e.g. --seeds 1..1000)";
@@ -93,6 +100,7 @@ export async function swarmCommand(
   values: Readonly<Record<string, unknown>>,
   out: SwarmOutput,
   usage: (message: string) => Error,
+  trace?: TraceSession,
 ): Promise<number> {
   if (values.merge !== undefined) {
     return await merge([values.merge as string, ...rest], values, out, usage);
@@ -144,16 +152,22 @@ export async function swarmCommand(
     seeds = parsed;
   }
 
-  const progress = !json && Deno.stdout.isTerminal();
-  const encoder = new TextEncoder();
-  const status = (text: string) => Deno.stderr.writeSync(encoder.encode(`\r\x1b[K${text}`));
+  const progress = showsProgress(json);
+  let bar: ProgressBar | undefined;
+  const status = (text: string) => (text ? bar?.tick(text, done) : bar?.clear());
+  let done = 0;
+  const reports: SeedReport[] = [];
   const recorded: SwarmCase[] = [];
   let failures = 0, shrunkFiles = 0;
   const summary = await runSwarm({
     seeds,
     cases,
     checkDeterminism,
-    onReport: async (report, done, total) => {
+    trace,
+    onReport: async (report, seedsDone, total) => {
+      done = seedsDone;
+      if (progress) bar ??= new ProgressBar("swarm", total, terminalSink());
+      if (values.report !== undefined && reports.length < MAX_REPORT_ROWS) reports.push(report);
       if (recordFile !== undefined) recorded.push(report.case);
       const { result } = report;
       let file: string | undefined;
@@ -171,12 +185,15 @@ export async function swarmCommand(
         out.print(textLines(report, file, replayFile ?? recordFile));
       }
       if (progress && (done % PROGRESS_EVERY === 0 || done === total)) {
-        status(`swarm: ${done}/${total} seeds, ${failures} failed`);
+        status(`${failures} failed`);
       }
     },
   });
   if (progress) status("");
   if (recordFile !== undefined) await writeCases(recordFile, recorded);
+  if (values.report !== undefined && trace) {
+    await writeSwarmReport(values.report as string, reports, trace);
+  }
   const rate = Math.round(summary.seedsPerSecond * 10) / 10;
   if (json) {
     out.print(JSON.stringify({

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Lpar } from "../actors/lpar.ts";
+import { atLeast } from "../guest/papr_scm/mod.ts";
 import { acted, type OpOutcome, SKIPPED, viewOf } from "./expect.ts";
 import { nvdimmOf } from "./invariants.ts";
 import { firstDifference, pattern } from "./model.ts";
@@ -34,6 +35,12 @@ export async function write(world: World, op: WriteOp): Promise<OpOutcome> {
   }
   const bytes = pattern(op.byte, length);
   const where = `${lpar.name} ${region.dev} (drc ${hex(region.drc)}) offset ${offset}`;
+  if (region.readOnly) {
+    // An unarmed dimm's region is read-only (papr_scm from 5.13): the write is refused.
+    const refused = await lpar.write(region.dev, offset, bytes).then(() => false, () => true);
+    if (!refused) throw new Violation("dax", `${where}: a read-only region took a DAX write`);
+    return acted();
+  }
   try {
     await lpar.write(region.dev, offset, bytes);
   } catch (error) {
@@ -85,8 +92,8 @@ export async function flush(world: World, name: string, pick: number): Promise<O
   if (!lpar || regions.length === 0 || world.armed.has(name)) return SKIPPED;
   const region = regions[pick % regions.length];
   const n = nvdimmOf(lpar, region.drc)!;
-  // Only mainline gives a region a flush, and only when the device asks for the hcall.
-  const expected = lpar.kernel === "mainline" && n.hcallFlushRequired
+  // papr_scm gives a region a flush from 5.13, and only when the device asks for the hcall.
+  const expected = atLeast(lpar.kernel, "5.13") && n.hcallFlushRequired
     ? (world.flushFailing.has(region.drc) ? "H_HARDWARE" : "H_SUCCESS")
     : "none";
   const rc = await lpar.flush(region.dev);

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Lpar } from "../actors/lpar.ts";
-import type { KernelVersion } from "../guest/papr_scm/mod.ts";
+import { atLeast, type KernelVersion } from "../guest/papr_scm/mod.ts";
 import type { RegionInfo } from "../guest/host.ts";
 import { expectData, regionProblem } from "./invariants.ts";
 import { hex, type LparView, type Snapshot, soleOwner, Violation, type World } from "./world.ts";
@@ -94,7 +94,7 @@ export function kexecOutcome(
       const now = regionFor(view, before.drc);
       const what = `${lpar.name} drc ${hex(before.drc)} after ${why} into ${version}`;
       const at = (r: RegionInfo) => `0x${r.start.toString(16)}`;
-      if (world.personality === "qemu" || version === "5.4" || version === "mainline") {
+      if (world.personality === "qemu" || atLeast(version, "5.4")) {
         if (!now || now.start !== before.start) {
           throw new Violation(
             "kexec-outcome",

@@ -6,7 +6,7 @@
  * @module
  */
 import type { LparConfig, NvdimmConfig, SystemConfig } from "../actors/config.ts";
-import { KERNEL_VERSIONS } from "../guest/papr_scm/mod.ts";
+import { SWARM_KERNELS } from "./kernels.ts";
 import { SeededRandom } from "../runtime/sim/random.ts";
 import { drawSchedule, HEALTH_BITS, PANIC_HCALLS } from "./schedule.ts";
 import { CASE_FORMAT, FAULT_KINDS, type FaultSwitches, type SwarmCase } from "./types.ts";
@@ -109,7 +109,7 @@ export function drawSystem(
   for (let i = 1; i <= count; i++) {
     const lpar: LparConfig = {
       name: `lpar${i}`,
-      kernel: random.pick(KERNEL_VERSIONS),
+      kernel: random.pick(SWARM_KERNELS),
       nvdimms: Array.from(
         { length: random.between(1, 3) },
         () => drawNvdimm(random, next++, oddBlockSizes),

@@ -129,7 +129,7 @@ export async function scatterOp(world: World, op: ScatterOp): Promise<OpOutcome>
         }
         return;
       }
-      // 5.3 unbinds and binds again; 5.4 and mainline see the range is not whole and do the same.
+      // 5.3 unbinds and binds again; 5.4 and later see the range is not whole and do the same.
       if (!region) {
         throw new Violation(
           "scatter-outcome",

@@ -7,6 +7,7 @@
  * @module
  */
 import { DEFAULT_BLOCK_SIZE } from "../actors/config.ts";
+import type { TraceSession } from "../trace/session.ts";
 import { ManagedSystem } from "../actors/managed_system.ts";
 import { MemoryStore } from "../storage/memory_store.ts";
 import { TraceHash } from "../runtime/sim/trace_hash.ts";
@@ -28,6 +29,10 @@ const SCM_BUDGET_BYTES = 256 * 1024 ** 2;
 export interface RunOptions {
   /** Driver classes to use instead of the real ones, by kernel version (a canary). */
   drivers?: DriverOverrides;
+  /** Records the run's timeline into this session (it does not change the run). */
+  trace?: TraceSession;
+  /** The run's name in the trace. */
+  traceLabel?: string;
 }
 
 function failureOf(error: unknown, op: number, what: string): SwarmFailure {
@@ -75,6 +80,8 @@ export async function runCase(c: SwarmCase, options: RunOptions = {}): Promise<C
       seed: c.seed,
       drivers: options.drivers,
       scmBudgetBytes: SCM_BUDGET_BYTES,
+      trace: options.trace,
+      traceLabel: options.traceLabel,
       store,
     });
   const system = await powerOn();

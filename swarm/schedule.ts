@@ -6,7 +6,8 @@
  * @module
  */
 import type { NvdimmConfig, SystemConfig } from "../actors/config.ts";
-import { KERNEL_VERSIONS, type KernelVersion } from "../guest/papr_scm/mod.ts";
+import type { KernelVersion } from "../guest/papr_scm/mod.ts";
+import { SWARM_KERNELS } from "./kernels.ts";
 import type { SeededRandom } from "../runtime/sim/random.ts";
 import { EXCLUSIVE } from "./groups.ts";
 import { type FaultSwitches, OP_NAMES, type SwarmOp } from "./types.ts";
@@ -102,7 +103,7 @@ export function drawSchedule(
   const lpar = () => random.pick(names);
   const pick = () => random.below(2 ** 31);
   const kernel = (): KernelVersion | undefined =>
-    random.chance(0.4) ? random.pick(KERNEL_VERSIONS) : undefined;
+    random.chance(0.4) ? random.pick(SWARM_KERNELS) : undefined;
   const panicAt = () =>
     faults.panicAt && random.chance(0.3)
       ? { hcall: random.pick(PANIC_HCALLS), nth: random.between(1, 4) }

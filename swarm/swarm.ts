@@ -74,7 +74,8 @@ export async function runChecked(
 ): Promise<CaseResult> {
   const result = await runCase(c, options);
   if (options.checkDeterminism) {
-    const again = await runCase(c, options);
+    // The second run only compares: it is not traced again.
+    const again = await runCase(c, { ...options, trace: undefined });
     if (again.traceHash !== result.traceHash || again.steps !== result.steps) {
       return {
         ...result,
@@ -126,7 +127,7 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmSummary> {
   let shrinks = 0, done = 0;
   for (let i = 0; i < total; i++) {
     const c = replay ? options.cases![i] : generateCase(options.seeds!.from + i, options.generate);
-    const result = await runChecked(c, options);
+    const result = await runChecked(c, { ...options, traceLabel: `seed ${c.seed}` });
     const report: SeedReport = {
       case: {
         ...c,

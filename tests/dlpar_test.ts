@@ -34,7 +34,11 @@ workerTest("dlpar add: the running kernel's driver probes the new node", async (
   // The new region is usable by DAX.
   await lpar.write("region1", 0, new Uint8Array([1, 2, 3]));
   assert.deepEqual([...await lpar.read("region1", 0, 3)], [1, 2, 3]);
-  assert.ok((await lpar.dmesg()).some((l) => l.includes("dlpar: added")));
+  assert.ok(
+    (await lpar.dmesg()).some((l) =>
+      l.includes("pseries-pmem: Successfully added /ibm,persistent-memory/ibm,pmemory@")
+    ),
+  );
   // The node stays in the device tree: a kexec'd kernel probes it too.
   await lpar.kexec();
   assert.equal((await lpar.regions()).length, 2);

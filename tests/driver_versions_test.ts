@@ -10,10 +10,13 @@ import type { KernelServices, PlatformDevice, PlparResult } from "../guest/papr_
 import { compute, done, msleep, runSync } from "../guest/task.ts";
 import { ENXIO } from "../guest/papr_scm/services.ts";
 import { PaprScm52 } from "../guest/papr_scm/v5_2.ts";
+import { PaprScm514 } from "../guest/papr_scm/v5_14.ts";
+import { PaprScm518 } from "../guest/papr_scm/v5_18.ts";
 import { startSim, workerTest } from "./worker_test.ts";
 
 const MiB = 1 << 20;
 const DRC = 0x44100002;
+const PREFIX = "papr_scm ibm,persistent-memory:ibm,pmemory@44100002: ";
 
 /** A kernel whose hcalls answer from a script, recording every call and log line. */
 function stubKernel(answers: PlparResult[]) {
@@ -31,6 +34,10 @@ function stubKernel(answers: PlparResult[]) {
     compute,
     registerNsPerGiB: 0,
     libnvdimm: new Libnvdimm(),
+    now: () => 0,
+    oops: (lines) => {
+      throw new Error(`oops: ${lines.join("; ")}`);
+    },
   };
   return { kernel, calls, log };
 }
@@ -145,3 +152,34 @@ workerTest(
     regions.forEach((r) => assert.equal(r.size, 4n * BigInt(MiB)));
   },
 );
+
+Deno.test("5.18: H_FUNCTION from H_SCM_HEALTH is an empty bitmap, said once; before, an error", () => {
+  // Bind, then the probe's stats size query (H_FUNCTION, as on a hypervisor without
+  // statistics) and health (H_FUNCTION); 5.18 then registers no PMU.
+  const answers = () => [
+    { rc: H.SUCCESS, rets: rets(0n, ADDR) },
+    { rc: H.FUNCTION, rets: rets() },
+    { rc: H.FUNCTION, rets: rets() },
+  ];
+  const old = stubKernel(answers());
+  assert.equal(run(new PaprScm514(old.kernel, device()).probe()), 0);
+  assert.ok(
+    old.log.includes(`err: ${PREFIX}Failed to query health information, Err:-2`),
+    old.log.join("\n"),
+  );
+
+  const now = stubKernel(answers());
+  const driver = new PaprScm518(now.kernel, device());
+  assert.equal(run(driver.probe()), 0);
+  const said = `info: ${PREFIX}Hcall H_SCM_HEALTH not implemented, assuming empty health bitmap`;
+  assert.deepEqual(now.log.filter((l) => !l.startsWith("debug")), [
+    `err: ${PREFIX}Failed to query performance stats, Err:-2`,
+    said,
+    `info: ${PREFIX}nvdimm pmu didn't register rc=-2`,
+  ]);
+  // A second query (flags, after the cache is dropped) does not say it again.
+  now.kernel.hcall = () => done({ rc: H.FUNCTION, rets: rets() });
+  driver.smartInject({});
+  assert.equal(run(driver.flagsText()), "");
+  assert.equal(now.log.filter((l) => l === said).length, 1);
+});

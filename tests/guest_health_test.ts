@@ -40,6 +40,10 @@ workerTest(
     }]);
 
     await system.setHealth(DRC, ["SHUTDOWN_DIRTY", "HEALTH_FATAL"]);
+    // papr/flags answers from the health the probe read, for 60 s (MIN_HEALTH_QUERY_INTERVAL);
+    // an empty PAPR_PDSM_SMART_INJECT (5.18) drops that cache.
+    assert.equal(await lpar.papr("nmem0", "flags"), "");
+    await lpar.smartInject("nmem0", {});
     assert.equal(await lpar.papr("nmem0", "flags"), "flush_fail smart_notify \n");
     const fatal = await lpar.ndctlJson({ dimms: true, health: true });
     assert.deepEqual(fatal, [{
@@ -64,6 +68,7 @@ workerTest(
     assert.ok(text.indexOf('"health_state"') < text.indexOf('"shutdown_state"'), text);
 
     await system.setHealth(DRC, ["HEALTH_UNHEALTHY", "EMPTY", "ENCRYPTED", "SCRUBBED_AND_LOCKED"]);
+    await lpar.smartInject("nmem0", {});
     assert.equal(
       await lpar.papr("nmem0", "flags"),
       "not_armed restore_fail encrypted smart_notify scrubbed locked \n",
@@ -95,6 +100,7 @@ workerTest(
     const lpar = system.lpar("a");
     await lpar.boot();
     await system.setHealth(DRC, ["UNARMED", "HEALTH_FATAL", "SHUTDOWN_DIRTY"]);
+    await lpar.smartInject("nmem0", {}); // drops the health cache the probe filled
     assert.equal(await lpar.papr("nmem0", "flags"), "not_armed \n");
     // QEMU has no statistics: no fuel gauge, and perf_stats is hidden.
     assert.deepEqual(await lpar.ndctlJson({ dimms: true, health: true }), [{

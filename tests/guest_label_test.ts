@@ -48,7 +48,7 @@ workerTest(
     await lpar.panic();
     assert.equal(lpar.state, "panicked");
     const report = await lpar.kexec({ kernel: "5.3" });
-    assert.ok(report.dmesg.some((l) => l.includes("(kdump)")));
+    assert.ok(report.dmesg.some((l) => l.includes("elfcorehdr=")));
     assert.deepEqual((await lpar.readLabel("nmem0", 5, 37)).data, first);
     assert.deepEqual((await lpar.readLabel("nmem0", 1000, 64)).data, second);
   },

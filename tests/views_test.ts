@@ -27,6 +27,7 @@ function lib(): Libnvdimm {
       volatile: false,
       isetId: -2n,
       persistenceDomain: "memory_controller",
+      align: 16n << 20n,
       dimm,
     });
   }

@@ -12,6 +12,8 @@ import { DAX_READ, DAX_WRITE, KIND, KIND_HCALL, STOP } from "../channel/layout.t
 import { GuestHost } from "../guest/host.ts";
 import type { MisbehaveReport } from "../runtime/types.ts";
 import { effectProblem, isTask, type Task } from "../guest/task.ts";
+import { BoundedLog } from "../runtime/trace_buffer.ts";
+import { type HcallSpan, sharedClockNs, type SpanRecording } from "../trace/types.ts";
 
 /** What the worker needs to start: its channel, DAX bounce buffer and real memory. */
 export interface GuestInit {
@@ -22,7 +24,18 @@ export interface GuestInit {
   daxBuffer: SharedArrayBuffer;
   /** The partition's real memory, shared with the hypervisor. */
   realMemory?: SharedArrayBuffer;
+  /** Record each hcall's issue and answer on the shared clock, for a timeline. */
+  spans?: SpanRecording;
 }
+
+/** Hears an hcall the task issued and its answer, with when it was issued (performance.now()). */
+export type HcallObserver = (
+  opcode: number,
+  args: readonly bigint[],
+  rc: number,
+  rets: readonly bigint[],
+  start: number,
+) => void;
 
 /**
  * Runs a task to its end on this thread: an hcall blocks on the channel, a
@@ -30,7 +43,7 @@ export interface GuestInit {
  * time, for the simulation). An error from the channel (it was stopped) is
  * thrown into the task, so the kernel unwinds as from a failed `hvsc`.
  */
-export function runBlocking<T>(task: Task<T>, port: GuestPort): T {
+export function runBlocking<T>(task: Task<T>, port: GuestPort, observe?: HcallObserver): T {
   let step = task.next();
   while (!step.done) {
     const effect = step.value;
@@ -42,12 +55,14 @@ export function runBlocking<T>(task: Task<T>, port: GuestPort): T {
     if (effect.kind === "hcall") {
       const rets = new Array<bigint>(RET_COUNT).fill(0n);
       let rc: number;
+      const start = observe ? performance.now() : 0;
       try {
         rc = port.call(effect.opcode, effect.args, rets);
       } catch (error) {
         step = task.throw(error);
         continue;
       }
+      observe?.(effect.opcode, effect.args, rc, rets, start);
       step = task.next({ rc, rets });
     } else if (effect.kind === "sleep") {
       try {
@@ -70,6 +85,8 @@ export class LparWorker {
   #host?: GuestHost;
   #port?: GuestPort;
   #init?: GuestInit;
+  #spans?: BoundedLog<HcallSpan>;
+  #observe?: HcallObserver;
 
   /** Connects the worker to its channel. */
   init(init: GuestInit): void {
@@ -77,13 +94,40 @@ export class LparWorker {
     const origin = performance.now();
     this.#port = port;
     this.#init = init;
+    if (init.spans) this.#record(init.lpar, init.spans);
     this.#host = new GuestHost({
       name: init.name,
       dax: new ChannelDax(port, init.daxBuffer),
       realMemory: init.realMemory,
       clock: () => (performance.now() - origin) * 1e6,
+      traceClock: init.spans ? () => sharedClockNs(init.spans!.originMs) : undefined,
       takePanicRequest: () => port.takePanicRequest(),
     });
+  }
+
+  /** Records every hcall's issue and answer on the shared clock. */
+  #record(lpar: number, recording: SpanRecording): void {
+    const spans = new BoundedLog<HcallSpan>(recording.limit);
+    spans.start();
+    this.#spans = spans;
+    const ns = (ms: number) => (performance.timeOrigin + ms - recording.originMs) * 1e6;
+    this.#observe = (opcode, args, rc, rets, start) =>
+      spans.push({
+        lpar,
+        opcode,
+        args: [...args],
+        rc,
+        rets: [...rets],
+        start: ns(start),
+        end: sharedClockNs(recording.originMs),
+      });
+  }
+
+  /** The hcalls recorded since init (or the last take), and how many were dropped. */
+  guestSpans(): { spans: HcallSpan[]; dropped: number } {
+    const taken = this.#spans?.take() ?? { items: [], dropped: 0 };
+    this.#spans?.start();
+    return { spans: taken.items, dropped: taken.dropped };
   }
 
   /**
@@ -156,7 +200,7 @@ export class LparWorker {
   call(method: string, args: unknown[]): unknown {
     const host = this.#need() as unknown as Record<string, (...a: unknown[]) => unknown>;
     const result = host[method].apply(host, args);
-    return isTask(result) ? runBlocking(result, this.#port!) : result;
+    return isTask(result) ? runBlocking(result, this.#port!, this.#observe) : result;
   }
 
   #need(): GuestHost {
@@ -167,7 +211,7 @@ export class LparWorker {
 
 if ("WorkerGlobalScope" in globalThis) {
   const worker = new LparWorker();
-  const own = new Set(["init", "crashForTest", "misbehaveForTest"]);
+  const own = new Set(["init", "crashForTest", "misbehaveForTest", "guestSpans"]);
   // Everything else is a GuestHost method, run to its end here.
   Comlink.expose(
     new Proxy(worker, {

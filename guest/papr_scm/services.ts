@@ -26,6 +26,10 @@ export interface KernelServices {
   libnvdimm: Libnvdimm;
   /** The LPAR's real memory (`kzalloc`), when the partition has one. */
   memory?: RealMemory;
+  /** The machine's clock in ns (`jiffies`, for the driver's health cache). */
+  now(): number;
+  /** An oops the kernel cannot survive: its lines at the default level, then the panic. */
+  oops(lines: readonly string[]): never;
 }
 
 /** A platform device the driver binds to: a device-tree node and its names. */

@@ -189,6 +189,8 @@ export class PaprScm52 {
     );
     const lib = this.kernel.libnvdimm;
     this.bus = lib.registerBus(this.pdev.name);
+    // What papr_scm_nvdimm_init checks before it creates the dimm (5.13 on: its health).
+    yield* this.beforeDimm();
     const dimm = lib.createDimm(this.bus, {
       drcIndex: this.drcIndex,
       papr: this.sysfs(),
@@ -200,11 +202,36 @@ export class PaprScm52 {
       size,
       volatile: this.isVolatile,
       isetId: isetCookie(this.uuid),
-      persistenceDomain: this.isVolatile ? "none" : "memory_controller",
+      persistenceDomain: this.persistenceDomain(),
+      align: this.regionAlign(size),
+      // nd_region_create: a region with an unarmed dimm is read-only.
+      readOnly: this.dimmUnarmed(),
       dimm,
     });
     this.decorateRegion(region);
   }
+
+  /**
+   * The region's `persistence_domain`: before ~5.7 papr_scm set no
+   * persistence flag, so the kernel printed an empty line and ndctl showed
+   * `unknown`; a volatile region has none.
+   */
+  protected persistenceDomain(): Region["persistenceDomain"] {
+    return this.isVolatile ? "none" : "unknown";
+  }
+
+  /** The region's `align` attribute: absent before 5.7. */
+  protected regionAlign(_size: bigint): bigint | undefined {
+    return undefined;
+  }
+
+  /** Whether the dimm is created with NDD_UNARMED (5.13 on). */
+  protected dimmUnarmed(): boolean {
+    return false;
+  }
+
+  /** Work `papr_scm_nvdimm_init` does between the bus and the dimm (nothing before 5.13). */
+  protected *beforeDimm(): Task<void> {}
 
   /** Driver attributes under the dimm's `papr/` directory (none in 5.2). */
   protected sysfs(): Record<string, () => Task<string>> {

@@ -37,6 +37,8 @@ import {
 } from "../../storage/persistence.ts";
 import type { PowerLossMode } from "../../storage/power_loss.ts";
 import type { DurableStore } from "../../storage/types.ts";
+import { HypervisorSpans } from "../../trace/hypervisor_spans.ts";
+import type { SpanRecording } from "../../trace/types.ts";
 
 /** Bytes of real memory each simulated partition has for hypervisor buffers. */
 export const SIM_REAL_MEMORY_BYTES = 64 * 1024;
@@ -75,6 +77,8 @@ export interface SimOptions {
   cacheLines?: number;
   /** Hears every store, durable line and durable label write (crash exploration). */
   recorder?: PersistenceRecorder;
+  /** Records a timeline (hcall spans and counters) on the virtual clock. */
+  spans?: SpanRecording;
 }
 
 interface Lpar {
@@ -141,6 +145,8 @@ export class SimRuntime implements Runtime {
   readonly #persistence?: Persistence;
   /** Power-loss choices: a stream of their own, so they do not shift the schedule. */
   readonly #lossRandom: SeededRandom;
+  readonly #spans?: HypervisorSpans;
+  readonly #recordProbes: boolean;
   #pumping = false;
   /** A call finished since the clock last jumped: its caller may still ask the next one. */
   #answered = false;
@@ -182,6 +188,10 @@ export class SimRuntime implements Runtime {
       new SeededRandom(options.seed, 2),
       (lpar, opcode, args) => this.#hcall(lpar, opcode, args),
     );
+    this.#recordProbes = options.spans !== undefined;
+    if (options.spans) {
+      this.#spans = new HypervisorSpans(this.core, options.spans.limit, () => this.scheduler.now);
+    }
     this.hypervisor = this.#control();
   }
 
@@ -201,6 +211,8 @@ export class SimRuntime implements Runtime {
       (drc) => this.core.state.drcs.get(drc)?.metadata,
     );
     if (this.#records.on) this.#records.record(lpar, opcode, result.rc);
+    const now = this.scheduler.now;
+    this.#spans?.hcall(lpar, opcode, args, result, now, now + elapsedNs);
     this.#trace(
       `${this.scheduler.now} ${lpar} h${opcode.toString(16)} ${hexList(args)} ` +
         `${result.rc} ${hexList(result.rets)}`,
@@ -234,15 +246,21 @@ export class SimRuntime implements Runtime {
           this.core.addDrc(spec);
           const size = Number(spec.blockSize) * spec.blocks;
           this.#drcs.set(spec.index, { memory: new SparseScm(size, this.#budget) });
+          this.#spans?.drcCreated(spec);
         }),
-      assign: (drc, lpar) => now(() => this.core.assign(drc, lpar)),
-      unassign: (drc, lpar) => now(() => this.core.unassign(drc, lpar)),
-      releaseLpar: (lpar) => now(() => this.core.releaseLpar(lpar)),
+      assign: (drc, lpar) =>
+        now(() => {
+          this.core.assign(drc, lpar);
+          this.#spans?.lparSeen(lpar);
+        }),
+      unassign: (drc, lpar) => now(() => this.#changed(this.core.unassign(drc, lpar))),
+      releaseLpar: (lpar) => now(() => this.#changed(this.core.releaseLpar(lpar))),
       // A sim partition has no runtime of its own to die; releasing is all there is.
-      detachLpar: (lpar) => now(() => this.core.releaseLpar(lpar)),
+      detachLpar: (lpar) => now(() => this.#changed(this.core.releaseLpar(lpar))),
       setHealth: (drc, bitmap) =>
         now(() => {
           this.core.setHealth(drc, bitmap);
+          this.#spans?.healthSet(drc, bitmap);
           this.#persistence?.setHealth(drc, this.core.state.drcs.get(drc)!.health);
         }),
       setFlushFailure: (drc, failing) => now(() => this.core.setFlushFailure(drc, failing)),
@@ -251,6 +269,10 @@ export class SimRuntime implements Runtime {
       media: (drc) => now(() => this.#dax.media(drc)),
       traceStart: () => now(() => this.#records.start()),
       traceTake: () => now(() => this.#records.take()),
+      spansTake: () =>
+        now(() =>
+          this.#spans?.take() ?? { spans: [], counters: [], dropped: 0, countersDropped: 0 }
+        ),
       injectFailure: (reason) => now(() => this.#fail(reason)),
     };
   }
@@ -293,6 +315,12 @@ export class SimRuntime implements Runtime {
     return report;
   }
 
+  /** A control operation released bindings: the counters see it. */
+  #changed(released: number): number {
+    this.#spans?.bindingsMayHaveChanged();
+    return released;
+  }
+
   #fail(reason: string): void {
     if (this.#failure !== undefined) return;
     this.#failure = reason;
@@ -318,6 +346,7 @@ export class SimRuntime implements Runtime {
       dax: this.#dax.accessFor(id),
       realMemory: lpar.realMemory,
       clock: () => this.scheduler.now,
+      traceClock: this.#recordProbes ? () => this.scheduler.now : undefined,
       takePanicRequest: () => {
         const asked = lpar.panicRequested;
         lpar.panicRequested = false;
@@ -361,6 +390,8 @@ export class SimRuntime implements Runtime {
       guest,
       failed,
       requestPanic: () => void (lpar.panicRequested = true),
+      // Read directly, not as a call of the partition: the run stays as it would be untraced.
+      probeRecords: () => Promise.resolve(lpar.host.probeRecords()),
       crashForTest: (message) =>
         Promise.reject(new Error(`the sim runtime has no worker to crash (${message})`)),
       misbehaveForTest: () =>
