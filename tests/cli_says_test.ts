@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { main } from "../cli/main.ts";
 import { commandHelp, COMMANDS, VERSION } from "../cli/help.ts";
 import { ManagedSystem } from "../actors/managed_system.ts";
+import { KERNEL_VERSIONS } from "../guest/papr_scm/mod.ts";
 import { workerTest } from "./worker_test.ts";
 
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -99,7 +100,7 @@ Deno.test("cli fix: demo refuses arguments and options it does not take", async 
     ],
     [
       ["demo", "--kernel", "6.0"],
-      'error: unknown kernel version "6.0"; accepted: 5.2, 5.3, 5.4, mainline',
+      `error: unknown kernel version "6.0"; accepted: ${KERNEL_VERSIONS.join(", ")}`,
     ],
     [["demo", "--hypervisor", "kvm"], 'error: --hypervisor "kvm": accepted: powervm, qemu'],
   ];
@@ -145,7 +146,7 @@ workerTest("cli fix: options after a show view are options, not the view's argum
 Deno.test("cli fix: unknown and malformed options are named plainly, quotes balanced", async () => {
   const known = "--kernel, --next-kernel, --hypervisor, --config, --lpar, --lpars, --then, " +
     "--json, --runtime, --seed, --seeds, --check-determinism, --record, --replay, " +
-    "--shrink-to, --merge, --help, --version, -h";
+    "--shrink-to, --merge, --trace, --ftrace, --report, --help, --version, -h";
   const cases: [string[], string][] = [
     [["--bogus"], `error: unknown option "--bogus"; accepted options: ${known}`],
     [["demo", "-x"], `error: unknown option "-x"; accepted options: ${known}`],
