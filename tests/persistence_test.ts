@@ -282,3 +282,24 @@ Deno.test("threads: a store object cannot cross to the hypervisor's thread; no s
     await system.stop();
   }
 });
+
+Deno.test("the count reaches the guest as its kernel shows it: papr/dirty_shutdown from 5.14", async () => {
+  const store = new MemoryStore();
+  {
+    const { system, lpar } = await start(store);
+    await lpar.write("region0", 0, bytes("lost"));
+    await system.powerLoss("none");
+  }
+  const system = await ManagedSystem.start(config(), { runtime: "sim", store });
+  try {
+    const lpar = system.lpar("lpar1");
+    await lpar.boot({ kernel: "5.13" });
+    await assert.rejects(() => lpar.papr("nmem0", "dirty_shutdown"), /has no papr\/dirty_shutdown/);
+    assert.equal((await dimmHealth(lpar)).shutdown_count, undefined);
+    await lpar.kexec({ kernel: "5.14" });
+    assert.equal(await lpar.papr("nmem0", "dirty_shutdown"), "1\n");
+    assert.equal((await dimmHealth(lpar)).shutdown_count, 1);
+  } finally {
+    await system.stop();
+  }
+});
