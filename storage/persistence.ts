@@ -10,8 +10,7 @@
  * Used by the sim runtime (the machine stays pure: it is handed a store).
  * @module
  */
-import { OP } from "../abi/hcalls.ts";
-import { H } from "../abi/hcalls.ts";
+import { H, OP } from "../abi/hcalls.ts";
 import { HEALTH } from "../abi/health.ts";
 import type { SeededRandom } from "../runtime/sim/random.ts";
 import { CachedScm, type CacheEvents, CpuCache, LINE_BYTES } from "./cpu_cache.ts";

@@ -290,11 +290,6 @@ export class SimRuntime implements Runtime {
     return on.persistenceFailedCount;
   }
 
-  /** Whether the nvdimms have durable state (a store was given). */
-  get persistent(): boolean {
-    return this.#persistence !== undefined;
-  }
-
   /**
    * Power is lost: what was not durable survives as `mode` (else the seed)
    * chooses, every partition stops, and the hypervisor with them.
