@@ -1,12 +1,19 @@
 /**
  * Durable state in a directory (`storage: { dir }`, `--state DIR`): per
  * nvdimm `drc-<index>.scm` (its SCM, a sparse file: only pages written take
- * disk space), `drc-<index>.label` (the label area) and `drc-<index>.json`
+ * disk space), `drc-<index>.label` (the label area), `drc-<index>.json`
  * (the hypervisor's facts: uuid, geometry, health, persistence-failed count,
- * the unflushed mark). A write returns once the OS has it (`write(2)`), so a
- * killed process loses nothing that was durable; facts are replaced by
- * rename, so a kill mid-update leaves the old or the new facts. No fsync:
- * a crash of the host's own OS is not modelled.
+ * the power-on epoch) and `drc-<index>.unflushed` (4 bytes: the epoch in
+ * which the cache began to hold unflushed stores, or 0). A write returns
+ * once the OS has it (`write(2)`), so a killed process loses nothing that
+ * was durable; facts are replaced by rename, so a kill mid-update leaves the
+ * old or the new facts. The mark is one 4-byte write, so setting and
+ * clearing it costs one system call and a kill cannot tear it; it counts
+ * only when it names the current epoch, and the power-on that counts a loss
+ * moves to the next epoch in the same rename as the count, so a kill at any
+ * moment counts a loss once, never twice (the JSON's own `unflushed` field
+ * only says what the mark said when the facts were last written). No fsync: a crash of the host's
+ * own OS is not modelled.
  *
  * This is a runtime adapter: the machine is handed it as a `DurableStore`.
  * @module
@@ -43,32 +50,62 @@ function writeAt(file: Deno.FsFile, offset: number, bytes: Uint8Array): void {
   for (let done = 0; done < bytes.length;) done += file.writeSync(bytes.subarray(done));
 }
 
+/** The facts as the file holds them: the shared ones and the power-on epoch. */
+type StoredFacts = DrcFacts & { epoch: number };
+
+const sameFacts = (a: DrcFacts, b: DrcFacts) =>
+  a.uuid === b.uuid && a.blockSize === b.blockSize && a.blocks === b.blocks &&
+  a.metadataSize === b.metadataSize && a.health === b.health &&
+  a.persistenceFailedCount === b.persistenceFailedCount;
+
+function markBytes(epoch: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, epoch, true);
+  return bytes;
+}
+
 class FileDrc implements DurableDrc {
   readonly size: number;
   readonly #scmPath: string;
   readonly #factsPath: string;
   readonly #scm: Deno.FsFile;
   readonly #label: Deno.FsFile;
-  #facts: DrcFacts;
+  readonly #mark: Deno.FsFile;
+  #facts: StoredFacts;
   constructor(
     paths: { scm: string; label: string; facts: string },
-    files: { scm: Deno.FsFile; label: Deno.FsFile },
+    files: { scm: Deno.FsFile; label: Deno.FsFile; mark: Deno.FsFile },
     size: number,
-    facts: DrcFacts,
+    facts: StoredFacts,
   ) {
     this.size = size;
     this.#scmPath = paths.scm;
     this.#factsPath = paths.facts;
     this.#scm = files.scm;
     this.#label = files.label;
+    this.#mark = files.mark;
     this.#facts = facts;
   }
   facts(): DrcFacts {
-    return { ...this.#facts };
+    const { epoch: _, ...facts } = this.#facts;
+    return facts;
   }
   saveFacts(facts: DrcFacts): void {
-    writeFacts(this.#factsPath, facts);
-    this.#facts = { ...facts };
+    const was = this.#facts;
+    if (!sameFacts(was, facts)) {
+      // The power-on that counts a loss leaves its epoch in the same rename as the count.
+      const epoch = was.unflushed && !facts.unflushed ? was.epoch + 1 : was.epoch;
+      const next: StoredFacts = { ...facts, epoch };
+      writeFacts(this.#factsPath, next);
+      this.#facts = next;
+      // A new epoch already clears the mark; an unchanged one keeps what it says.
+      if (epoch !== was.epoch) return this.#setMark(facts.unflushed);
+    }
+    if (facts.unflushed !== was.unflushed) this.#setMark(facts.unflushed);
+  }
+  #setMark(on: boolean): void {
+    writeAt(this.#mark, 0, markBytes(on ? this.#facts.epoch : 0));
+    this.#facts = { ...this.#facts, unflushed: on };
   }
   read(offset: number, length: number): Uint8Array {
     return readAt(this.#scm, offset, length);
@@ -88,6 +125,7 @@ class FileDrc implements DurableDrc {
   close(): void {
     this.#scm.close();
     this.#label.close();
+    this.#mark.close();
   }
 }
 
@@ -176,9 +214,14 @@ export class FileStore implements DurableStore {
 
   open(g: DrcGeometry): DurableDrc {
     const base = `${this.where}/drc-${g.index.toString(16)}`;
-    const paths = { scm: `${base}.scm`, label: `${base}.label`, facts: `${base}.json` };
+    const paths = {
+      scm: `${base}.scm`,
+      label: `${base}.label`,
+      facts: `${base}.json`,
+      mark: `${base}.unflushed`,
+    };
     const size = Number(g.blockSize) * g.blocks;
-    let facts: DrcFacts;
+    let facts: StoredFacts;
     let text: string | undefined;
     try {
       text = Deno.readTextFileSync(paths.facts);
@@ -189,7 +232,7 @@ export class FileStore implements DurableStore {
     }
     if (text === undefined) {
       // A new device: its files, the SCM sparse at full size.
-      facts = freshFacts(g);
+      facts = { ...freshFacts(g), epoch: 1 };
       try {
         const scm = Deno.openSync(paths.scm, { read: true, write: true, create: true });
         scm.truncateSync(size);
@@ -197,6 +240,8 @@ export class FileStore implements DurableStore {
         const label = Deno.openSync(paths.label, { read: true, write: true, create: true });
         label.truncateSync(g.metadataSize);
         label.close();
+        Deno.writeFileSync(paths.mark, markBytes(0));
+        // Last: a device exists once its facts do.
         writeFacts(paths.facts, facts);
       } catch (error) {
         throw new StorageError(`${base}.*: cannot be created: ${reason(error)}`);
@@ -211,12 +256,19 @@ export class FileStore implements DurableStore {
             `restore it or start on another directory`,
         );
       }
-      const problem = factsProblem(parsed);
+      const problem = factsProblem(parsed) ??
+        (Number.isSafeInteger((parsed as StoredFacts).epoch) &&
+            (parsed as StoredFacts).epoch > 0 && (parsed as StoredFacts).epoch < 2 ** 32
+          ? undefined
+          : `field epoch is ${
+            JSON.stringify((parsed as StoredFacts).epoch)
+          }; expected an integer from 1`);
       if (problem) throw new StorageError(`${paths.facts}: ${problem}`);
-      facts = parsed as DrcFacts;
+      facts = parsed as StoredFacts;
       const mismatch = geometryMismatch(facts, g);
       if (mismatch) throw new StorageError(`${paths.facts}: ${mismatch}`);
-      for (const [path, want] of [[paths.scm, size], [paths.label, g.metadataSize]] as const) {
+      const sizes = [[paths.scm, size], [paths.label, g.metadataSize], [paths.mark, 4]] as const;
+      for (const [path, want] of sizes) {
         let length: number;
         try {
           length = Deno.statSync(path).size;
@@ -231,13 +283,20 @@ export class FileStore implements DurableStore {
         }
       }
     }
-    let scm: Deno.FsFile | undefined;
+    const opened: Deno.FsFile[] = [];
     try {
-      scm = Deno.openSync(paths.scm, { read: true, write: true });
-      const label = Deno.openSync(paths.label, { read: true, write: true });
-      return new FileDrc(paths, { scm, label }, size, facts);
+      const open = (path: string) => {
+        const file = Deno.openSync(path, { read: true, write: true });
+        opened.push(file);
+        return file;
+      };
+      const scm = open(paths.scm), label = open(paths.label), mark = open(paths.mark);
+      // The mark counts only when it names this epoch: an older one was already counted.
+      const epoch = new DataView(readAt(mark, 0, 4).buffer).getUint32(0, true);
+      facts = { ...facts, unflushed: epoch !== 0 && epoch === facts.epoch };
+      return new FileDrc(paths, { scm, label, mark }, size, facts);
     } catch (error) {
-      scm?.close();
+      for (const file of opened) file.close();
       throw new StorageError(`${base}.*: cannot be opened: ${reason(error)}`);
     }
   }

@@ -157,6 +157,15 @@ withDir("corrupt or truncated state files are refused, naming the file", async (
 
   Deno.removeSync(label);
   assert.throws(reopen, new RegExp(`${label}: missing beside ${facts}`));
+  Deno.writeFileSync(label, new Uint8Array(GEOMETRY.metadataSize));
+
+  const mark = `${dir}/drc-44100002.unflushed`;
+  Deno.writeFileSync(mark, new Uint8Array(2));
+  assert.throws(reopen, new RegExp(`${mark}: is 2 bytes, expected 4; it is truncated`));
+  Deno.writeFileSync(mark, new Uint8Array(4));
+
+  Deno.writeTextFileSync(facts, JSON.stringify({ ...JSON.parse(good), epoch: 0 }));
+  assert.throws(reopen, new RegExp(`${facts}: field epoch is 0; expected an integer from 1`));
 
   // A start on the bad directory fails whole, with the same message.
   Deno.writeTextFileSync(facts, "{");
