@@ -20,6 +20,7 @@ import {
 } from "./kernel.ts";
 import { sysfsRead } from "./sysfs.ts";
 import { formatNdctl, type Json, ndctlList, type NdctlListFlags } from "./ndctl.ts";
+import { ndctlRun, type NdctlOutput, uuidFromSeed } from "./ndctl_commands.ts";
 import { ERRNO, type LabelResult, type Nvdimm } from "./libnvdimm.ts";
 import { type KernelVersion, PaprScmMainline, parseKernelVersion } from "./papr_scm/mod.ts";
 import type { PerfStat } from "./papr_scm/v_mainline.ts";
@@ -99,6 +100,8 @@ export class GuestHost {
   #kernel?: GuestKernel;
   /** A kernel acted on the panic request; the panic() call that follows has nothing to do. */
   #panicServed = false;
+  /** uuids ndctl generated in this partition (seeds the next one). */
+  #uuids = 0;
 
   /** A partition with no kernel yet. */
   constructor(platform: GuestPlatform) {
@@ -149,6 +152,10 @@ export class GuestHost {
       },
       costs: platform.costs,
       drivers: platform.drivers,
+      media: {
+        read: (addr, length) => this.#dax.read(addr, length),
+        write: (addr, bytes) => this.#dax.write(addr, bytes),
+      },
     });
   }
 
@@ -240,6 +247,18 @@ export class GuestHost {
     // Health and flags are read from the driver, which issues hcalls.
     if (kernel.state !== "running") return ndctlList(kernel.libnvdimm, flags);
     return this.#inKernel(ndctlList(kernel.libnvdimm, flags));
+  }
+
+  /**
+   * Runs an ndctl command line in the partition (`["create-namespace", "-s",
+   * "1G"]`, `["list", "-Nu"]`, ...): what it printed and its status. Label
+   * reads and writes issue the driver's metadata hcalls.
+   */
+  ndctlRun(args: string[]): Task<NdctlOutput> {
+    const kernel = this.#needKernel();
+    const newUuid = () =>
+      uuidFromSeed(`${this.#platform.name}/${this.#platform.clock()}/${++this.#uuids}`);
+    return this.#inKernel(ndctlRun({ lib: kernel.libnvdimm, newUuid }, args));
   }
 
   /** The regions the running kernel registered. */

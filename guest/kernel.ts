@@ -7,7 +7,7 @@ import { opByName, opName, RET_COUNT, unknownHcall } from "../abi/hcalls.ts";
 import type { DtNode } from "./device_tree.ts";
 import { PMEM_PARENT, pmemNodes, readString } from "./device_tree.ts";
 import { Dmesg, type LogLevel } from "./dmesg.ts";
-import { Libnvdimm } from "./libnvdimm.ts";
+import { Libnvdimm, type Media } from "./libnvdimm.ts";
 import { RealMemory } from "./memory.ts";
 import {
   DRIVERS,
@@ -54,6 +54,8 @@ export interface KernelOptions {
   costs?: Partial<KernelCosts>;
   /** Driver classes to use instead of the real ones (a test's deliberately broken variant). */
   drivers?: DriverOverrides;
+  /** What the kernel's regions map (DAX), for the namespace probes' info blocks. */
+  media?: Media;
 }
 
 /** Replacement papr_scm drivers, by kernel version. */
@@ -96,6 +98,8 @@ export class GuestKernel {
     this.#costs = { ...NO_KERNEL_COSTS, ...options.costs };
     this.#bootedAt = options.clock();
     this.dmesg = new Dmesg(() => (options.clock() - this.#bootedAt) / 1e9);
+    this.libnvdimm.media = options.media;
+    this.libnvdimm.log = (text) => this.log("warn", text);
     if (options.panicAt) {
       const op = opByName(options.panicAt.hcall);
       if (op === undefined) throw unknownHcall(options.panicAt.hcall);
@@ -136,7 +140,11 @@ export class GuestKernel {
       name: `ibm,persistent-memory:${node.name}`,
     });
     const rc = yield* driver.probe();
-    if (rc === 0) this.drivers.push(driver);
+    if (rc === 0) {
+      this.drivers.push(driver);
+      // libnvdimm probes the dimm (reading its labels) and the region the driver registered.
+      if (driver.bus) yield* this.libnvdimm.probeBus(driver.bus, driver.uuid);
+    }
     // The driver core (drivers/base/dd.c, really_probe) keeps -ENODEV and -ENXIO
     // quiet and warns of any other failure.
     else if (rc !== -ENODEV && rc !== -ENXIO) {
