@@ -20,7 +20,7 @@ import {
 } from "./kernel.ts";
 import { sysfsRead } from "./sysfs.ts";
 import { formatNdctl, type Json, ndctlList, type NdctlListFlags } from "./ndctl.ts";
-import { ndctlRun, type NdctlOutput, uuidFromSeed } from "./ndctl_commands.ts";
+import { type NdctlOutput, ndctlRun, uuidFromSeed } from "./ndctl_commands.ts";
 import { ERRNO, type LabelResult, type Nvdimm } from "./libnvdimm.ts";
 import { type KernelVersion, PaprScmMainline, parseKernelVersion } from "./papr_scm/mod.ts";
 import type { PerfStat } from "./papr_scm/v_mainline.ts";

@@ -144,8 +144,7 @@ export class GuestKernel {
       this.drivers.push(driver);
       // libnvdimm probes the dimm (reading its labels) and the region the driver registered.
       if (driver.bus) yield* this.libnvdimm.probeBus(driver.bus, driver.uuid);
-    }
-    // The driver core (drivers/base/dd.c, really_probe) keeps -ENODEV and -ENXIO
+    } // The driver core (drivers/base/dd.c, really_probe) keeps -ENODEV and -ENXIO
     // quiet and warns of any other failure.
     else if (rc !== -ENODEV && rc !== -ENXIO) {
       this.log("warn", `papr_scm: probe of ${driver.pdev.name} failed with error ${rc}`);

@@ -70,7 +70,13 @@ const LONG_BOOLEANS: Readonly<Record<string, keyof NdctlListFlags>> = {
   "--firmware": "firmware",
 };
 type Filter = "bus" | "region" | "dimm" | "namespace" | "mode";
-const VALUED: Readonly<Record<string, Filter>> = { b: "bus", r: "region", d: "dimm", n: "namespace", m: "mode" };
+const VALUED: Readonly<Record<string, Filter>> = {
+  b: "bus",
+  r: "region",
+  d: "dimm",
+  n: "namespace",
+  m: "mode",
+};
 const LONG_VALUED: Readonly<Record<string, Filter>> = {
   "--bus": "bus",
   "--region": "region",
@@ -133,7 +139,9 @@ export function parseNdctlArgs(args: readonly string[]): NdctlListFlags {
     );
   }
   if (flags.mode !== undefined && !MODES.includes(flags.mode.toLowerCase())) {
-    throw new RangeError(`ndctl list: invalid mode: '${flags.mode}'; accepted: ${MODES.join(", ")}`);
+    throw new RangeError(
+      `ndctl list: invalid mode: '${flags.mode}'; accepted: ${MODES.join(", ")}`,
+    );
   }
   return withDefaults(flags);
 }
@@ -437,7 +445,9 @@ export function* ndctlList(lib: Libnvdimm, given: NdctlListFlags): Task<Json> {
     if (flags.dimms) {
       for (const dimm of dimms) {
         if (!dimmPasses(dimm, flags)) continue;
-        if (flags.region && !regions.some((r) => r.dimm === dimm && regionPasses(r, flags.region))) {
+        if (
+          flags.region && !regions.some((r) => r.dimm === dimm && regionPasses(r, flags.region))
+        ) {
           continue;
         }
         if (!flags.idle && !enabled(dimm)) continue;

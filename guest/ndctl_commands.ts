@@ -130,7 +130,9 @@ function parse(cmd: string, argv: readonly string[], spec: Spec): Parsed {
       for (let k = 1; k < a.length; k++) {
         const c = a[k];
         if (!(c in spec)) {
-          throw new RangeError(`ndctl ${cmd}: unknown option "-${c}"; accepted: ${names || "none"}`);
+          throw new RangeError(
+            `ndctl ${cmd}: unknown option "-${c}"; accepted: ${names || "none"}`,
+          );
         }
         if (spec[c].value) {
           const v = k + 1 < a.length ? a.slice(k + 1) : argv[++i];
@@ -153,7 +155,9 @@ function str(v: string | true | undefined): string | undefined {
 export function parseSize(text: string): bigint | undefined {
   const m = /^(0x[0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)([kKmMgGtT]?)$/.exec(text);
   if (!m) return undefined;
-  const n = BigInt(m[1].startsWith("0") && !m[1].startsWith("0x") && m[1] !== "0" ? `0o${m[1].slice(1)}` : m[1]);
+  const n = BigInt(
+    m[1].startsWith("0") && !m[1].startsWith("0x") && m[1] !== "0" ? `0o${m[1].slice(1)}` : m[1],
+  );
   const unit = { "": 1n, k: 1n << 10n, m: 1n << 20n, g: 1n << 30n, t: 1n << 40n }[
     m[2].toLowerCase() as "" | "k" | "m" | "g" | "t"
   ];
@@ -396,7 +400,9 @@ function dumpJson(
 /** The regions a namespace command may touch (`-r`, `--bus`, type pmem). */
 function selectRegions(ctx: NdctlContext, region?: string, bus?: string): Region[] {
   return ctx.lib.buses
-    .filter((b) => !bus || bus === "all" || b.dev === bus || b.provider === bus || `${b.dev.slice(5)}` === bus)
+    .filter((b) =>
+      !bus || bus === "all" || b.dev === bus || b.provider === bus || `${b.dev.slice(5)}` === bus
+    )
     .flatMap((b) => (b.region ? [b.region] : []))
     .filter((r) =>
       !region || region === "all" || r.dev === region || r.dev.slice("region".length) === region

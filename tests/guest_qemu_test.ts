@@ -53,7 +53,10 @@ workerTest(
     await system.traceStart();
     await lpar.kexec();
     const hcalls = (await system.traceTake()).map((t) => t.hcall);
-    assert.deepEqual(hcalls, ["H_SCM_BIND_MEM", ...probeReads("5.4").map(() => "H_SCM_READ_METADATA")]);
+    assert.deepEqual(hcalls, [
+      "H_SCM_BIND_MEM",
+      ...probeReads("5.4").map(() => "H_SCM_READ_METADATA"),
+    ]);
   },
 );
 

@@ -17,8 +17,9 @@ const sysfsRead = (...args: Parameters<typeof sysfsTask>) => runSync(sysfsTask(.
 function lib(): Libnvdimm {
   const l = new Libnvdimm();
   for (
-    const [i, [drc, start]] of ([[0x44100002, 0x10000000000n], [0x44100003, 0x20000000000n]] as const)
-      .entries()
+    const [i, [drc, start]]
+      of ([[0x44100002, 0x10000000000n], [0x44100003, 0x20000000000n]] as const)
+        .entries()
   ) {
     const bus = l.registerBus(`ibm,persistent-memory:ibm,pmemory@${drc.toString(16)}`);
     const dimm = l.createDimm(bus, { drcIndex: drc, papr: { flags: () => done("flush_fail ") } });
@@ -61,10 +62,17 @@ Deno.test("ndctl list: flag parsing as ndctl takes them", () => {
     region: "0",
     mode: "raw",
   });
-  assert.deepEqual(parseNdctlArgs(["-d", "nmem1"]), { dimm: "nmem1", dimms: true }, "-d lists dimms");
+  assert.deepEqual(
+    parseNdctlArgs(["-d", "nmem1"]),
+    { dimm: "nmem1", dimms: true },
+    "-d lists dimms",
+  );
   assert.deepEqual(parseNdctlArgs(["-vv"]), { verbose: 2, namespaces: true });
   assert.throws(() => parseNdctlArgs(["-r"]), /-r needs a value/);
-  assert.throws(() => parseNdctlArgs(["-m", "fast"]), /invalid mode: 'fast'; accepted: memory, fsdax/);
+  assert.throws(
+    () => parseNdctlArgs(["-m", "fast"]),
+    /invalid mode: 'fast'; accepted: memory, fsdax/,
+  );
   assert.throws(() => parseNdctlArgs(["-vvv"]), /-vvv \(capabilities\) is not modelled/);
 });
 

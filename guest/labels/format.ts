@@ -96,6 +96,7 @@ function view(bytes: Uint8Array): DataView {
 
 /** One index block, decoded. */
 export interface NamespaceIndex {
+  /** "NAMESPACE_INDEX" and a NUL when valid. */
   signature: string;
   labelsizeByte: number;
   seq: number;
@@ -224,20 +225,33 @@ export function validateIndexes(area: Uint8Array): IndexChoice | undefined {
 
 /** One namespace label (`nvdimm_efi_label`), decoded; v1.2 fields when 256 bytes. */
 export interface NamespaceLabel {
+  /** The namespace's uuid. */
   uuid: string;
+  /** Its optional name (`alt_name`). */
   name: string;
+  /** `NSLABEL_FLAG_*`. */
   flags: number;
+  /** Labels in the set (1: one dimm). */
   nlabel: number;
+  /** This label's position in the set. */
   position: number;
+  /** The interleave-set cookie of the region it belongs to. */
   isetcookie: bigint;
+  /** Sector size (0: the 512-byte default). */
   lbasize: bigint;
+  /** Where the namespace starts on the dimm. */
   dpa: bigint;
+  /** Its size on this dimm. */
   rawsize: bigint;
+  /** The slot the label says it is in. */
   slot: number;
-  /** v1.2 only. */
+  /** v1.2: physical alignment. */
   align?: number;
+  /** v1.2: the region type GUID. */
   typeGuid?: string;
+  /** v1.2: the claim (`NVDIMM_PFN_GUID` for fsdax, null for raw). */
   abstractionGuid?: string;
+  /** v1.2: fletcher64 of the label. */
   checksum?: bigint;
 }
 

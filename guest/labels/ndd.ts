@@ -28,9 +28,9 @@ import {
   decodeLabel,
   encodeLabel,
   incSeq,
-  indexLayout,
-  type IndexLayout,
   INDEX_HEADER,
+  type IndexLayout,
+  indexLayout,
   type NamespaceLabel,
   setBit,
   slotValid,
@@ -53,7 +53,9 @@ export interface ConfigAccess {
 
 /** An active label and the slot it is in. */
 export interface ActiveLabel {
+  /** Its slot. */
   slot: number;
+  /** The label, decoded. */
   label: NamespaceLabel;
 }
 
@@ -62,17 +64,18 @@ const ENXIO = 6;
 
 /** The label state of one dimm, as its driver keeps it. */
 export class DimmLabels {
+  /** The dimm's config commands. */
   readonly config: ConfigAccess;
   /** `ndd->data`: the kernel's copy of the label area. */
   data: Uint8Array;
   /** `ndd->nslabel_size`. */
-  labelSize = 128;
+  labelSize: number = 128;
   /** `ndd->ns_current`: -1 when no index block is valid. */
-  current = -1;
+  current: number = -1;
   /** `ndd->ns_next`. */
-  next = -1;
+  next: number = -1;
   /** READ_METADATA transfers the last `init` asked for (for tests and traces). */
-  readCommands = 0;
+  readCommands: number = 0;
 
   /** State over a dimm's config commands; nothing is read until `init()`. */
   constructor(config: ConfigAccess) {

@@ -7,7 +7,7 @@
  * back, so the mode survives kexec, kdump and reboot with the data.
  *
  * The simulator models a POWER hash-MMU guest: 64 KiB pages and a 16 MiB
- * PMD, so the info block, memmap and padding take 16 MiB up to 1 TiB of
+ * PMD, so the info block, memmap and padding take 16 MiB up to a 16 GiB
  * namespace (`ALIGN(8K + 64 * npfns, 16M)`); start_pad and end_trunc are 0
  * because regions start and end on block (256 MiB) boundaries.
  *
@@ -59,8 +59,11 @@ export interface PfnInfo {
   uuid: string;
   /** The namespace's uuid. */
   parentUuid: string;
+  /** Bytes before the data. */
   dataoff: bigint;
+  /** Pages the memmap describes. */
   npfns: bigint;
+  /** Alignment of the mapping. */
   align: bigint;
 }
 
