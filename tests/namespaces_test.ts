@@ -10,6 +10,7 @@ import { ManagedSystem, type StartOptions } from "../actors/managed_system.ts";
 import type { KernelVersion } from "../guest/papr_scm/mod.ts";
 import { SIM, startSim, workerTest } from "./worker_test.ts";
 import { probeReadCount } from "./label_reads.ts";
+import { encodeIndex, encodeLabel, indexLayout } from "../guest/labels/format.ts";
 
 const DRC = 0x44100002;
 const GiB = 1n << 30n;
@@ -387,3 +388,57 @@ workerTest("ndctl list: -u, -B, -D, filters and -v as ndctl prints them", async 
     (await ndctl(system, "list", "-D")).stdout,
   );
 });
+
+workerTest(
+  "a label in the last slot: 5.4's dimm probe fails (off-by-one), 5.5's fix reads it",
+  async () => {
+    await using system = await startSim(config("mainline"));
+    const lpar = system.lpar("a");
+    await lpar.boot();
+    const cookie = BigInt((await lpar.sysfs("region0/set_cookie")).trim());
+    // Index blocks and one label in the very last slot (1019), written by hand.
+    const layout = indexLayout(128 * 1024, 128);
+    const free = encodeIndex(layout, 0, 1).subarray(72);
+    free[1019 >> 3] &= ~(1 << (1019 & 7));
+    const at = 2 * layout.indexSize + 1019 * 128;
+    const label = encodeLabel({
+      uuid: "5e1f0c2a-1111-4222-8333-444455556666",
+      name: "last",
+      flags: 0,
+      nlabel: 1,
+      position: 0,
+      isetcookie: cookie,
+      lbasize: 0n,
+      dpa: 0n,
+      rawsize: 1n << 30n,
+      slot: 1019,
+    }, 128);
+    assert.equal((await lpar.writeLabel("nmem0", at, label)).rc, 0);
+    assert.equal((await lpar.writeLabel("nmem0", 0, encodeIndex(layout, 0, 1, free))).rc, 0);
+    assert.equal((await lpar.writeLabel("nmem0", 256, encodeIndex(layout, 1, 0, free))).rc, 0);
+    const report = await lpar.kexec({ kernel: "5.4" });
+    // The driver core's warning for the dimm driver's failed probe (drivers/base/dd.c).
+    assert.ok(
+      report.dmesg.some((l) => l.endsWith("nvdimm: probe of nmem0 failed with error -22")),
+      report.dmesg.join("\n"),
+    );
+    // The dimm and its labelled region are disabled: nothing is listed without -i.
+    assert.equal((await ndctl(system, "list", "-DRN")).stdout, "");
+    const idle = json((await ndctl(system, "list", "-DRi")).stdout);
+    assert.equal(idle.dimms[0].state, "disabled");
+    assert.equal(idle.regions[0].state, "disabled");
+    await lpar.kexec({ kernel: "mainline" });
+    const [ns] = json((await ndctl(system, "list", "-N")).stdout);
+    assert.deepEqual([ns.name, ns.size, ns.mode], ["last", 2 ** 30, "raw"]);
+    // A newer index (sequence 2 follows 1) that is corrupt is ignored: index 0 stays current.
+    const corrupt = encodeIndex(layout, 1, 2);
+    corrupt[100] ^= 0xFF;
+    assert.equal((await lpar.writeLabel("nmem0", 256, corrupt)).rc, 0);
+    await lpar.reboot();
+    assert.equal(json((await ndctl(system, "list", "-N")).stdout)[0].name, "last");
+    // The same index, intact, wins: every slot free, so no namespace.
+    assert.equal((await lpar.writeLabel("nmem0", 256, encodeIndex(layout, 1, 2))).rc, 0);
+    await lpar.reboot();
+    assert.equal((await ndctl(system, "list", "-N")).stdout, "");
+  },
+);

@@ -104,7 +104,10 @@ function createSeed(region: Region): void {
  */
 export function enableRegion(region: Region, media?: Media): number {
   const labels = ndd(region);
-  if (!labels || region.dimm.enabled === false) return -ENXIO;
+  if (!labels || region.dimm.enabled === false) {
+    disableRegion(region);
+    return -ENXIO;
+  }
   region.namespaces = [];
   region.nextNsId = 0;
   const found = labels.activeLabels()
