@@ -74,8 +74,6 @@ export class DimmLabels {
   current: number = -1;
   /** `ndd->ns_next`. */
   next: number = -1;
-  /** READ_METADATA transfers the last `init` asked for (for tests and traces). */
-  readCommands: number = 0;
 
   /** State over a dimm's config commands; nothing is read until `init()`. */
   constructor(config: ConfigAccess) {
@@ -107,7 +105,6 @@ export class DimmLabels {
       if (maxXfer < readSize) maxXfer = readSize;
     }
     readSize = Math.min(Math.ceil(readSize / maxXfer) * maxXfer, configSize);
-    this.readCommands = 0;
     let rc = yield* this.#read(0, readSize);
     if (rc) return rc;
     const choice = validateIndexes(this.data);
@@ -121,7 +118,7 @@ export class DimmLabels {
     this.current = choice.current;
     this.next = 1 - choice.current;
     this.#copyIndex(this.current, this.next);
-    const { indexSize, labelSize } = { ...this.layout, labelSize: this.labelSize };
+    const labelSize = this.labelSize;
     const idx = decodeIndex(this.#index(this.current));
     let offset = idx.labeloff;
     for (let i = 0; i < idx.nslot; i++, offset += labelSize) {
@@ -137,12 +134,10 @@ export class DimmLabels {
       if (rc) return rc;
       readSize += labelRead;
     }
-    void indexSize;
     return 0;
   }
 
   *#read(offset: number, length: number): Task<number> {
-    this.readCommands += Math.ceil(length / this.config.maxXfer);
     const r = yield* this.config.get(offset, length);
     if (r.rc) return r.rc;
     this.data.set(r.data!, offset);
