@@ -15,7 +15,7 @@
  */
 import type { Libnvdimm, Namespace, Nvdimm, Region } from "./libnvdimm.ts";
 import { availableSize, maxAvailableExtent } from "./labels/namespaces.ts";
-import { REGION_ALIGN, regionCookie } from "./ndctl.ts";
+import { regionCookie } from "./ndctl.ts";
 import type { Task } from "./task.ts";
 
 /** Where the listing starts. */
