@@ -118,10 +118,17 @@ export type {
   DimmHealth,
   LabelOps,
   Libnvdimm,
+  Media,
+  Namespace,
   Nvdimm,
   NvdimmBus,
   Region,
 } from "./guest/libnvdimm.ts";
+export { NDCTL_COMMANDS } from "./guest/ndctl_commands.ts";
+export type { NdctlOutput } from "./guest/ndctl_commands.ts";
+export type { ActiveLabel, ConfigAccess, DimmLabels } from "./guest/labels/ndd.ts";
+export type { IndexLayout, NamespaceLabel } from "./guest/labels/format.ts";
+export type { PfnInfo } from "./guest/labels/pfn.ts";
 export type { DtNode, DtValue } from "./guest/device_tree.ts";
 export type { LogLevel } from "./guest/dmesg.ts";
 export type { RealMemory } from "./guest/memory.ts";

@@ -12,6 +12,7 @@ import type { PerfStat } from "../guest/papr_scm/v5_9.ts";
 import type { SmartInject } from "../guest/papr_scm/v5_18.ts";
 import type { PanicPoint } from "../guest/kernel.ts";
 import type { Json, NdctlListFlags } from "../guest/ndctl.ts";
+import type { NdctlOutput } from "../guest/ndctl_commands.ts";
 import type { KernelVersion } from "../guest/papr_scm/mod.ts";
 import type { GuestControl, PartitionHandle } from "../runtime/types.ts";
 import { parseKernelVersion } from "../guest/papr_scm/mod.ts";
@@ -30,7 +31,17 @@ import {
 } from "./args.ts";
 
 /** `ndctl list` flags the API takes. */
-const NDCTL_FLAGS = ["regions", "dimms", "health", "namespaces"];
+const NDCTL_FLAGS = [
+  "regions",
+  "dimms",
+  "health",
+  "namespaces",
+  "buses",
+  "idle",
+  "human",
+  "mediaErrors",
+  "firmware",
+];
 
 /**
  * `ndctl list` with no kind of object named lists namespaces, as ndctl
@@ -549,6 +560,27 @@ export class Lpar {
       () => checkFlags("ndctl flags", flags, NDCTL_FLAGS),
       () => this.#call<Json>(() => this.#guest.ndctlJson(ndctlKinds(flags))),
     );
+  }
+
+  /**
+   * Runs an ndctl command line in the LPAR as a user types it (`list -Nu`,
+   * `init-labels nmem0`, `create-namespace -s 1G -m raw`, `read-labels -j
+   * nmem0`, `destroy-namespace -f namespace0.0`, ...): what ndctl printed on
+   * stdout and stderr and its status (0 or a negative errno). Bad options
+   * are refused with a RangeError naming what is accepted.
+   * @example
+   * ```ts
+   * const created = await lpar.ndctlRun(["create-namespace", "--size", "1G"]);
+   * console.log(created.stdout); // {"dev":"namespace0.0","mode":"fsdax",...}
+   * ```
+   */
+  ndctlRun(args: string[]): Promise<NdctlOutput> {
+    return checked(() => {
+      if (!Array.isArray(args) || args.some((a) => typeof a !== "string")) {
+        throw new RangeError(`ndctlRun: expected an array of strings, e.g. ["list", "-N"]`);
+      }
+      if (args.length > 64) throw new RangeError(`ndctlRun: ${args.length} arguments; at most 64`);
+    }, () => this.#call(() => this.#guest.ndctlRun([...args])));
   }
 
   /**

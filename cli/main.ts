@@ -15,6 +15,7 @@ import { ManagedSystem, type StartOptions } from "../actors/managed_system.ts";
 import { parseRuntime, RUNTIMES } from "../runtime/types.ts";
 import type { LparBootOptions } from "../actors/lpar.ts";
 import { formatNdctl, parseNdctlArgs } from "../guest/ndctl.ts";
+import { NDCTL_COMMANDS } from "../guest/ndctl_commands.ts";
 import { KERNEL_VERSIONS, type KernelVersion, parseKernelVersion } from "../guest/papr_scm/mod.ts";
 import { parsePersonality } from "../scenarios/builtin.ts";
 import { formatKexecStory, runKexecStory } from "../scenarios/kexec.ts";
@@ -59,7 +60,8 @@ export function usage(): string {
     "  matrix [options]            kexec, panic+kdump, clean reboot and shutdown+activate",
     "                              for every kernel under both personalities: one table",
     "  show [options] <view>       boot a configuration and print a view of one LPAR:",
-    "       ndctl [list] [-R] [-D] [-H] [-N]   ndctl list (flags combine: -RDH)",
+    "       ndctl [list] [-R] [-D] [-H] [-N]   ndctl list (flags combine: -RDH; -u -i -v -B -r ...)",
+    "       ndctl <command> [args]             init-labels, read-labels -j, create-namespace, ...",
     "       sysfs [path]                       /sys/bus/nd/devices listing or file",
     "       dmesg                              the kernel log",
     "       bindings                           the hypervisor's binding table",
@@ -489,7 +491,15 @@ async function show(
   if (what === "sysfs" && args.length > 1) {
     throw new UsageError(`show sysfs: one path at most, got "${args.join(" ")}"`);
   }
-  const ndctlFlags = what === "ndctl" ? parseNdctlArgs(args) : undefined;
+  // `show ndctl create-namespace -s 1G` runs that command; anything else is `ndctl list`.
+  const ndctlCommand = what === "ndctl" && args[0] !== undefined && !args[0].startsWith("-") &&
+    args[0] !== "list";
+  if (ndctlCommand && !(NDCTL_COMMANDS as readonly string[]).includes(args[0])) {
+    throw new UsageError(
+      `show ndctl: unknown command "${args[0]}"; accepted: ${NDCTL_COMMANDS.join(", ")}`,
+    );
+  }
+  const ndctlFlags = what === "ndctl" && !ndctlCommand ? parseNdctlArgs(args) : undefined;
   const kernel: KernelVersion | undefined = values.kernel === undefined
     ? undefined
     : parseKernelVersion(values.kernel);
@@ -519,7 +529,12 @@ async function show(
   const json = values.json === true;
   // No running kernel, no ndctl and no /sys to read: say so, never a blank line.
   const note = notRunningNote(lpar, what);
-  if (note !== undefined && (what === "ndctl" || what === "sysfs")) {
+  if (what === "ndctl" && ndctlCommand) {
+    if (note !== undefined) throw new Error(`show ndctl ${args[0]}: ${note}`);
+    const run = await lpar.ndctlRun(args);
+    out.print(json ? toJsonText(run) : `${run.stdout}${run.stderr}`.trimEnd());
+    return run.rc === 0 ? 0 : 1;
+  } else if (note !== undefined && (what === "ndctl" || what === "sysfs")) {
     out.print(json ? toJsonText({ lpar: lpar.name, state: lpar.state, [what]: null }) : note);
   } else if (what === "ndctl") {
     const value = await lpar.ndctlJson(ndctlFlags);

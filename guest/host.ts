@@ -20,6 +20,7 @@ import {
 } from "./kernel.ts";
 import { sysfsRead } from "./sysfs.ts";
 import { formatNdctl, type Json, ndctlList, type NdctlListFlags } from "./ndctl.ts";
+import { type NdctlOutput, ndctlRun, uuidFromSeed } from "./ndctl_commands.ts";
 import { ERRNO, type LabelResult, type Nvdimm } from "./libnvdimm.ts";
 import { type KernelVersion, PaprScm518, PaprScm59, parseKernelVersion } from "./papr_scm/mod.ts";
 import type { PerfStat } from "./papr_scm/v5_9.ts";
@@ -115,6 +116,8 @@ export class GuestHost {
   #panicServed = false;
   /** Probes recorded for a trace (when the platform has a trace clock). */
   readonly #probes = new BoundedLog<ProbeRecord>(MAX_TRACE_OPS);
+  /** uuids ndctl generated in this partition (seeds the next one). */
+  #uuids = 0;
 
   /** A partition with no kernel yet. */
   constructor(platform: GuestPlatform) {
@@ -179,6 +182,10 @@ export class GuestHost {
       costs: platform.costs,
       drivers: platform.drivers,
       traceProbe: this.#traceProbe(),
+      media: {
+        read: (addr, length) => this.#dax.read(addr, length),
+        write: (addr, bytes) => this.#dax.write(addr, bytes),
+      },
     });
   }
 
@@ -284,6 +291,18 @@ export class GuestHost {
     // Health and flags are read from the driver, which issues hcalls.
     if (kernel.state !== "running") return ndctlList(kernel.libnvdimm, flags);
     return this.#inKernel(ndctlList(kernel.libnvdimm, flags));
+  }
+
+  /**
+   * Runs an ndctl command line in the partition (`["create-namespace", "-s",
+   * "1G"]`, `["list", "-Nu"]`, ...): what it printed and its status. Label
+   * reads and writes issue the driver's metadata hcalls.
+   */
+  ndctlRun(args: string[]): Task<NdctlOutput> {
+    const kernel = this.#needKernel();
+    const newUuid = () =>
+      uuidFromSeed(`${this.#platform.name}/${this.#platform.clock()}/${++this.#uuids}`);
+    return this.#inKernel(ndctlRun({ lib: kernel.libnvdimm, newUuid }, args));
   }
 
   /** The regions the running kernel registered. */

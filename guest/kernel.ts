@@ -7,7 +7,7 @@ import { opByName, opName, RET_COUNT, unknownHcall } from "../abi/hcalls.ts";
 import type { DtNode } from "./device_tree.ts";
 import { PMEM_PARENT, pmemNodes, readString, readU32 } from "./device_tree.ts";
 import { Dmesg, type LogLevel } from "./dmesg.ts";
-import { Libnvdimm } from "./libnvdimm.ts";
+import { Libnvdimm, type Media } from "./libnvdimm.ts";
 import { RealMemory } from "./memory.ts";
 import {
   DRIVERS,
@@ -60,6 +60,8 @@ export interface KernelOptions {
   drivers?: DriverOverrides;
   /** A trace's hook: called as a probe starts (with the node's DRC), it returns the probe's end. */
   traceProbe?: (drc: number) => (rc: number | undefined) => void;
+  /** What the kernel's regions map (DAX), for the namespace probes' info blocks. */
+  media?: Media;
 }
 
 /** Replacement papr_scm drivers, by kernel version. */
@@ -106,6 +108,8 @@ export class GuestKernel {
     // printk's clock reads 0 until the kernel's timekeeping starts (the banner lines);
     // after that, seconds since this kernel started, from the machine's (virtual) clock.
     this.dmesg = new Dmesg(() => this.#early ? 0 : (options.clock() - this.#bootedAt) / 1e9);
+    this.libnvdimm.media = options.media;
+    this.libnvdimm.log = (text) => this.log("warn", text);
     if (options.panicAt) {
       const op = opByName(options.panicAt.hcall);
       if (op === undefined) throw unknownHcall(options.panicAt.hcall);
@@ -163,8 +167,11 @@ export class GuestKernel {
       // undefined: the probe did not return (a panic, or a stopped partition).
       probed?.(rc);
     }
-    if (rc === 0) this.drivers.push(driver);
-    // The driver core (drivers/base/dd.c, really_probe) keeps -ENODEV and -ENXIO
+    if (rc === 0) {
+      this.drivers.push(driver);
+      // libnvdimm probes the dimm (reading its labels) and the region the driver registered.
+      if (driver.bus) yield* this.libnvdimm.probeBus(driver.bus, driver.uuid);
+    } // The driver core (drivers/base/dd.c, really_probe) keeps -ENODEV and -ENXIO
     // quiet and warns of any other failure.
     else if (rc !== -ENODEV && rc !== -ENXIO) {
       this.log("warn", `papr_scm: probe of ${driver.pdev.name} failed with error ${rc}`);

@@ -4,6 +4,9 @@
  * @module
  */
 import type { Task } from "./task.ts";
+import { DimmLabels } from "./labels/ndd.ts";
+import { enableRegion } from "./labels/namespaces.ts";
+import type { PfnInfo } from "./labels/pfn.ts";
 
 /** A dimm (`nmemN`). */
 export interface Nvdimm {
@@ -17,6 +20,44 @@ export interface Nvdimm {
   health?: () => Task<DimmHealth>;
   /** The label (config) area, when the driver implements the config commands. */
   label?: LabelOps;
+  /** What the dimm driver read of the label area at probe (`nvdimm_drvdata`). */
+  ndd?: DimmLabels;
+  /** False when the dimm driver is not bound (its probe failed, or it was disabled). */
+  enabled?: boolean;
+}
+
+/** A pmem namespace of a labelled region (`namespaceR.N`). */
+export interface Namespace {
+  /** Device name, `namespaceR.N`. */
+  dev: string;
+  /** N. */
+  id: number;
+  /** The namespace uuid (from its label); none for a seed or a deleted one. */
+  uuid?: string;
+  /** `alt_name`. */
+  name: string;
+  /** Where it starts on the dimm (and in the region: one mapping at 0). */
+  dpa: bigint;
+  /** Raw size in bytes (0: the seed, or deleted). */
+  size: bigint;
+  /** `lbasize` of its label (0: the 512-byte default). */
+  lbasize: number;
+  /** The claim its label records (v1.2 `abstraction_guid`). */
+  claim: "none" | "pfn";
+  /** Bound to the pmem driver. */
+  enabled: boolean;
+  /** The fsdax info block found on the media (or written by create). */
+  pfn?: PfnInfo;
+  /** Slot of its label in the label area. */
+  labelSlot?: number;
+}
+
+/** Byte access to what regions map (the guest's DAX view of its SCM). */
+export interface Media {
+  /** Reads `length` bytes at a guest logical address. */
+  read(addr: bigint, length: number): Uint8Array;
+  /** Writes bytes at a guest logical address. */
+  write(addr: bigint, bytes: Uint8Array): void;
 }
 
 /** What `ndctl list -H` shows of a dimm. */
@@ -56,9 +97,11 @@ export const ERRNO: Readonly<Record<number, string>> = {
   5: "EIO",
   6: "ENXIO",
   12: "ENOMEM",
+  16: "EBUSY",
   19: "ENODEV",
   22: "EINVAL",
   25: "ENOTTY",
+  28: "ENOSPC",
   95: "EOPNOTSUPP",
 };
 
@@ -101,6 +144,16 @@ export interface Region {
    * to reach persistence; returns the final hcall return code.
    */
   flush?: () => Task<number>;
+  /** The region driver is bound (set by the probe; undefined before any). */
+  enabled?: boolean;
+  /** Its namespaces while enabled, the seed last. */
+  namespaces?: Namespace[];
+  /** The zero-size namespace the next create configures. */
+  seed?: Namespace;
+  /** Id the next namespace device gets. */
+  nextNsId?: number;
+  /** `nd_set->cookie1` (first half of the unit GUID): the cookie of v1.1 labels. */
+  cookie1?: bigint;
 }
 
 /** A bus (`ndbusN`) with its one dimm and region, as papr_scm registers them. */
@@ -119,6 +172,10 @@ export interface NvdimmBus {
 export class Libnvdimm {
   /** Registered buses, in registration order. */
   readonly buses: NvdimmBus[] = [];
+  /** What regions map, for the namespace probes' info blocks (none: every namespace is raw). */
+  media?: Media;
+  /** printk of the kernel this runs in. */
+  log: (text: string) => void = () => {};
   #nextBus = 0;
   #nextDimm = 0;
   #nextRegion = 0;
@@ -170,6 +227,48 @@ export class Libnvdimm {
   }
 
   /**
+   * The bus's devices probe once their provider registered them
+   * (`nd_device_register`): the dimm driver reads the label area
+   * (`nvdimm_probe` → `nd_label_data_init`), then the region driver scans its
+   * labels into namespaces. A dimm probe that fails leaves the dimm and its
+   * labelled region disabled; the driver core warns of errors other than
+   * -ENODEV and -ENXIO. `unitGuid` gives the region its v1.1 cookie.
+   */
+  *probeBus(bus: NvdimmBus, unitGuid = ""): Task<void> {
+    const dimm = bus.dimm, region = bus.region;
+    if (dimm) {
+      const rc = yield* this.probeDimm(dimm);
+      if (rc < 0 && rc !== -19 && rc !== -6) {
+        this.log(`nvdimm: probe of ${dimm.dev} failed with error ${rc}`);
+      }
+    }
+    if (region) {
+      region.cookie1 = firstHalfCookie(unitGuid);
+      enableRegion(region, this.media);
+    }
+  }
+
+  /** `nvdimm_probe`: reads the label area; 0 or a negative errno (the dimm is then disabled). */
+  *probeDimm(dimm: Nvdimm): Task<number> {
+    const label = dimm.label;
+    dimm.ndd = undefined;
+    if (!label) {
+      dimm.enabled = true;
+      return 0;
+    }
+    const ndd = new DimmLabels({
+      size: label.size,
+      maxXfer: label.maxXfer,
+      get: (offset, length) => this.getConfigData(dimm, offset, length),
+      set: (offset, data) => this.setConfigData(dimm, offset, data),
+    });
+    const rc = yield* ndd.init();
+    dimm.enabled = rc === 0;
+    if (rc === 0) dimm.ndd = ndd;
+    return rc;
+  }
+
+  /**
    * `nvdimm_get_config_data`: checks the whole range against the config
    * size, then issues GET_CONFIG_DATA commands of at most `max_xfer` bytes.
    */
@@ -200,4 +299,13 @@ export class Libnvdimm {
     }
     return { rc: 0 };
   }
+}
+
+/** `nd_set->cookie1` as papr_scm makes it: the unit GUID's first eight bytes, little-endian. */
+function firstHalfCookie(uuid: string): bigint | undefined {
+  const hex = uuid.replace(/-/g, "");
+  if (!/^[0-9a-fA-F]{32}$/.test(hex)) return undefined;
+  let v = 0n;
+  for (let i = 7; i >= 0; i--) v = (v << 8n) | BigInt(parseInt(hex.slice(i * 2, i * 2 + 2), 16));
+  return BigInt.asIntN(64, v);
 }

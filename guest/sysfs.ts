@@ -1,7 +1,7 @@
 /**
  * A sysfs-like view of one running kernel's nvdimm devices: the directories
  * and attributes a kernel developer looks at under `/sys/bus/nd/devices`
- * (`nmemN/papr/flags`, `regionN/size`, `regionN/resource`, ...). Driver
+ * (`nmemN/papr/flags`, `regionN/size`, `regionN/resource`, `namespaceN.M/mode`, ...). Driver
  * attributes (`papr/`) appear only where the kernel's driver has them.
  *
  * @example
@@ -13,7 +13,9 @@
  * ```
  * @module
  */
-import type { Libnvdimm, Nvdimm, Region } from "./libnvdimm.ts";
+import type { Libnvdimm, Namespace, Nvdimm, Region } from "./libnvdimm.ts";
+import { availableSize, maxAvailableExtent } from "./labels/namespaces.ts";
+import { regionCookie } from "./ndctl.ts";
 import type { Task } from "./task.ts";
 
 /** Where the listing starts. */
@@ -37,38 +39,40 @@ function dimmTree(dimm: Nvdimm): Tree {
   return tree;
 }
 
-/** The `namespaceN.0` of a region: one label-less raw namespace spanning it. */
-export function namespaceName(region: Region): string {
-  return `namespace${region.dev.slice("region".length)}.0`;
-}
-
 function regionTree(region: Region): Tree {
-  return {
+  const tree: Tree = {
     size: () => region.size.toString(),
     resource: () => hex(region.start),
     // align_show prints "%#lx" (Linux 5.7 on, 2522afb86a8c).
     ...(region.align === undefined ? {} : { align: () => hex(region.align!) }),
     read_only: () => region.readOnly ? "1" : "0",
-    available_size: () => "0",
+    available_size: () => availableSize(region).toString(),
+    max_available_extent: () => maxAvailableExtent(region).toString(),
     mappings: () => "1",
     mapping0: () => `${region.dimm.dev},0,${region.size},0`,
-    set_cookie: () => hex(BigInt.asUintN(64, region.isetId)),
+    set_cookie: () => hex(BigInt.asUintN(64, regionCookie(region))),
     persistence_domain: () =>
       region.persistenceDomain === "none" || region.persistenceDomain === "unknown"
         ? ""
         : region.persistenceDomain,
     devtype: () => region.volatile ? "nd_volatile" : "nd_pmem",
-    [namespaceName(region)]: namespaceTree(region),
   };
+  if (region.seed) tree.namespace_seed = () => region.seed!.dev;
+  for (const ns of region.namespaces ?? []) tree[ns.dev] = namespaceTree(region, ns);
+  return tree;
 }
 
-function namespaceTree(region: Region): Tree {
+/** A pmem namespace's attributes (drivers/nvdimm/namespace_devs.c). */
+function namespaceTree(region: Region, ns: Namespace): Tree {
   return {
-    devtype: () => "nd_namespace_io",
-    mode: () => "raw",
-    size: () => region.size.toString(),
-    resource: () => hex(region.start),
-    sector_size: () => "512",
+    devtype: () => "nd_namespace_pmem",
+    mode: () => ns.pfn ? "fsdax" : "raw",
+    size: () => ns.size.toString(),
+    uuid: () => ns.uuid ?? "",
+    alt_name: () => ns.name,
+    resource: () => hex(region.start + ns.dpa),
+    sector_size: () => String(ns.lbasize || 512),
+    holder_class: () => ns.claim === "pfn" ? "pfn" : "",
   };
 }
 
@@ -79,9 +83,10 @@ export function sysfsTree(lib: Libnvdimm): Tree {
     root[bus.dev] = { provider: () => bus.provider, devtype: () => "nvdimm_bus" };
     if (bus.dimm) root[bus.dimm.dev] = dimmTree(bus.dimm);
     if (bus.region) {
-      const tree = regionTree(bus.region);
-      root[bus.region.dev] = tree;
-      root[namespaceName(bus.region)] = tree[namespaceName(bus.region)];
+      root[bus.region.dev] = regionTree(bus.region);
+      for (const ns of bus.region.namespaces ?? []) {
+        root[ns.dev] = namespaceTree(bus.region, ns);
+      }
     }
   }
   return root;

@@ -228,6 +228,11 @@ export interface HcallsExpectation extends StepCommon {
   sequence: HcallPattern[];
   /** The hcalls must be exactly the sequence (default false: in order, others between). */
   exact?: boolean;
+  /**
+   * hcalls left out before matching, by name (e.g. the label reads every dimm
+   * probe makes, `H_SCM_READ_METADATA`, around a binding sequence).
+   */
+  ignore?: string[];
 }
 
 /** An LPAR's state. */
@@ -383,7 +388,7 @@ const ACTIONS: Record<ActionStep["do"], readonly string[]> = {
 const EXPECTATIONS: Record<ExpectationStep["expect"], readonly string[]> = {
   regions: ["lpar", "count", "devs", "drcs"],
   dmesg: ["lpar", "contains", "absent"],
-  hcalls: ["lpar", "sequence", "exact"],
+  hcalls: ["lpar", "sequence", "exact", "ignore"],
   state: ["lpar", "is"],
   bindings: ["drc", "lpar", "blocks"],
   invariants: [],
@@ -532,6 +537,11 @@ function checkStep(path: string, value: unknown, lpars: readonly string[]): Scen
       );
       if (o.exact !== undefined && typeof o.exact !== "boolean") {
         fail(`${path}.exact`, o.exact, "true or false");
+      }
+      if (o.ignore !== undefined) {
+        list(`${path}.ignore`, o.ignore, 1).forEach((n, i) =>
+          oneOf(`${path}.ignore[${i}]`, n, HCALL_NAMES)
+        );
       }
       break;
     case "state":

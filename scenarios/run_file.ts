@@ -93,7 +93,9 @@ export function stepTitle(step: ScenarioStep): string {
       case "hcalls":
         return `expect hcalls${step.lpar ? ` of ${step.lpar}` : ""}${
           step.exact ? " (exactly)" : ""
-        }: ${step.sequence.map(patternText).join(", ") || "none"}`;
+        }${step.ignore ? ` ignoring ${step.ignore.join(", ")}` : ""}: ${
+          step.sequence.map(patternText).join(", ") || "none"
+        }`;
       case "state":
         return `expect ${step.lpar} ${step.is}`;
       case "bindings":
@@ -296,7 +298,9 @@ async function check(
       break;
     }
     case "hcalls": {
-      const trace = state.lastHcalls.filter((t) => !e.lpar || t.lpar === e.lpar);
+      const trace = state.lastHcalls.filter((t) =>
+        (!e.lpar || t.lpar === e.lpar) && !e.ignore?.includes(t.hcall)
+      );
       if (!matchHcalls(trace, e.sequence, e.exact === true)) {
         failures.push(
           `the last action's hcalls do not ${

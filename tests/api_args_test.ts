@@ -50,7 +50,7 @@ workerTest(
       [
         "ndctl(null)",
         () => lpar.ndctl(null as Loose),
-        /ndctl flags: null is not valid; expected an object of flags \(regions, dimms, health, namespaces\)/,
+        /ndctl flags: null is not valid; expected an object of flags \(regions, dimms, health, namespaces, buses, idle, human, mediaErrors, firmware\)/,
       ],
       [
         "ndctl({ regoins })",

@@ -68,18 +68,22 @@ workerTest("cli: show ndctl, sysfs, dmesg, bindings, events", async () => {
     length: 10737418240,
     position: 0,
   });
+  // Empty labels: no namespace ("ndctl list -N" prints nothing); the seed shows with -i.
   const ns = await cli("show", "ndctl", "list", "-N");
-  assert.deepEqual(JSON.parse(ns.out), [{
-    dev: "namespace0.0",
-    mode: "raw",
-    size: 1073741824,
-    sector_size: 512,
-    blockdev: "pmem0",
-  }]);
+  assert.equal(ns.out, "");
+  const idle = await cli("show", "ndctl", "list", "-Ni");
+  assert.equal(JSON.parse(idle.out)[0].state, "disabled");
+  const created = await cli("show", "ndctl", "create-namespace", "-s", "512M", "-m", "raw");
+  assert.equal(created.code, 0);
+  assert.equal(JSON.parse(created.out).size, 536870912);
+  const full = await cli("show", "ndctl", "create-namespace", "-s", "2G");
+  assert.equal(full.code, 1);
+  assert.match(full.out, /failed to create namespace: No space left on device/);
   const size = await cli("show", "sysfs", "region0/size");
   assert.equal(size.out, "1073741824");
   const dir = await cli("show", "sysfs");
   assert.deepEqual(dir.out.split("\n"), ["namespace0.0/", "ndbus0/", "nmem0/", "region0/"]);
+  assert.equal((await cli("show", "sysfs", "namespace0.0/size")).out, "0", "the seed");
   const dmesg = await cli("show", "--kernel", "5.3", "--then", "kexec", "dmesg");
   assert.match(dmesg.out, /Linux version 5\.3\.0/);
   assert.match(dmesg.out, /Retrying bind after unbinding/);
@@ -101,7 +105,8 @@ workerTest(
     );
     assert.equal(lines.length, 2 + KERNEL_VERSIONS.length * 2 * 4);
     assert.match(out, /^5\.2 +powervm +kexec +no +no +lost +1 +bind err: -68$/m);
-    assert.match(out, /^5\.4 +powervm +kexec +yes +yes +intact +3 +\(none\)$/m);
+    // 3 bind hcalls, then the dimm probe's 64 label reads.
+    assert.match(out, /^5\.4 +powervm +kexec +yes +yes +intact +67 +\(none\)$/m);
     const json = await cli("matrix", "--kernel", "5.3", "--hypervisor", "powervm", "--json");
     const { rows } = JSON.parse(json.out);
     assert.deepEqual(rows.map((r: { mode: string }) => r.mode), [
@@ -138,7 +143,8 @@ workerTest("cli: bad arguments exit with 2 and say what is accepted", async (t) 
     [["matrix", "--lpar", "x"], /matrix does not take --lpar/],
     [["show"], /show: no view given; accepted: ndctl, sysfs, dmesg, bindings, events/],
     [["show", "top"], /unknown view "top"/],
-    [["show", "ndctl", "-X"], /unsupported option "-X"; accepted: -R, -D, -H, -N/],
+    [["show", "ndctl", "-X"], /unsupported option "-X"; accepted: -R -D -H -N -B -i -u -M -F -v/],
+    [["show", "ndctl", "frob"], /show ndctl: unknown command "frob"; accepted: list, init-labels/],
     [
       ["show", "--then", "dance", "dmesg"],
       /--then "dance": accepted: kexec, panic, reboot, shutdown/,

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { BIND_ANY_ADDR } from "../abi/hcalls.ts";
 import { startSim, workerTest } from "./worker_test.ts";
+import { probeReads } from "./label_reads.ts";
 
 const MiB = 1 << 20;
 
@@ -34,7 +35,8 @@ workerTest("5.4: first and last block bound but not contiguously → unbind, the
     "H_SCM_QUERY_BLOCK_MEM_BINDING:H_SUCCESS",
   ]);
   assert.ok(trace.includes("H_SCM_UNBIND_ALL:H_SUCCESS"), trace.join(", "));
-  assert.equal(trace.at(-1), "H_SCM_BIND_MEM:H_SUCCESS");
+  assert.equal(trace.at(-65), "H_SCM_BIND_MEM:H_SUCCESS");
+  assert.deepEqual(trace.slice(-64), probeReads("5.4"), "then the dimm probe reads its labels");
   assert.ok(
     report.dmesg.some((l) => l.endsWith("Failed to query, trying an unbind followed by bind")),
     report.dmesg.join("\n"),

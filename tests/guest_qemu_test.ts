@@ -12,6 +12,7 @@ import { buildDeviceTree } from "../guest/device_tree.ts";
 import { GuestKernel } from "../guest/kernel.ts";
 import { runSync } from "../guest/task.ts";
 import { startSim, workerTest } from "./worker_test.ts";
+import { probeReads } from "./label_reads.ts";
 
 const DRC = 0x90000001;
 const QEMU = { hypervisor: { personality: "qemu" as const } };
@@ -30,7 +31,7 @@ workerTest("qemu: 5.2 survives kexec (no binding state, so no H_OVERLAP)", async
   assert.ok(!report.dmesg.some((l) => l.includes("bind err")), report.dmesg.join("\n"));
   assert.deepEqual(
     (await system.traceTake()).map((t) => `${t.hcall}:${t.rc}`),
-    ["H_SCM_BIND_MEM:H_SUCCESS"],
+    ["H_SCM_BIND_MEM:H_SUCCESS", ...probeReads("5.2")],
   );
   assert.equal((await lpar.regions()).length, 1);
   assert.deepEqual(await lpar.read("region0", 0, 4), new Uint8Array([1, 2, 3, 4]));
@@ -51,7 +52,11 @@ workerTest(
     // The driver's own bind (target ~0) keeps succeeding, so a kexec'd 5.4 never queries.
     await system.traceStart();
     await lpar.kexec();
-    assert.deepEqual((await system.traceTake()).map((t) => t.hcall), ["H_SCM_BIND_MEM"]);
+    const hcalls = (await system.traceTake()).map((t) => t.hcall);
+    assert.deepEqual(hcalls, [
+      "H_SCM_BIND_MEM",
+      ...probeReads("5.4").map(() => "H_SCM_READ_METADATA"),
+    ]);
   },
 );
 
@@ -90,6 +95,7 @@ workerTest("qemu: a 5.4 driver that does get H_OVERLAP cannot query and unbinds 
     "3f4:H_FUNCTION", // QUERY_BLOCK_MEM_BINDING
     "3fc:H_SUCCESS", // UNBIND_ALL
     "BIND:H_SUCCESS",
+    ...probeReads("5.4").map(() => "3e4:H_SUCCESS"), // READ_METADATA of the label index
   ]);
   const log = kernel.dmesg.lines().join("\n");
   assert.match(log, /Failed to query, trying an unbind followed by bind/);

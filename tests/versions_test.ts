@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import type { ManagedSystem } from "../actors/managed_system.ts";
 import { atLeast, KERNEL_VERSIONS, type KernelVersion } from "../guest/papr_scm/mod.ts";
+import { probeReads } from "./label_reads.ts";
 import { startSim, workerTest } from "./worker_test.ts";
 
 const DRC = 0x44100002;
@@ -46,11 +47,14 @@ const PROBE_TAIL: Record<KernelVersion, string[]> = {
   mainline: [STATS, HEALTH, STATS],
 };
 
+/** What a successful probe issues after its bind: the driver's tail, then libnvdimm's label reads. */
+const probeTail = (v: KernelVersion) => [...PROBE_TAIL[v], ...probeReads(v)];
+
 /** The probe of a kernel that finds its blocks still bound (after kexec or kdump). */
 function rebind(v: KernelVersion): string[] {
   if (v === "5.2") return [OVERLAP]; // bind err: -68, the probe fails
-  if (v === "5.3") return [OVERLAP, "H_SCM_UNBIND_ALL:H_SUCCESS", BIND, ...PROBE_TAIL[v]];
-  return [OVERLAP, QUERY, QUERY, ...PROBE_TAIL[v]];
+  if (v === "5.3") return [OVERLAP, "H_SCM_UNBIND_ALL:H_SUCCESS", BIND, ...probeTail(v)];
+  return [OVERLAP, QUERY, QUERY, ...probeTail(v)];
 }
 
 /** device_shutdown() of a running kernel: H_SCM_FLUSH from 5.13 (ibm,hcall-flush-required). */
@@ -93,7 +97,7 @@ for (const v of KERNEL_VERSIONS) {
       const dmesg = async () => await lpar.dmesg();
       const body = async () => strip(await dmesg()).slice(3);
 
-      assert.deepEqual(await traced(system, () => lpar.boot()), [BIND, ...PROBE_TAIL[v]]);
+      assert.deepEqual(await traced(system, () => lpar.boot()), [BIND, ...probeTail(v)]);
       assertBanner(await dmesg(), v, false);
       assert.deepEqual(await body(), []);
 
@@ -126,14 +130,14 @@ for (const v of KERNEL_VERSIONS) {
       const hadRegion = (await lpar.regions()).length > 0;
       assert.deepEqual(
         await traced(system, () => lpar.reboot()),
-        [...(hadRegion ? shutdownFlush(v) : []), BIND, ...PROBE_TAIL[v]],
+        [...(hadRegion ? shutdownFlush(v) : []), BIND, ...probeTail(v)],
       );
       assertBanner(await dmesg(), v, false);
       assert.deepEqual(await body(), []);
 
       assert.deepEqual(await traced(system, () => lpar.shutdown()), shutdownFlush(v));
       assert.deepEqual(await body(), ["reboot: Power down"]);
-      assert.deepEqual(await traced(system, () => lpar.boot()), [BIND, ...PROBE_TAIL[v]]);
+      assert.deepEqual(await traced(system, () => lpar.boot()), [BIND, ...probeTail(v)]);
 
       // DLPAR remove: papr_scm's .remove unbinds (5.2: UNBIND_MEM of the range; 5.3 on: UNBIND_ALL).
       const unbind = v === "5.2" ? "H_SCM_UNBIND_MEM:H_SUCCESS" : "H_SCM_UNBIND_ALL:H_SUCCESS";
@@ -402,6 +406,7 @@ workerTest(
         BIND,
         "H_SCM_PERFORMANCE_STATS:H_AUTHORITY",
         HEALTH,
+        ...probeReads(v),
       ]);
       assert.equal(lpar.state, "running");
       assert.deepEqual(strip(await lpar.dmesg()).slice(3), [

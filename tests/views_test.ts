@@ -17,11 +17,13 @@ const sysfsRead = (...args: Parameters<typeof sysfsTask>) => runSync(sysfsTask(.
 function lib(): Libnvdimm {
   const l = new Libnvdimm();
   for (
-    const [drc, start] of [[0x44100002, 0x10000000000n], [0x44100003, 0x20000000000n]] as const
+    const [i, [drc, start]]
+      of ([[0x44100002, 0x10000000000n], [0x44100003, 0x20000000000n]] as const)
+        .entries()
   ) {
     const bus = l.registerBus(`ibm,persistent-memory:ibm,pmemory@${drc.toString(16)}`);
     const dimm = l.createDimm(bus, { drcIndex: drc, papr: { flags: () => done("flush_fail ") } });
-    l.createRegion(bus, {
+    const region = l.createRegion(bus, {
       start,
       size: 1n << 30n,
       volatile: false,
@@ -30,6 +32,19 @@ function lib(): Libnvdimm {
       align: 16n << 20n,
       dimm,
     });
+    // What a region probe makes of one label spanning the region (raw: no info block).
+    region.enabled = true;
+    region.namespaces = [{
+      dev: `namespace${i}.0`,
+      id: 0,
+      uuid: `00000000-0000-4000-8000-00000000000${i}`,
+      name: "",
+      dpa: 0n,
+      size: 1n << 30n,
+      lbasize: 0,
+      claim: "none",
+      enabled: true,
+    }];
   }
   return l;
 }
@@ -41,7 +56,25 @@ Deno.test("ndctl list: flag parsing as ndctl takes them", () => {
   assert.deepEqual(parseNdctlArgs(["-D", "-R"]), { dimms: true, regions: true });
   assert.deepEqual(parseNdctlArgs(["--namespaces"]), { namespaces: true });
   assert.deepEqual(parseNdctlArgs([]), { namespaces: true }, "no flag lists namespaces");
-  assert.throws(() => parseNdctlArgs(["-Z"]), /unsupported option "-Z"; accepted: -R, -D, -H, -N/);
+  assert.throws(() => parseNdctlArgs(["-Z"]), /unsupported option "-Z"; accepted: -R -D -H -N/);
+  assert.deepEqual(parseNdctlArgs(["-Nu", "-r", "0", "--mode=raw"]), {
+    namespaces: true,
+    human: true,
+    region: "0",
+    mode: "raw",
+  });
+  assert.deepEqual(
+    parseNdctlArgs(["-d", "nmem1"]),
+    { dimm: "nmem1", dimms: true },
+    "-d lists dimms",
+  );
+  assert.deepEqual(parseNdctlArgs(["-vv"]), { verbose: 2, namespaces: true });
+  assert.throws(() => parseNdctlArgs(["-r"]), /-r needs a value/);
+  assert.throws(
+    () => parseNdctlArgs(["-m", "fast"]),
+    /invalid mode: 'fast'; accepted: memory, fsdax/,
+  );
+  assert.throws(() => parseNdctlArgs(["-vvv"]), /-vvv \(capabilities\) is not modelled/);
 });
 
 Deno.test("ndctl list: one kind is a flat array", () => {
@@ -62,6 +95,7 @@ Deno.test("ndctl list: one kind is a flat array", () => {
     dev: "namespace1.0",
     mode: "raw",
     size: 1n << 30n,
+    uuid: "00000000-0000-4000-8000-000000000001",
     sector_size: 512,
     blockdev: "pmem1",
   });
@@ -77,14 +111,16 @@ Deno.test("ndctl list: kinds nest as ndctl nests them", () => {
     assert.deepEqual(keys(v.regions[0]).slice(6), ["iset_id", "mappings", "persistence_domain"]);
     assert.deepEqual(v.regions[1].mappings, [{
       dimm: "nmem1",
-      offset: 0,
+      offset: 0n,
       length: 1n << 30n,
       position: 0,
     }]);
   }
-  const rn = ndctlList(l, parseNdctlArgs(["-RN"])) as Record<string, unknown>[];
-  assert.deepEqual(keys(rn[0]).at(-1), "namespaces");
-  assert.equal((rn[0].namespaces as { dev: string }[])[0].dev, "namespace0.0");
+  // list.c counts the last region's namespaces as a second kind: -RN prints {"regions":[...]}.
+  const rn = ndctlList(l, parseNdctlArgs(["-RN"])) as Record<string, Record<string, unknown>[]>;
+  assert.deepEqual(keys(rn), ["regions"]);
+  assert.deepEqual(keys(rn.regions[0]).at(-1), "namespaces");
+  assert.equal((rn.regions[0].namespaces as { dev: string }[])[0].dev, "namespace0.0");
   const dn = ndctlList(l, parseNdctlArgs(["-DN"]));
   assert.deepEqual(keys(dn), ["dimms", "namespaces"]);
   const rdn = ndctlList(l, parseNdctlArgs(["-RDN"])) as Record<string, Record<string, unknown>[]>;
