@@ -123,7 +123,7 @@ const HELP: Record<string, string[]> = {
     "list -DH and both records. Sim runtime unless --runtime threads (with --state).",
     "",
     "options:",
-    "  --mode <none|all|subset|torn>  which unflushed lines survive (default: the seed's choice)",
+    "  --loss <none|all|subset|torn>  which unflushed lines survive (default: the seed's choice)",
     "  --state <dir>               durable state in sparse files in <dir> (default: in memory;",
     "                              needs --allow-read and --allow-write for <dir>)",
     "  --config <file.json>        a SystemConfig JSON file (its first LPAR)",

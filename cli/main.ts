@@ -67,7 +67,7 @@ export function usage(): string {
     "       bindings                           the hypervisor's binding table",
     "       events                             what the managed system did",
     "  powerloss [options]         the dirty-shutdown chain: ndctl list -DH, a flushed and an",
-    "                              unflushed store, a power loss (--mode none|all|subset|torn,",
+    "                              unflushed store, a power loss (--loss none|all|subset|torn,",
     "                              else the seed chooses), the power-on, ndctl list -DH again",
     "  crash [options]             crash-state exploration of the built-in workloads",
     "                              (label-index, pmdk-pool, broken-flush): --workload <name>,",
@@ -127,7 +127,7 @@ const OPTIONS = {
   ftrace: { type: "string" },
   report: { type: "string" },
   state: { type: "string" },
-  mode: { type: "string" },
+  loss: { type: "string" },
   workload: { type: "string" },
   "max-states": { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -320,8 +320,8 @@ async function dispatch(args: string[], out: Output): Promise<number> {
         return await show(split.view, values, config, out, start);
       case "powerloss":
         noExtra("powerloss", rest);
-        onlyOptions("powerloss", values, ["config", "state", "mode"]);
-        return await powerLossCommand(config, start, values.mode, values.json === true, out.print);
+        onlyOptions("powerloss", values, ["config", "state", "loss"]);
+        return await powerLossCommand(config, start, values.loss, values.json === true, out.print);
       case "crash":
         noExtra("crash", rest);
         onlyOptions("crash", values, ["workload", "replay", "max-states"]);

@@ -2,7 +2,7 @@
  * `deno run mod.ts powerloss`: the dirty-shutdown chain end to end. It
  * boots a system (on `--state DIR`, or in memory), shows `ndctl list -DH`,
  * stores one record and flushes it and stores a second without a flush,
- * loses power (`--mode`, else the seed chooses), powers on again on the
+ * loses power (`--loss`, else the seed chooses), powers on again on the
  * same durable state and shows `ndctl list -DH` and both records.
  * @module
  */

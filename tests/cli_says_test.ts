@@ -156,7 +156,7 @@ workerTest("cli fix: options after a show view are options, not the view's argum
 Deno.test("cli fix: unknown and malformed options are named plainly, quotes balanced", async () => {
   const known = "--kernel, --next-kernel, --hypervisor, --config, --lpar, --lpars, --then, " +
     "--json, --runtime, --seed, --seeds, --check-determinism, --record, --replay, " +
-    "--shrink-to, --merge, --trace, --ftrace, --report, --state, --mode, --workload, " +
+    "--shrink-to, --merge, --trace, --ftrace, --report, --state, --loss, --workload, " +
     "--max-states, --help, --version, -h";
   const cases: [string[], string][] = [
     [["--bogus"], `error: unknown option "--bogus"; accepted options: ${known}`],
