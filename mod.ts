@@ -178,4 +178,7 @@ export { BUILTIN_WORKLOADS } from "./crash/workloads.ts";
 if (import.meta.main) {
   const { run } = await import("./cli/main.ts");
   await run(Deno.args);
+  // Every system the command started is stopped by now; exit even if a worker
+  // thread is still stuck (a guest blocked in Atomics.wait outlives terminate()).
+  Deno.exit();
 }

@@ -158,7 +158,9 @@ export class HypervisorActor {
   /**
    * One chunk of an LPAR's DAX access: r4 the logical address, r5 the bytes
    * (at most the bounce buffer), r6 the whole access's length when this is
-   * its first chunk (checked and counted as one access). Translated now, on
+   * its first chunk (checked first: the whole access is mapped, or it faults
+   * before any byte moves). Each chunk's cache lines are counted here, so no
+   * register can keep an access out of the DRC's statistics. Translated now, on
    * this thread, so no copy overlaps a release of bindings. Any register
    * values: a bad request is refused, an unmapped one faults.
    */
@@ -177,7 +179,8 @@ export class HypervisorActor {
     }
     const n = Number(count), store = kind === DAX_WRITE;
     try {
-      if (whole > 0n) this.#dax.touch(lpar, address, Number(whole), store);
+      if (whole > 0n) this.#dax.check(lpar, address, Number(whole));
+      this.#dax.touch(lpar, address, n, store);
       if (store) this.#dax.copyIn(lpar, address, slot.bounce.slice(0, n));
       else this.#dax.copyOut(lpar, address, n, slot.bounce);
     } catch (error) {

@@ -8,9 +8,24 @@
  * @module
  */
 import { ARG_COUNT, RET_COUNT } from "../abi/hcalls.ts";
-import { type DaxAccess, MachineCheck } from "../core/dax.ts";
+import { CACHE_LINE, type DaxAccess, MachineCheck } from "../core/dax.ts";
 import type { GuestPort } from "./guest_port.ts";
 import { DAX_BUFFER_BYTES, DAX_FAULT, DAX_READ, DAX_WRITE, DAX_WRITEBACK } from "./layout.ts";
+
+/** Logical addresses are 64-bit: anything outside faults, as the sim runtime's engine does. */
+function checkRange(address: bigint, length: number): void {
+  if (address < 0n || address + BigInt(length) > 1n << 64n) throw new MachineCheck(address, length);
+}
+
+/**
+ * Bytes of the chunk starting `done` bytes into an access: at most the
+ * bounce buffer, and ending on a cache line after the first, so the lines
+ * the hypervisor counts per chunk add up to the access's own.
+ */
+function chunk(address: bigint, done: number, length: number): number {
+  const misalign = done === 0 ? Number(address % BigInt(CACHE_LINE)) : 0;
+  return Math.min(DAX_BUFFER_BYTES - misalign, length - done);
+}
 
 /** DAX over the channel. */
 export class ChannelDax implements DaxAccess {
@@ -30,11 +45,12 @@ export class ChannelDax implements DaxAccess {
   }
 
   read(address: bigint, length: number): Uint8Array {
+    checkRange(address, length);
     const out = new Uint8Array(length);
     let done = 0;
     do {
-      const n = Math.min(DAX_BUFFER_BYTES, length - done);
-      // The first request checks and counts the whole access, as one load.
+      const n = chunk(address, done, length);
+      // The first request checks the whole access: all of it is mapped, or it faults.
       this.#copy(DAX_READ, address + BigInt(done), n, done === 0 ? length : 0, address);
       out.set(this.#bounce.subarray(0, n), done);
       done += n;
@@ -43,9 +59,10 @@ export class ChannelDax implements DaxAccess {
   }
 
   write(address: bigint, bytes: Uint8Array): void {
+    checkRange(address, bytes.length);
     let done = 0;
     do {
-      const n = Math.min(DAX_BUFFER_BYTES, bytes.length - done);
+      const n = chunk(address, done, bytes.length);
       this.#bounce.set(bytes.subarray(done, done + n));
       this.#copy(DAX_WRITE, address + BigInt(done), n, done === 0 ? bytes.length : 0, address);
       done += n;

@@ -105,7 +105,7 @@ export class DaxEngine {
    * counts its cache lines as one access; MachineCheck if not.
    */
   touch(lpar: LparId, address: bigint, length: number, store: boolean): void {
-    const [drc, start] = this.#locate(lpar, address, length);
+    const [drc, start] = this.check(lpar, address, length);
     if (length <= 0) return;
     const lines = BigInt(
       Math.floor((start + length - 1) / CACHE_LINE) - Math.floor(start / CACHE_LINE) + 1,
@@ -114,6 +114,14 @@ export class DaxEngine {
     if (!m) this.#media.set(drc, m = { reads: 0n, writes: 0n });
     if (store) m.writes = BigInt.asUintN(64, m.writes + lines);
     else m.reads = BigInt.asUintN(64, m.reads + lines);
+  }
+
+  /**
+   * Checks that `[address, address + length)` is mapped for `lpar`, without
+   * counting; [drc, offset in its memory], or MachineCheck.
+   */
+  check(lpar: LparId, address: bigint, length: number): [number, number] {
+    return this.#locate(lpar, address, length);
   }
 
   /** Copies `length` bytes at a logical address into `out` at `at` (no counting). */
