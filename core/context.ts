@@ -2,6 +2,7 @@
  * What every hcall handler receives, whatever the personality.
  * @module
  */
+import type { TokenStreams } from "./tokens.ts";
 import type { ScmState } from "./state.ts";
 import type { CoreEnv, HcallResult, LparId, PowerVmOptions, QemuOptions } from "./types.ts";
 
@@ -15,6 +16,8 @@ export interface CoreContext {
   /** How long a flush runs before it completes (ns of `env.now()`). */
   flushLatencyNs: bigint;
   env: CoreEnv;
+  /** Continue-tokens, a stream per LPAR. */
+  tokens: TokenStreams;
   /** Hypervisor time (ns) the hcall being answered took; the runtime takes it after each call. */
   elapsedNs: bigint;
 }

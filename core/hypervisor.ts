@@ -20,6 +20,7 @@ import type { CoreContext, HandlerTable } from "./context.ts";
 import { POWERVM_DEFAULTS, POWERVM_HANDLERS } from "./powervm.ts";
 import { QEMU_DEFAULTS, QEMU_HANDLERS, qemuReply, validateQemuDrc } from "./qemu.ts";
 import { fail } from "./registers.ts";
+import { TokenStreams } from "./tokens.ts";
 import { type DrcCounters, DrcState, FREE, MAX_LPAR_MAPPINGS, ScmState } from "./state.ts";
 import type {
   BlockBinding,
@@ -99,12 +100,15 @@ export class HypervisorCore {
     const latency = options.flushLatencyNs ?? DEFAULT_FLUSH_LATENCY_NS;
     if (latency < 0n) throw new RangeError(`flushLatencyNs ${latency}: must be 0 or more`);
     this.#def = def;
+    const env = options.env ?? seededEnv();
     this.#ctx = {
       state: new ScmState(),
       options: { ...POWERVM_DEFAULTS, ...options.powervm },
       qemu: { ...QEMU_DEFAULTS, ...options.qemu },
       flushLatencyNs: latency,
-      env: options.env ?? seededEnv(),
+      env,
+      // One draw of the machine's seeded randomness keys every LPAR's token stream.
+      tokens: new TokenStreams(env.random64()),
       elapsedNs: 0n,
     };
     const { bindNsPerBlock, unbindNsPerBlock } = this.#ctx.options;

@@ -41,9 +41,9 @@ export function longBusyFor(ns: bigint): number {
   return H.LONG_BUSY_ORDER_1_MSEC + order;
 }
 
-function newToken(ctx: CoreContext): bigint {
+function newToken(ctx: CoreContext, lpar: LparId): bigint {
   for (;;) {
-    const token = ctx.env.random64() & 0xFFFF_FFFF_FFFF_FFFFn;
+    const token = ctx.tokens.next(lpar);
     if (token !== 0n && !ctx.state.ops.has(token)) return token;
   }
 }
@@ -77,7 +77,7 @@ function replaceOp(ctx: CoreContext, fresh: BindOp | UnbindOp): bigint {
       ctx.state.ops.delete(token);
     }
   }
-  const token = newToken(ctx);
+  const token = newToken(ctx, fresh.lpar);
   ctx.state.ops.set(token, fresh);
   return token;
 }

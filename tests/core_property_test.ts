@@ -326,3 +326,26 @@ Deno.test("qemu: a valid BIND_MEM answers device address + first × block size",
     { numRuns: 200, seed: 7 },
   );
 });
+
+Deno.test("powervm tokens: an LPAR's continue-tokens do not depend on other LPARs' operations", () => {
+  // LPAR 1's first three sliced binds, alone and with LPAR 2 binding in between.
+  const tokensOf1 = (busyNeighbour: boolean) => {
+    const hv = new HypervisorCore({ personality: "powervm", powervm: { bindSliceBlocks: 1 } });
+    for (const [drc, lpar] of [[0x100, 1], [0x200, 2]]) {
+      hv.addDrc({ index: drc, blockSize: 65536n, blocks: 8, metadataSize: 1024, uuid: `u${drc}` });
+      hv.assign(drc, lpar);
+    }
+    const tokens: bigint[] = [];
+    for (let i = 0; i < 3; i++) {
+      if (busyNeighbour) {
+        const n = hv.hcall(2, OP.H_SCM_BIND_MEM, [0x200n, BigInt(2 * i), 2n, BIND_ANY_ADDR, 0n]);
+        assert.equal(n.rc, H.BUSY, "the neighbour draws a token too");
+      }
+      const r = hv.hcall(1, OP.H_SCM_BIND_MEM, [0x100n, BigInt(2 * i), 2n, BIND_ANY_ADDR, 0n]);
+      assert.equal(r.rc, H.BUSY);
+      tokens.push(r.rets[0]); // r4: the continue-token
+    }
+    return tokens;
+  };
+  assert.deepEqual(tokensOf1(true), tokensOf1(false));
+});
