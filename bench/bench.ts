@@ -20,7 +20,7 @@
  * @module
  */
 import process from "node:process";
-import * as Comlink from "npm:comlink@^4.4.2";
+import * as Comlink from "comlink";
 import { H, OP } from "../abi/hcalls.ts";
 import type { BenchWorker } from "./bench_worker.ts";
 import { ATOMICS_WORDS, type HammerResult } from "./protocol.ts";
@@ -142,7 +142,8 @@ async function atomicsBaseline(count: number): Promise<Latency> {
   }
 }
 
-async function spinFloor(batches: number): Promise<Latency> {
+/** Two workers ping-ponging on one shared word, no hcall work: the round-trip floor of this machine now. */
+export async function spinFloor(batches: number): Promise<Latency> {
   const server = spawnBenchWorker(), client = spawnBenchWorker();
   try {
     const buffer = new SharedArrayBuffer(ATOMICS_WORDS * 4);

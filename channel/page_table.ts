@@ -9,7 +9,7 @@
  * @module
  */
 import type { Mapping } from "../core/types.ts";
-import { MAX_LPAR_MAPPINGS } from "../core/state.ts";
+import { MAX_LPAR_MAPPINGS } from "../core/limits.ts";
 
 /**
  * Most mappings one LPAR can have: the core's limit, which it enforces (an

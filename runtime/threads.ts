@@ -4,7 +4,7 @@
  * plane only. Real threads, real time.
  * @module
  */
-import * as Comlink from "npm:comlink@^4.4.2";
+import * as Comlink from "comlink";
 import { PANIC, RESP, STOP } from "../channel/layout.ts";
 import type { HypervisorActor, HypervisorConfig } from "../actors/hypervisor_actor.ts";
 import { spawnWorker, terminateWorker } from "../actors/workers.ts";
