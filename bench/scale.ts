@@ -130,3 +130,30 @@ export async function runScale(options: ScaleOptions): Promise<ScaleReport> {
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
   };
 }
+
+if (import.meta.main) {
+  // The scale curve: `deno run --allow-read=. bench/scale.ts 64 128 256`, one
+  // run per count, one JSON line each (peak memory is the process's so far:
+  // run one count per process for each count's own).
+  for (const arg of Deno.args) {
+    const lpars = Number(arg);
+    if (!Number.isInteger(lpars) || lpars < 1 || lpars > 1000) {
+      throw new RangeError(`LPAR count ${arg}: expected a whole number 1..1000 (MAX_LPARS)`);
+    }
+    const r = await runScale({ lpars });
+    const s = (ms: number) => Number((ms / 1000).toFixed(2));
+    console.log(JSON.stringify({
+      lpars,
+      wallS: s(r.wallMs),
+      startS: s(r.startMs),
+      bootS: s(r.bootMs),
+      kexecS: s(r.kexecMs),
+      stopS: s(r.stopMs),
+      cpuUserS: s(r.cpuUserMs),
+      cpuSystemS: s(r.cpuSystemMs),
+      peakMiB: Math.round(r.peakRssMiB),
+      ok: r.invariants.length === 0 && r.errors.length === 0 &&
+        Object.values(r.regionsAfter).every((regions) => regions.length === r.nvdimms),
+    }));
+  }
+}

@@ -24,6 +24,8 @@ export interface WorkerFigures {
   readyP99Ms: number;
   /** Resident memory per running worker (MiB). */
   mibPerWorker: number;
+  /** Process CPU time (user + system) per worker started (ms). */
+  cpuMsPerWorker: number;
 }
 
 /** Bare Deno worker against LPAR worker, one run. */
@@ -34,7 +36,7 @@ export interface WorkerCost {
   readyRatio: number;
 }
 
-function figures(ms: number[], mib: number): WorkerFigures {
+function figures(ms: number[], mib: number, cpuMs: number): WorkerFigures {
   const sorted = [...ms].sort((a, b) => a - b);
   return {
     workers: ms.length,
@@ -42,6 +44,7 @@ function figures(ms: number[], mib: number): WorkerFigures {
     readyMeanMs: ms.reduce((a, b) => a + b, 0) / ms.length,
     readyP99Ms: sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))],
     mibPerWorker: mib,
+    cpuMsPerWorker: cpuMs,
   };
 }
 
@@ -97,15 +100,21 @@ export async function measureWorkerCost(count: number): Promise<WorkerCost> {
     // Memory: one kind at a time, everything started so far kept running.
     const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
     await settle();
-    let rss = process.memoryUsage.rss();
+    const cpu = () => {
+      const { user, system } = process.cpuUsage();
+      return (user + system) / 1000;
+    };
+    let rss = process.memoryUsage.rss(), cpu0 = cpu();
     for (let i = 0; i < count; i++) workers.push(await startBare());
     await settle();
     const bareMiB = (process.memoryUsage.rss() - rss) / count / 2 ** 20;
-    rss = process.memoryUsage.rss();
+    const bareCpu = (cpu() - cpu0) / count;
+    rss = process.memoryUsage.rss(), cpu0 = cpu();
     for (let i = 0; i < count; i++) workers.push(await startLpar(count + i + 1));
     await settle();
     const lparMiB = (process.memoryUsage.rss() - rss) / count / 2 ** 20;
-    const bare = figures(bareMs, bareMiB), lpar = figures(lparMs, lparMiB);
+    const lparCpu = (cpu() - cpu0) / count;
+    const bare = figures(bareMs, bareMiB, bareCpu), lpar = figures(lparMs, lparMiB, lparCpu);
     return { bare, lpar, readyRatio: lpar.readyMedianMs / bare.readyMedianMs };
   } finally {
     for (const worker of workers) {

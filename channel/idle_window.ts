@@ -14,7 +14,10 @@
  * and the request that woke it. Looking for twice the larger of those
  * before sleeping keeps both sides awake through a stream of calls, and
  * costs at most the window of CPU at the end of each burst (spin-then-block:
- * within twice the best cost whatever the gaps are).
+ * within twice the best cost whatever the gaps are). A sample longer than
+ * the longest window is not taken as a wake-up: either the guest did other
+ * work, or no core was free for it, and then spinning longer would only
+ * keep the core it waits for.
  *
  * Pure: the caller hands in every time, so the policy is tested without a
  * clock.
