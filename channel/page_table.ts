@@ -25,21 +25,38 @@ export function createPageTable(): SharedArrayBuffer {
   return new SharedArrayBuffer((HEADER + MAX_MAPPINGS * ENTRY) * 8);
 }
 
-/** Hypervisor side: replaces the table's contents. */
+/**
+ * Hypervisor side: makes the table hold `mappings`. Writes only the entries
+ * that differ from what the table holds (a binding change usually adds,
+ * grows or drops one mapping of a few), and leaves the generation alone when
+ * nothing differs, so a guest's cached view stays valid.
+ */
 export function writePageTable(buffer: SharedArrayBuffer, mappings: readonly Mapping[]): void {
   if (mappings.length > MAX_MAPPINGS) {
     throw new RangeError(`${mappings.length} mappings; at most ${MAX_MAPPINGS} fit`);
   }
   const words = new BigUint64Array(buffer);
+  const count = BigInt(mappings.length), held = Number(words[1]);
+  // Only this thread writes the table, so reading it first needs no lock.
+  // `first`: the first entry that differs (entries are sorted by base).
+  let first = Math.min(held, mappings.length);
+  for (let i = 0; i < first; i++) {
+    const m = mappings[i], at = HEADER + i * ENTRY;
+    if (
+      words[at] !== m.base || words[at + 1] !== m.size || words[at + 2] !== BigInt(m.drc) ||
+      words[at + 3] !== m.offset
+    ) first = i;
+  }
+  if (first === mappings.length && held === mappings.length) return; // nothing changed
   Atomics.add(words, 0, 1n);
-  words[1] = BigInt(mappings.length);
-  mappings.forEach((m, i) => {
-    const at = HEADER + i * ENTRY;
+  words[1] = count;
+  for (let i = first; i < mappings.length; i++) {
+    const m = mappings[i], at = HEADER + i * ENTRY;
     words[at] = m.base;
     words[at + 1] = m.size;
     words[at + 2] = BigInt(m.drc);
     words[at + 3] = m.offset;
-  });
+  }
   Atomics.add(words, 0, 1n);
 }
 
