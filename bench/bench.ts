@@ -253,12 +253,14 @@ export async function runBench(big = true): Promise<BenchReport> {
     "memory: process.memoryUsage.rss() (VmRSS) and getrusage ru_maxrss (VmHWM), whole process; " +
     "/proc/self/status needs --allow-all in Deno 2.9",
   ];
-  // The largest scale run first, so the process's peak RSS is its own.
+  // Worker cost first: its memory figure is the growth of the resident set,
+  // which memory freed by an earlier run would hide. Its peak (32 workers)
+  // stays below the scale runs', so the largest scale run's peak RSS is its own.
+  const workers = await measureWorkerCost(16);
   const scale: ScaleFigures[] = [];
   for (const lpars of big ? [1000, 64] : [64]) {
     scale.push(scaleFigures(await runScale({ lpars, nvdimms: 2, blocks: 2, blockSize: 1 << 20 })));
   }
-  const workers = await measureWorkerCost(16);
   const comlink = await comlinkBaseline(3000);
   const postMessage = await postMessageBaseline(5000);
   const atomics = await atomicsBaseline(20000);
