@@ -11,7 +11,7 @@
  * - the Atomics.wait/notify baseline, with no spinning on either side.
  * @module
  */
-import * as Comlink from "npm:comlink@^4.4.2";
+import * as Comlink from "comlink";
 import { BIND_ANY_ADDR, H, OP } from "../abi/hcalls.ts";
 import { GuestPort } from "../channel/guest_port.ts";
 import { ANSWERED, channelViews, REQ, RESP } from "../channel/layout.ts";

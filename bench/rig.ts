@@ -5,7 +5,7 @@
  * stress test; `stop()` leaves no worker running.
  * @module
  */
-import * as Comlink from "npm:comlink@^4.4.2";
+import * as Comlink from "comlink";
 import type { DispatcherOptions } from "../channel/dispatcher.ts";
 import type { HypervisorActor } from "../actors/hypervisor_actor.ts";
 import type { hypervisorBoot } from "../workers/hypervisor_worker.ts";

@@ -30,6 +30,7 @@ import {
   STOP,
   TURN,
 } from "./layout.ts";
+import { IdleWindow } from "./idle_window.ts";
 
 /** Serves one hcall: the calling LPAR comes from the channel, never a register. */
 export type HcallHandler = (lpar: LparId, opcode: number, args: readonly bigint[]) => HcallResult;
@@ -43,8 +44,18 @@ export interface DispatcherOptions {
   maxLead: number;
   /** An LPAR with no request for this long (ms) no longer counts as busy. */
   idleAfterMs: number;
-  /** Empty passes before the hypervisor sleeps on the doorbell. */
-  idlePasses: number;
+  /**
+   * Shortest and longest time (ms) the serve loop keeps looking with nothing
+   * to do before it sleeps on the doorbell. The window in between is learned
+   * (see `IdleWindow`): it grows past what a wake-up costs on this machine.
+   */
+  idleMinMs: number;
+  /**
+   * Longest idle look before sleeping (ms): wake-ups slower than this are
+   * taken as an oversubscribed machine (or a guest doing other work), when
+   * spinning only delays the guest; an idle hypervisor soon burns no CPU.
+   */
+  idleMaxMs: number;
   /** Longest synchronous serving stretch before yielding to control messages (ms). */
   sliceMs: number;
   /** LPARs served at the same time when more are busy (default: cores - 1, at least 1). */
@@ -60,7 +71,14 @@ export interface DispatcherOptions {
 const DEFAULTS: DispatcherOptions = {
   maxLead: 16_384,
   idleAfterMs: 200,
-  idlePasses: 2_000,
+  idleMinMs: 0.05,
+  // A wake-up on a core that is free costs 50-70 us on the VMs measured;
+  // one slower than this means no core is free, and spinning longer for it
+  // takes the core the guest needs. Measured on the loaded 2-core VM (load
+  // average 8.5), one LPAR, nine 1 s rounds each, interleaved: a fixed 38 us
+  // window 6,400 hcalls/s median round, this 0.1 ms cap 8,500, a 0.25 ms cap
+  // 3,900 (and a 2 ms cap a third of the fixed window earlier).
+  idleMaxMs: 0.1,
   sliceMs: 5,
   maxActive: Math.max(1, (globalThis.navigator?.hardwareConcurrency ?? 2) - 1),
   releaseAfterMs: 2,
@@ -97,6 +115,8 @@ interface Slot {
   waiting: boolean;
   /** Until when (ms) a turn given to a sleeping guest waits for it to wake up. */
   wakeGrace: number;
+  /** When (ms) the guest, sleeping, was notified of its answer (0: it was not). */
+  notifiedAt: number;
 }
 
 /** Serves every attached channel from one thread. */
@@ -115,6 +135,9 @@ export class Dispatcher {
   #waiting = 0;
   /** A turn just ended with its guest mid-stream: that guest wakes the next. */
   #handoff = false;
+  readonly #idle: IdleWindow;
+  #sleeps = 0;
+  #yields = 0;
 
   constructor(
     doorbell: SharedArrayBuffer,
@@ -126,6 +149,20 @@ export class Dispatcher {
     this.#handle = handle;
     this.#request = request;
     this.#options = { ...DEFAULTS, ...options };
+    this.#idle = new IdleWindow(this.#options.idleMinMs, this.#options.idleMaxMs);
+  }
+
+  /**
+   * What the serve loop has learned (a wake-up's cost and its idle window,
+   * in ms) and how often it slept on the doorbell or yielded to the event loop.
+   */
+  get idle(): { wakeMs: number; windowMs: number; sleeps: number; yields: number } {
+    return {
+      wakeMs: this.#idle.wakeMs,
+      windowMs: this.#idle.ms,
+      sleeps: this.#sleeps,
+      yields: this.#yields,
+    };
   }
 
   /** Starts serving an LPAR's channel. */
@@ -145,6 +182,7 @@ export class Dispatcher {
       quota: 0,
       waiting: false,
       wakeGrace: 0,
+      notifiedAt: 0,
     }];
   }
 
@@ -280,6 +318,12 @@ export class Dispatcher {
 
   #answer(s: Slot, req: number): void {
     const regs = s.regs, words = s.words, args = this.#args;
+    if (s.notifiedAt !== 0) {
+      // The guest slept for its last answer: how soon it asked again is what
+      // its wake-up cost (or more, if it also did other work).
+      this.#idle.observeWake(performance.now() - s.notifiedAt);
+      s.notifiedAt = 0;
+    }
     // Most registers are zero: reading those as 0n allocates no BigInt.
     for (let i = 1; i <= ARG_COUNT; i++) {
       args[i - 1] = (words[2 * i] | words[2 * i + 1]) === 0 ? 0n : regs[i];
@@ -302,7 +346,10 @@ export class Dispatcher {
     // seq-cst RESP store below (no locked add on every hcall).
     s.header[ANSWERED] = (s.header[ANSWERED] + 1) | 0;
     Atomics.store(s.header, RESP, req);
-    if (Atomics.load(s.header, GUEST_WAITING) !== 0) Atomics.notify(s.header, RESP);
+    if (Atomics.load(s.header, GUEST_WAITING) !== 0) {
+      Atomics.notify(s.header, RESP);
+      s.notifiedAt = performance.now();
+    }
   }
 
   /** Whether stop() was called. */
@@ -324,19 +371,34 @@ export class Dispatcher {
    * an idle hypervisor burns no CPU and still hears control messages.
    */
   async run(): Promise<void> {
-    const { idlePasses, sliceMs } = this.#options;
+    const { sliceMs } = this.#options;
     while (!this.stopping) {
       const start = performance.now();
       this.#clock = start;
-      let empty = 0;
+      // Since when (ms) nothing was answered; -1 while requests flow.
+      let idleSince = -1, sleep = false;
       for (let pass = 1;; pass++) {
         // Never sleep while holding someone back: their turn comes from here.
-        if (this.serveOnce() > 0 || this.#waiting > 0) empty = 0;
-        else if (++empty >= idlePasses) break;
+        if (this.serveOnce() > 0 || this.#waiting > 0) idleSince = -1;
+        else if ((pass & 7) === 0) {
+          // Keep looking for the learned window (longer than a wake-up), so
+          // a guest that calls again at once never finds the hypervisor asleep.
+          const now = performance.now();
+          if (idleSince < 0) idleSince = now;
+          else if (now - idleSince >= this.#idle.ms) {
+            sleep = true;
+            break;
+          }
+        }
         if ((pass & 127) === 0 && (this.stopping || performance.now() - start > sliceMs)) break;
       }
-      if (empty >= idlePasses) await this.#sleep();
-      else await yieldToEventLoop();
+      if (sleep) {
+        this.#sleeps++;
+        await this.#sleep();
+      } else {
+        this.#yields++;
+        await yieldToEventLoop();
+      }
     }
   }
 
@@ -348,7 +410,12 @@ export class Dispatcher {
     // nothing would wake us for it. Hence a full pass.
     if (this.serveOnce(true) > 0 || this.#waiting > 0 || this.stopping) return;
     const waiting = Atomics.waitAsync(bell, BELL, seen, SLEEP_SLICE_MS);
-    if (waiting.async) await waiting.value;
+    if (waiting.async) {
+      const asleep = performance.now();
+      const outcome = await waiting.value;
+      // A slice that ran out measures nothing of a wake-up.
+      if (!this.stopping && outcome === "ok") this.#idle.observeSleep(performance.now() - asleep);
+    }
   }
 }
 

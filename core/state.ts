@@ -5,18 +5,13 @@
  * @module
  */
 import type { DrcSpec, LparId, Mapping } from "./types.ts";
+import { MAX_LPAR_MAPPINGS } from "./limits.ts";
 
 /** Marks a block nobody has bound. */
 export const FREE = -1;
 
-/**
- * Most mappings (page-table entries: ranges contiguous in the DRC and in the
- * logical address space) one LPAR may have. An hcall that would take an LPAR
- * past it answers H_RESOURCE (`powervm`); an LPAR holds at most this many
- * nvdimms (under `qemu` each assigned nvdimm is one mapping). It bounds the
- * work of translating one DAX access (core/dax.ts).
- */
-export const MAX_LPAR_MAPPINGS = 256;
+/** The per-LPAR mapping limit lives in core/limits.ts (the LPAR worker needs it alone). */
+export { MAX_LPAR_MAPPINGS };
 
 /** Blocks `first`.. of one DRC, bound to one LPAR at consecutive addresses from `base`. */
 interface Run {

@@ -4,7 +4,7 @@
  * plane only. Real threads, real time.
  * @module
  */
-import * as Comlink from "npm:comlink@^4.4.2";
+import * as Comlink from "comlink";
 import { PANIC, RESP, STOP } from "../channel/layout.ts";
 import type { HypervisorActor, HypervisorConfig } from "../actors/hypervisor_actor.ts";
 import type { PowerLossReport } from "../storage/persistence.ts";
@@ -14,6 +14,7 @@ import type { hypervisorBoot } from "../workers/hypervisor_worker.ts";
 import type { LparWorker } from "../workers/lpar_worker.ts";
 import type { LparId } from "../core/types.ts";
 import { sharedClockNs, type SpanRecording } from "../trace/types.ts";
+import { HeldSlots, Slots } from "./slots.ts";
 import type {
   GuestControl,
   HypervisorControl,
@@ -24,6 +25,20 @@ import type {
 
 /** How long `stop` waits for the hypervisor's serve loop to end before terminating it. */
 const STOP_GRACE_MS = 1000;
+
+const CORES = Math.max(1, globalThis.navigator?.hardwareConcurrency ?? 2);
+/**
+ * Partitions running guest kernel code at once (see runtime/slots.ts): a few
+ * more than the cores, so a guest asleep in `msleep` leaves no core idle.
+ */
+const GUEST_SLOTS = Math.max(4, 4 * CORES);
+/**
+ * Workers starting at once. `new Worker` itself blocks the main thread until
+ * the worker's runtime exists (about 20 ms of CPU each, so starts are serial
+ * there); what runs in parallel is each worker loading its modules, and a
+ * few per core keep the cores busy without hundreds of threads competing.
+ */
+const START_SLOTS = 4 * CORES;
 
 /**
  * Ends workers one at a time, a macrotask apart. Deno's `terminate()` of many
@@ -66,6 +81,8 @@ export class ThreadsRuntime implements Runtime {
   readonly #originMs: number;
   readonly #terminations = new Terminations();
   readonly #spans?: SpanRecording;
+  readonly #guestSlots = new Slots(GUEST_SLOTS);
+  readonly #startSlots = new Slots(START_SLOTS);
 
   private constructor(
     worker: Worker,
@@ -127,6 +144,19 @@ export class ThreadsRuntime implements Runtime {
     name: string,
     onError: (message: string) => void,
   ): Promise<PartitionHandle> {
+    const starting = await this.#startSlots.acquire();
+    try {
+      return await this.#startPartition(id, name, onError);
+    } finally {
+      starting();
+    }
+  }
+
+  async #startPartition(
+    id: LparId,
+    name: string,
+    onError: (message: string) => void,
+  ): Promise<PartitionHandle> {
     const hv = this.#hv;
     const channels = await hv.attachLpar(id);
     const { worker, failed } = spawnWorker(
@@ -137,18 +167,35 @@ export class ThreadsRuntime implements Runtime {
     const remote = Comlink.wrap<LparWorker>(worker);
     const header = new Int32Array(channels.channel);
     const terminations = this.#terminations;
-    let stopped = false;
+    let stopped = false, stopReason: Error | undefined;
+    const slots = new HeldSlots(this.#guestSlots);
+    const stoppedError = () => stopReason ?? new Error(`LPAR ${name} stopped`);
+    // Every guest call holds one of the machine's guest slots while it runs.
+    const guest = new Proxy({}, {
+      // Not a thenable (`then`): the proxy may be awaited or returned from async code.
+      get: (_, key) =>
+        typeof key !== "string" || key === "then" ? undefined : (...args: unknown[]) =>
+          slots.run(
+            () =>
+              (remote as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[key](
+                ...args,
+              ),
+            stoppedError,
+          ),
+    }) as GuestControl;
     const handle: PartitionHandle = {
-      guest: remote as unknown as GuestControl,
+      guest,
       failed,
       requestPanic: () => Atomics.store(header, PANIC, 1),
       crashForTest: (message) => remote.crashForTest(message),
       guestSpans: () => remote.guestSpans(),
       probeRecords: () => (remote as unknown as GuestControl).probeRecords(),
       misbehaveForTest: (seed, writes) => remote.misbehaveForTest(seed, writes),
-      stop() {
+      stop(reason) {
         if (stopped) return;
         stopped = true;
+        stopReason = reason;
+        slots.stop();
         // terminate() does not stop a worker blocked in Atomics.wait: the stop
         // word makes its hcall throw first.
         Atomics.store(header, STOP, 1);

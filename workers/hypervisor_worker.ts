@@ -3,7 +3,7 @@
  * comlink (control plane only); hcalls arrive through the Atomics channels.
  * @module
  */
-import * as Comlink from "npm:comlink@^4.4.2";
+import * as Comlink from "comlink";
 import { HypervisorActor, type HypervisorConfig } from "../actors/hypervisor_actor.ts";
 
 /** The worker's one entry point: start the actor and hand back a proxy to it. */

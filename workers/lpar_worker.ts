@@ -4,7 +4,7 @@
  * channel while this thread blocks. The control plane is exposed over comlink.
  * @module
  */
-import * as Comlink from "npm:comlink@^4.4.2";
+import * as Comlink from "comlink";
 import { RET_COUNT } from "../abi/hcalls.ts";
 import { ChannelStopped, GuestPort } from "../channel/guest_port.ts";
 import { ChannelDax } from "../channel/guest_dax.ts";
