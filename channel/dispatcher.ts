@@ -42,6 +42,13 @@ export type RequestHandler = (lpar: LparId, kind: number, args: readonly bigint[
 export interface DispatcherOptions {
   /** Answers an active LPAR gets in one turn while others wait (its most lead). */
   maxLead: number;
+  /**
+   * Longest turn (ms of the hypervisor's time) while others wait, whatever
+   * the answers cost: an LPAR whose every hcall is expensive (or which
+   * re-asks while each answer is computed) cannot hold a turn for `maxLead`
+   * answers of its choosing.
+   */
+  maxTurnMs: number;
   /** An LPAR with no request for this long (ms) no longer counts as busy. */
   idleAfterMs: number;
   /**
@@ -70,6 +77,8 @@ export interface DispatcherOptions {
 
 const DEFAULTS: DispatcherOptions = {
   maxLead: 16_384,
+  // Above what maxLead answers take at ordinary speed (1-2 us each).
+  maxTurnMs: 25,
   idleAfterMs: 200,
   idleMinMs: 0.05,
   // A wake-up on a core that is free costs 50-70 us on the VMs measured;
@@ -111,6 +120,8 @@ interface Slot {
   active: boolean;
   /** Answers left in the current turn. */
   quota: number;
+  /** When (ms) the current turn began. */
+  turnStart: number;
   /** Whether the LPAR has a request it is being held back on. */
   waiting: boolean;
   /** Until when (ms) a turn given to a sleeping guest waits for it to wake up. */
@@ -180,6 +191,7 @@ export class Dispatcher {
       lastActive: -Infinity,
       active: false,
       quota: 0,
+      turnStart: 0,
       waiting: false,
       wakeGrace: 0,
       notifiedAt: 0,
@@ -228,7 +240,11 @@ export class Dispatcher {
       this.#answer(s, req);
       s.served++;
       answered++;
-      if (--s.quota <= 0 && this.#waiting > 0) {
+      s.quota--;
+      if (
+        this.#waiting > 0 &&
+        (s.quota <= 0 || performance.now() - s.turnStart > options.maxTurnMs)
+      ) {
         this.#deactivate(s);
         this.#handoff = true;
       }
@@ -301,6 +317,7 @@ export class Dispatcher {
     else if (s.header[DEFERRED] !== 0) Atomics.store(s.header, DEFERRED, 0);
     s.active = true;
     s.quota = this.#options.maxLead;
+    s.turnStart = performance.now();
     if (this.#handoff) {
       this.#handoff = false; // the guest whose turn ended wakes this one
     } else {
