@@ -52,6 +52,9 @@ import type { DurableStore } from "../storage/types.ts";
 import { openSystemTrace, type SystemRecorder, type TraceSession } from "../trace/session.ts";
 
 /** How to run a managed system. */
+/** How long a DLPAR remove waits for the partition's answer by default (ms). */
+const DLPAR_TIMEOUT_MS = 60_000;
+
 export interface StartOptions {
   /**
    * `threads` (default): a worker for the hypervisor and one per LPAR, real
@@ -93,6 +96,13 @@ export interface StartOptions {
   trace?: TraceSession;
   /** The name of this system in the trace (default `system N`). */
   traceLabel?: string;
+  /**
+   * How long (ms) a DLPAR remove waits for the partition's answer before the
+   * hypervisor releases the DRC anyway (default 60,000; `threads` only: a
+   * `sim` guest always answers). A partition that never answers keeps
+   * nothing: not the DRC, not the call.
+   */
+  dlparTimeoutMs?: number;
 }
 
 /** One traced hcall, by name. */
@@ -204,6 +214,7 @@ export class ManagedSystem {
   /** The runtime it runs on. */
   readonly runtime: RuntimeKind;
   #runtime!: Runtime;
+  #dlparTimeoutMs = DLPAR_TIMEOUT_MS;
   #hv!: HypervisorControl;
   readonly #lpars: Lpar[] = [];
   readonly #drcs = new Map<number, ResolvedNvdimm>();
@@ -342,8 +353,16 @@ export class ManagedSystem {
     if (!Number.isSafeInteger(seed) || seed < 0) {
       throw new RangeError(`seed ${JSON.stringify(seed)}: expected a whole number from 0`);
     }
+    const dlparTimeoutMs = options.dlparTimeoutMs ?? DLPAR_TIMEOUT_MS;
+    if (!Number.isSafeInteger(dlparTimeoutMs) || dlparTimeoutMs < 1 || dlparTimeoutMs > 3_600_000) {
+      throw new RangeError(
+        `dlparTimeoutMs ${JSON.stringify(dlparTimeoutMs)}: expected whole milliseconds from 1 ` +
+          `to 3600000`,
+      );
+    }
     const resolved = resolveConfig(config, kind);
     const system = new ManagedSystem(resolved);
+    system.#dlparTimeoutMs = dlparTimeoutMs;
     const hooks = {
       hypervisorFailed: (reason: string) => system.#hypervisorFailed(reason),
       error: (message: string) => system.errors.push(message),
@@ -536,7 +555,9 @@ export class ManagedSystem {
         }`,
       );
     }
-    const { removed: unbound, why: notWhy } = await lparControl(target).hotplugRemove(index);
+    const { removed: unbound, why: notWhy } = await this.#partitionAnswer(
+      lparControl(target).hotplugRemove(index),
+    );
     const released = await this.#hvCall(() => this.#hv.unassign(index, target.id));
     await lparControl(target).forget(index);
     const forced = released > 0;
@@ -549,6 +570,29 @@ export class ManagedSystem {
     this.#event(message);
     await lparControl(target).afterDlpar();
     return { action: "remove", lpar: target.name, drc: index, forced, released, message };
+  }
+
+  /**
+   * The guest's answer to a DLPAR remove, or "no answer" once the deadline
+   * passed: a partition that does not answer is then released by force.
+   */
+  async #partitionAnswer(
+    answer: Promise<{ removed: boolean; why?: string }>,
+  ): Promise<{ removed: boolean; why?: string }> {
+    const deadline = this.#runtime.deadline(this.#dlparTimeoutMs);
+    try {
+      return await Promise.race([
+        answer,
+        deadline.expired.then(() => ({
+          removed: false,
+          why: `the partition did not answer within ${this.#dlparTimeoutMs} ms`,
+        })),
+      ]);
+    } finally {
+      deadline.cancel();
+      // Its answer may still come: nothing waits for it.
+      answer.catch(() => {});
+    }
   }
 
   /**

@@ -134,6 +134,16 @@ export class ThreadsRuntime implements Runtime {
     return sharedClockNs(this.#originMs);
   }
 
+  deadline(ms: number): { expired: Promise<void>; cancel(): void } {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      // A deadline never keeps the process alive by itself.
+      Deno.unrefTimer(timer as unknown as number);
+    });
+    return { expired, cancel: () => clearTimeout(timer) };
+  }
+
   /** Power is lost at the hypervisor (durable state in its storage directory). */
   powerLoss(mode?: PowerLossMode): Promise<PowerLossReport> {
     return this.#hv.powerLoss(mode);

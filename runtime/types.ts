@@ -146,6 +146,13 @@ export interface Runtime {
   readonly hypervisor: HypervisorControl;
   /** The machine's clock in ns (virtual on `sim`), for supervision windows. */
   clock(): number;
+  /**
+   * Resolves after `ms` of this runtime's time unless cancelled first: how
+   * long the HMC waits for a partition's answer. On `threads`, real time; on
+   * `sim`, never (a sim guest cannot block without bound: each call is capped
+   * at MAX_TASK_EFFECTS and ends).
+   */
+  deadline(ms: number): { expired: Promise<void>; cancel(): void };
   /** Starts partition `id`; `onError` hears of its runtime's errors. */
   startPartition(id: LparId, name: string, onError: (message: string) => void): Promise<
     PartitionHandle

@@ -81,3 +81,41 @@ for (const personality of ["powervm", "qemu"] as Personality[]) {
     },
   );
 }
+
+workerTest(
+  "misbehave (threads): a partition that never answers a DLPAR remove loses the DRC at the deadline",
+  async () => {
+    const nvdimm = (drc: number) => ({ drc, blocks: 4, blockSize: 256 * MiB / 64 });
+    await using system = await ManagedSystem.start({
+      lpars: [
+        { name: "h", kernel: "5.4", nvdimms: [nvdimm(OWN_H), nvdimm(MOVED)] },
+        { name: "a", kernel: "5.4", nvdimms: [nvdimm(OWN_A)] },
+      ],
+    }, { dlparTimeoutMs: 300 });
+    const [h, a] = system.lpars;
+    await h.boot();
+    await a.boot();
+    // The hostile guest keeps its worker busy for good (until the system stops it; the
+    // raw handle's call is then dropped, never answered, so nothing waits for it).
+    lparControl(h).partition.misbehaveForTest(9, 2 ** 31).catch(() => undefined);
+    const { removed, added } = await system.dlparMove(MOVED, h, a);
+    assert.equal(removed.forced, true, removed.message);
+    assert.match(removed.message, /did not answer within 300 ms/);
+    assert.equal(added.region !== undefined, true, added.message);
+    const moved = (await a.regions()).find((r) => r.drc === MOVED)!;
+    const data = pattern(4, 4096);
+    await a.write(moved.dev, 0, data);
+    assert.deepEqual(await a.read(moved.dev, 0, data.length), data);
+    assert.ok((await system.bindings()).every((b) => b.drc !== MOVED || b.lpar === "a"));
+    assert.equal(system.failure, undefined);
+  },
+);
+
+Deno.test("misbehave: dlparTimeoutMs is checked before anything starts", async () => {
+  for (const bad of [0, -1, 1.5, 3_600_001, Number.NaN]) {
+    await assert.rejects(
+      () => ManagedSystem.start({ lpars: [] }, { dlparTimeoutMs: bad }),
+      /dlparTimeoutMs .*expected whole milliseconds from 1 to 3600000/,
+    );
+  }
+});

@@ -199,6 +199,10 @@ export class SimRuntime implements Runtime {
     return this.scheduler.now;
   }
 
+  deadline(): { expired: Promise<void>; cancel(): void } {
+    return { expired: new Promise<void>(() => {}), cancel: () => {} };
+  }
+
   #hcall(lpar: LparId, opcode: number, args: readonly bigint[]) {
     const answer = this.core.hcall(lpar, opcode, args);
     // The guest gets its own registers, as the channel gives a copy.
