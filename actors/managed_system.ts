@@ -51,10 +51,10 @@ import { parsePowerLossMode, type PowerLossMode } from "../storage/power_loss.ts
 import type { DurableStore } from "../storage/types.ts";
 import { openSystemTrace, type SystemRecorder, type TraceSession } from "../trace/session.ts";
 
-/** How to run a managed system. */
 /** How long a DLPAR remove waits for the partition's answer by default (ms). */
 const DLPAR_TIMEOUT_MS = 60_000;
 
+/** How to run a managed system. */
 export interface StartOptions {
   /**
    * `threads` (default): a worker for the hypervisor and one per LPAR, real
