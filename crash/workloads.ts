@@ -15,6 +15,7 @@ import {
   type LabelIo,
   readLabels,
 } from "./label_index.ts";
+import { labelsNdctlWorkload } from "./labels_ndctl.ts";
 
 const LABEL_AREA = 128 * 1024;
 
@@ -216,6 +217,10 @@ export const brokenFlushWorkload: CrashWorkload = {
 /** The built-in workloads by name. */
 export const BUILTIN_WORKLOADS: Record<string, CrashWorkload> = {
   "label-index": labelIndexWorkload,
+  "labels-ndctl": labelsNdctlWorkload("5.4"),
+  "labels-ndctl-mainline": labelsNdctlWorkload("mainline"),
+  "labels-ndctl-5.2": labelsNdctlWorkload("5.2"),
+  "labels-ndctl-broken": labelsNdctlWorkload("5.4", true),
   "pmdk-pool": pmdkPoolWorkload,
   "broken-flush": brokenFlushWorkload,
 };

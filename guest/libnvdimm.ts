@@ -88,6 +88,12 @@ export interface LabelOps {
   get(offset: number, out: Uint8Array): Task<number>;
   /** One SET_CONFIG_DATA: writes `data` at `offset`. */
   set(offset: number, data: Uint8Array): Task<number>;
+  /**
+   * Test only (crash exploration's broken variant, `crash/index_first_driver.ts`):
+   * libnvdimm writes a namespace update's index block before its label slot.
+   * No kernel does this; real drivers leave it unset.
+   */
+  indexBeforeLabel?: boolean;
 }
 
 /** Linux errno names the drivers return. */
@@ -259,6 +265,7 @@ export class Libnvdimm {
     const ndd = new DimmLabels({
       size: label.size,
       maxXfer: label.maxXfer,
+      indexBeforeLabel: label.indexBeforeLabel,
       get: (offset, length) => this.getConfigData(dimm, offset, length),
       set: (offset, data) => this.setConfigData(dimm, offset, data),
     });
