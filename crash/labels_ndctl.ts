@@ -36,9 +36,13 @@ import { INDEX_FIRST_DRIVERS } from "./index_first_driver.ts";
 
 /** One namespace as the check compares it. */
 export interface NamespaceFacts {
+  /** Its uuid. */
   uuid: string;
+  /** Bytes. */
   size: number;
+  /** `raw` or `fsdax`. */
   mode: string;
+  /** Its `alt_name` ("" for none). */
   name: string;
 }
 

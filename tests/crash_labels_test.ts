@@ -51,9 +51,11 @@ Deno.test("the guest writes a label before the index that names it; the test var
       size: area.length,
       maxXfer: 8,
       indexBeforeLabel,
+      // deno-lint-ignore require-yield
       *get(offset, length) {
         return { rc: 0, data: area.slice(offset, offset + length) };
       },
+      // deno-lint-ignore require-yield
       *set(offset, data) {
         writes.push(offset);
         area.set(data, offset);
