@@ -56,8 +56,10 @@ export interface Namespace {
 export interface Media {
   /** Reads `length` bytes at a guest logical address. */
   read(addr: bigint, length: number): Uint8Array;
-  /** Writes bytes at a guest logical address. */
+  /** Writes bytes at a guest logical address (a store: it lands in the CPU cache). */
   write(addr: bigint, bytes: Uint8Array): void;
+  /** Writes the cache lines of a range back to the media (`memcpy_flushcache`'s effect). */
+  writeBack?(addr: bigint, length: number): void;
 }
 
 /** What `ndctl list -H` shows of a dimm. */
