@@ -174,6 +174,7 @@ export type {
   ExploreReport,
 } from "./crash/explore.ts";
 export { BUILTIN_WORKLOADS } from "./crash/workloads.ts";
+export { labelsNdctlWorkload } from "./crash/labels_ndctl.ts";
 
 if (import.meta.main) {
   const { run } = await import("./cli/main.ts");

@@ -91,7 +91,11 @@ export async function crashCommand(
     print(
       replay !== undefined
         ? `  replayed state ${replay} (seed ${report.seed}): ${verdict}`
-        : `  ${report.crashPoints} crash points, ${report.statesExplored} states explored in ` +
+        : `  ${report.crashPoints} crash points${
+          report.crashPointsExplored < report.crashPoints
+            ? ` (${report.crashPointsExplored} seeded samples)`
+            : ""
+        }, ${report.statesExplored} states explored in ` +
           `${seconds} s (${report.statesPerSecond} states/s)${
             report.truncated ? ", stopped at --max-states" : ""
           }: ${verdict}`,

@@ -23,6 +23,7 @@
 import type { SystemConfig } from "../actors/config.ts";
 import type { Lpar } from "../actors/lpar.ts";
 import { ManagedSystem } from "../actors/managed_system.ts";
+import type { DriverOverrides } from "../guest/kernel.ts";
 import { SeededRandom } from "../runtime/sim/random.ts";
 import { LINE_BYTES } from "../storage/cpu_cache.ts";
 import { MemoryStore, type StoreImage } from "../storage/memory_store.ts";
@@ -55,6 +56,11 @@ export interface CrashImage {
   lost: Array<{ drc: number; offset: number }>;
   /** The workload's marks made before the crash, in order. */
   marks: string[];
+  /**
+   * Durable label writes (WRITE_METADATA hcalls that returned) between the
+   * last mark (or the start) and the crash: where in an operation it hit.
+   */
+  labelWritesSinceMark: number;
 }
 
 /** A workload to explore, with the checker that judges each crash image. */
@@ -67,6 +73,10 @@ export interface CrashWorkload {
   config: SystemConfig;
   /** True for a workload that is broken on purpose: failures are the expected outcome. */
   expectFailure?: boolean;
+  /** Driver classes every system of the exploration runs (a deliberately broken variant). */
+  drivers?: DriverOverrides;
+  /** Its default for `ExploreOptions.maxCrashPoints`. */
+  maxCrashPoints?: number;
   /** Runs before recording starts (its result is the image every crash starts from). */
   setup?(ctx: CrashContext): Promise<void>;
   /** The recorded workload. */
@@ -87,6 +97,12 @@ export interface ExploreOptions {
   tornSamples?: number;
   /** Most states to explore; past it the exploration stops and says so (default 100,000). */
   maxStates?: number;
+  /**
+   * Every crash point while there are at most this many; beyond, this many
+   * seeded samples of them, the first and the last always among them
+   * (default: the workload's `maxCrashPoints`, else 2,000).
+   */
+  maxCrashPoints?: number;
   /** Check only this state (a replay). */
   replay?: number;
   /** Milliseconds now, for the rate (handed in: the explorer reads no clock itself). */
@@ -119,6 +135,8 @@ export interface ExploreReport {
   events: number;
   /** Points a crash may hit: events + 1. */
   crashPoints: number;
+  /** Of those, the points explored (all, or `maxCrashPoints` seeded samples). */
+  crashPointsExplored: number;
   /** Images powered on and checked. */
   statesExplored: number;
   /** Wall time, by the `now` handed in (0 without one). */
@@ -154,12 +172,18 @@ interface Plan {
 }
 
 async function boot(
-  config: SystemConfig,
+  workload: CrashWorkload,
   seed: number,
   store: MemoryStore,
   recorder?: PersistenceRecorder,
 ) {
-  const system = await ManagedSystem.start(config, { runtime: "sim", seed, store, recorder });
+  const system = await ManagedSystem.start(workload.config, {
+    runtime: "sim",
+    seed,
+    store,
+    recorder,
+    drivers: workload.drivers,
+  });
   try {
     for (const lpar of system.lpars) await lpar.boot();
   } catch (error) {
@@ -173,7 +197,7 @@ async function boot(
 async function record(workload: CrashWorkload, seed: number) {
   const store = new MemoryStore();
   // A first power-on creates the devices' durable state; setup (if any) runs on it.
-  const first = await boot(workload.config, seed, store);
+  const first = await boot(workload, seed, store);
   try {
     await workload.setup?.(first);
   } finally {
@@ -197,7 +221,7 @@ async function record(workload: CrashWorkload, seed: number) {
     durable: (drc, line, bytes) => push({ kind: "durable", drc, line, bytes: bytes.slice() }),
     label: (drc, offset, bytes) => push({ kind: "label", drc, offset, bytes: bytes.slice() }),
   };
-  const ctx = await boot(workload.config, seed, store, recorder);
+  const ctx = await boot(workload, seed, store, recorder);
   ctx.mark = (name) => push({ kind: "mark", name: String(name) });
   try {
     recording = true;
@@ -293,6 +317,17 @@ function imageStore(
   return { store, lost };
 }
 
+/**
+ * The crash points to explore: all of `0..points-1` while there are at most
+ * `max`, else the first, the last and seeded samples, `max` in all.
+ */
+function choosePoints(points: number, max: number, random: SeededRandom): Set<number> | undefined {
+  if (points <= max) return undefined;
+  const chosen = new Set<number>([0, points - 1]);
+  while (chosen.size < max) chosen.add(random.below(points));
+  return chosen;
+}
+
 /** The command that replays a state. */
 export function replayCommand(workload: string, seed: number, state: number): string {
   return `deno task crash --workload ${workload} --seed ${seed} --replay ${state}`;
@@ -312,6 +347,7 @@ export async function explore(
     samples: options.samples ?? 16,
     tornSamples: options.tornSamples ?? 2,
     maxStates: options.maxStates ?? 100_000,
+    maxCrashPoints: options.maxCrashPoints ?? workload.maxCrashPoints ?? 2_000,
     replay: options.replay ?? -1,
     now: options.now ?? (() => 0),
   };
@@ -322,6 +358,7 @@ export async function explore(
       ["samples", o.samples, 0],
       ["tornSamples", o.tornSamples, 0],
       ["maxStates", o.maxStates, 1],
+      ["maxCrashPoints", o.maxCrashPoints, 2],
       ["replay", o.replay, -1],
     ] as const
   ) {
@@ -339,11 +376,14 @@ export async function explore(
   const started = o.now();
   const { base, events } = await record(workload, o.seed);
   const random = new SeededRandom(o.seed, 7);
+  const sampled = choosePoints(events.length + 1, o.maxCrashPoints, new SeededRandom(o.seed, 11));
   const failures: CrashFailure[] = [];
   const volatile = new Map<string, Volatile>();
   const marks: string[] = [];
   let state = 0;
   let explored = 0;
+  let pointsExplored = 0;
+  let labelWritesSinceMark = 0;
   let truncated = false;
   outer:
   for (let point = 0; point <= events.length; point++) {
@@ -359,9 +399,14 @@ export async function explore(
         if (v && same(v.bytes, e.bytes)) volatile.delete(key);
       } else if (e.kind === "mark") {
         marks.push(e.name);
+        labelWritesSinceMark = 0;
+      } else if (e.kind === "label") {
+        labelWritesSinceMark++;
       }
       // A crash point only where something durable or volatile changed (every event does).
     }
+    if (sampled && !sampled.has(point)) continue;
+    pointsExplored++;
     const lines = [...volatile.values()];
     for (const plan of plans(lines.length, random, o)) {
       const id = state++;
@@ -379,10 +424,11 @@ export async function explore(
         volatileLines: lines.length,
         lost,
         marks: [...marks],
+        labelWritesSinceMark,
       };
       let problem: string | undefined;
       try {
-        const ctx = await boot(workload.config, o.seed, store);
+        const ctx = await boot(workload, o.seed, store);
         try {
           problem = await workload.check({ ...ctx, image });
         } finally {
@@ -416,6 +462,7 @@ export async function explore(
     seed: o.seed,
     events: events.length,
     crashPoints: events.length + 1,
+    crashPointsExplored: pointsExplored,
     statesExplored: explored,
     elapsedMs,
     statesPerSecond: elapsedMs > 0 ? Math.round((explored / elapsedMs) * 1000) : 0,

@@ -1,5 +1,7 @@
 /**
- * The built-in crash workloads: libnvdimm's label update protocol, a
+ * The built-in crash workloads: libnvdimm's label update protocol through
+ * the real guest path (`labels_ndctl.ts`: 5.4, mainline, 5.2, and a broken
+ * variant that writes the index first), a
  * PMDK-style pool guarded by the shutdown-state check, and a workload that
  * forgets a flush on purpose.
  * @module
@@ -7,79 +9,19 @@
 import type { SystemConfig } from "../actors/config.ts";
 import type { Lpar } from "../actors/lpar.ts";
 import type { CrashWorkload } from "./explore.ts";
-import {
-  createNamespace,
-  destroyNamespace,
-  fletcher64,
-  formatLabels,
-  type LabelIo,
-  readLabels,
-} from "./label_index.ts";
-
-const LABEL_AREA = 128 * 1024;
+import { fletcher64 } from "../guest/labels/format.ts";
+import { labelsNdctlWorkload } from "./labels_ndctl.ts";
 
 /** One LPAR, one small nvdimm, the mainline driver (it shows the shutdown count). */
 const CONFIG: SystemConfig = {
   lpars: [{
     name: "lpar1",
     kernel: "mainline",
-    nvdimms: [{ drc: "0x44100002", blocks: 1, blockSize: 1 << 20, metadataSize: LABEL_AREA }],
+    nvdimms: [{ drc: "0x44100002", blocks: 1, blockSize: 1 << 20, metadataSize: 128 * 1024 }],
   }],
 };
 
 const REGION = "region0";
-
-function labelIo(lpar: Lpar): LabelIo {
-  return {
-    async read(offset, length) {
-      const r = await lpar.readLabel("nmem0", offset, length);
-      if (r.rc !== 0 || !r.data) throw new Error(`reading labels at ${offset} failed: ${r.rc}`);
-      return r.data;
-    },
-    async write(offset, bytes) {
-      const r = await lpar.writeLabel("nmem0", offset, bytes);
-      if (r.rc !== 0) throw new Error(`writing labels at ${offset} failed: ${r.rc}`);
-    },
-  };
-}
-
-/**
- * (a) `label-index`: with namespace `alpha` in place, `create-namespace
- * beta` then `destroy-namespace alpha`. After a crash anywhere, the labels
- * read back as the set before or after the operation in progress, never a
- * mix, never no valid index, and never older than an operation that returned.
- */
-export const labelIndexWorkload: CrashWorkload = {
-  name: "label-index",
-  summary: "create-namespace beta, destroy-namespace alpha (two index blocks, sequence " +
-    "numbers): labels read back as the set before or after the operation in progress",
-  config: CONFIG,
-  async setup({ lpar }) {
-    await formatLabels(labelIo(lpar), LABEL_AREA);
-    await createNamespace(labelIo(lpar), LABEL_AREA, "alpha");
-  },
-  async run({ lpar, mark }) {
-    await createNamespace(labelIo(lpar), LABEL_AREA, "beta");
-    mark("created");
-    await destroyNamespace(labelIo(lpar), LABEL_AREA, "alpha");
-    mark("destroyed");
-  },
-  async check({ lpar, image }) {
-    const set = await readLabels(labelIo(lpar), LABEL_AREA);
-    if (set.current === -1) return "no valid namespace index: every label is lost";
-    const names = set.names.join(",");
-    // The operation in progress may have committed or not; one that returned has.
-    const allowed = image.marks.includes("destroyed")
-      ? ["beta"]
-      : image.marks.includes("created")
-      ? ["alpha,beta", "beta"]
-      : ["alpha", "alpha,beta"];
-    return allowed.includes(names)
-      ? undefined
-      : `labels read back as {${names}}; after ${image.marks.join(", ") || "no operation"} ` +
-        `expected ${allowed.map((a) => `{${a}}`).join(" or ")}`;
-  },
-};
 
 /** The pool's shutdown state (PMDK's `struct shutdown_state`, in one line at offset 0). */
 interface Sds {
@@ -215,7 +157,10 @@ export const brokenFlushWorkload: CrashWorkload = {
 
 /** The built-in workloads by name. */
 export const BUILTIN_WORKLOADS: Record<string, CrashWorkload> = {
-  "label-index": labelIndexWorkload,
+  "labels-ndctl": labelsNdctlWorkload("5.4"),
+  "labels-ndctl-mainline": labelsNdctlWorkload("mainline"),
+  "labels-ndctl-5.2": labelsNdctlWorkload("5.2"),
+  "labels-ndctl-broken": labelsNdctlWorkload("5.4", true),
   "pmdk-pool": pmdkPoolWorkload,
   "broken-flush": brokenFlushWorkload,
 };

@@ -185,6 +185,7 @@ export class GuestHost {
       media: {
         read: (addr, length) => this.#dax.read(addr, length),
         write: (addr, bytes) => this.#dax.write(addr, bytes),
+        writeBack: (addr, length) => void this.#dax.writeBack?.(addr, length),
       },
     });
   }

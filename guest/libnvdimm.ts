@@ -56,8 +56,10 @@ export interface Namespace {
 export interface Media {
   /** Reads `length` bytes at a guest logical address. */
   read(addr: bigint, length: number): Uint8Array;
-  /** Writes bytes at a guest logical address. */
+  /** Writes bytes at a guest logical address (a store: it lands in the CPU cache). */
   write(addr: bigint, bytes: Uint8Array): void;
+  /** Writes the cache lines of a range back to the media (`memcpy_flushcache`'s effect). */
+  writeBack?(addr: bigint, length: number): void;
 }
 
 /** What `ndctl list -H` shows of a dimm. */
@@ -88,6 +90,12 @@ export interface LabelOps {
   get(offset: number, out: Uint8Array): Task<number>;
   /** One SET_CONFIG_DATA: writes `data` at `offset`. */
   set(offset: number, data: Uint8Array): Task<number>;
+  /**
+   * Test only (crash exploration's broken variant, `crash/index_first_driver.ts`):
+   * libnvdimm writes a namespace update's index block before its label slot.
+   * No kernel does this; real drivers leave it unset.
+   */
+  indexBeforeLabel?: boolean;
 }
 
 /** Linux errno names the drivers return. */
@@ -259,6 +267,7 @@ export class Libnvdimm {
     const ndd = new DimmLabels({
       size: label.size,
       maxXfer: label.maxXfer,
+      indexBeforeLabel: label.indexBeforeLabel,
       get: (offset, length) => this.getConfigData(dimm, offset, length),
       set: (offset, data) => this.setConfigData(dimm, offset, data),
     });

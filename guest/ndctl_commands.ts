@@ -543,7 +543,10 @@ function* createIn(
       out.error(`${ns.dev}: failed to enable\n`);
       return ENXIO;
     }
-    writePfnInfo(region, ns, ctx.newUuid(), ctx.lib.media);
+    if ((yield* writePfnInfo(region, ns, ctx.newUuid(), ctx.lib.media)) < 0) {
+      out.error(`${ns.dev}: failed to enable\n`);
+      return ENXIO;
+    }
   }
   probeNamespace(region, ns, ctx.lib.media);
   out.stdout += `${formatJson(namespaceJson(region, ns))}\n`;
@@ -611,11 +614,16 @@ function* destroyOne(
     return EBUSY;
   }
   ns.enabled = false;
-  // zero_info_block: the first 8 KiB of the namespace, if not zero already.
+  // zero_info_block: the first 8 KiB of the namespace, if not zero already, by an
+  // O_DIRECT write to the pmem block device, whose write_pmem is memcpy_flushcache
+  // (drivers/nvdimm/pmem.c); no REQ_FUA, so no nvdimm_flush.
   const media = ctx.lib.media;
   if (media && ns.size > 0n) {
     const at = region.start + ns.dpa;
-    if (media.read(at, 8192).some((b) => b !== 0)) media.write(at, new Uint8Array(8192));
+    if (media.read(at, 8192).some((b) => b !== 0)) {
+      media.write(at, new Uint8Array(8192));
+      media.writeBack?.(at, 8192);
+    }
   }
   ns.pfn = undefined;
   ns.claim = "none";

@@ -5,25 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { type CrashWorkload, explore } from "../crash/explore.ts";
-import { brokenFlushWorkload, labelIndexWorkload, pmdkPoolWorkload } from "../crash/workloads.ts";
+import { brokenFlushWorkload, pmdkPoolWorkload } from "../crash/workloads.ts";
 import { main } from "../cli/main.ts";
-import { createNamespace, type LabelIo, readLabels } from "../crash/label_index.ts";
-import type { Lpar } from "../actors/lpar.ts";
-
-function io(lpar: Lpar): LabelIo {
-  return {
-    read: async (offset, length) => (await lpar.readLabel("nmem0", offset, length)).data!,
-    write: async (offset, bytes) => void await lpar.writeLabel("nmem0", offset, bytes),
-  };
-}
-
-Deno.test("the label index protocol is crash consistent at every crash point", async () => {
-  const report = await explore(labelIndexWorkload, { seed: 1 });
-  // 16 label hcalls and 32 index hcalls for the create, 32 for the destroy, 2 marks.
-  assert.equal(report.events, 82);
-  assert.equal(report.statesExplored, report.crashPoints);
-  assert.deepEqual(report.failures, []);
-});
 
 Deno.test("the PMDK-style pool: refused exactly when the count changed while it was dirty", async () => {
   const report = await explore(pmdkPoolWorkload, { seed: 1 });
@@ -51,27 +34,6 @@ Deno.test("a forgotten flush is caught, and its state replays identically", asyn
 });
 
 Deno.test("checkers catch broken variants of the protocols", async (t) => {
-  await t.step("an index updated in place: a crash mid-write loses committed labels", async () => {
-    const inPlace: CrashWorkload = {
-      ...labelIndexWorkload,
-      name: "label-in-place",
-      async run({ lpar, mark }) {
-        await createNamespace(io(lpar), 128 * 1024, "beta", true);
-        mark("created");
-        mark("destroyed");
-      },
-      async check({ lpar }) {
-        const names = (await readLabels(io(lpar), 128 * 1024)).names.join(",");
-        return names === "alpha" || names === "alpha,beta"
-          ? undefined
-          : `labels read back as {${names}}`;
-      },
-    };
-    const report = await explore(inPlace, { seed: 1 });
-    assert(report.failures.some((f) => f.problem === "labels read back as {}"));
-    // The real protocol on the same operation: never.
-    assert.deepEqual((await explore(labelIndexWorkload, { seed: 1 })).failures, []);
-  });
   await t.step("a pool that writes records before its dirty flag is durable", async () => {
     const early: CrashWorkload = {
       ...pmdkPoolWorkload,
@@ -127,7 +89,7 @@ Deno.test("deno task crash --json: one object with statesExplored, statesPerSeco
   assert.equal(bad, 2);
   assert.match(
     errors[0],
-    /--workload "nope": unknown; accepted: label-index, pmdk-pool, broken-flush, all/,
+    /--workload "nope": unknown; accepted: labels-ndctl, labels-ndctl-mainline, labels-ndctl-5\.2, labels-ndctl-broken, pmdk-pool, broken-flush, all/,
   );
   const threads = await main(["crash", "--runtime", "threads"], {
     print: () => {},

@@ -24,7 +24,7 @@ import { NSLABEL_FLAG_UPDATING, NULL_UUID, NVDIMM_PFN_GUID } from "./format.ts";
 import { decodePfnInfo, encodePfnInfo, fsdaxLayout, PFN_ALIGN, PFN_INFO_OFFSET } from "./pfn.ts";
 
 /** Linux errno values. */
-const ENXIO = 6, ENOSPC = 28, EBUSY = 16;
+const ENXIO = 6, ENOSPC = 28, EBUSY = 16, EIO = 5;
 
 /** The interleave-set cookie a label of this index version carries (`nd_region_interleave_set_cookie`). */
 export function labelCookie(region: Region, minor: number): bigint {
@@ -230,9 +230,17 @@ export function* setSize(region: Region, ns: Namespace, size: bigint): Task<numb
 
 /**
  * The pfn device's probe for a new fsdax namespace (`nd_pfn_init`): the
- * info block is written 4 KiB into the namespace, on the media.
+ * info block is written 4 KiB into the namespace, on the media, as
+ * `nvdimm_write_bytes` does it (drivers/nvdimm/claim.c `nsio_rw_bytes`:
+ * `memcpy_flushcache`, then `nvdimm_flush` of the region), so it is durable
+ * before the namespace is enabled. 0, or -EIO when the region's flush failed.
  */
-export function writePfnInfo(region: Region, ns: Namespace, uuid: string, media: Media): void {
+export function* writePfnInfo(
+  region: Region,
+  ns: Namespace,
+  uuid: string,
+  media: Media,
+): Task<number> {
   const layout = fsdaxLayout(ns.size);
   ns.pfn = {
     uuid,
@@ -241,5 +249,11 @@ export function writePfnInfo(region: Region, ns: Namespace, uuid: string, media:
     npfns: layout.npfns,
     align: PFN_ALIGN,
   };
-  media.write(region.start + ns.dpa + BigInt(PFN_INFO_OFFSET), encodePfnInfo(ns.pfn));
+  const at = region.start + ns.dpa + BigInt(PFN_INFO_OFFSET);
+  const info = encodePfnInfo(ns.pfn);
+  media.write(at, info);
+  media.writeBack?.(at, info.length);
+  // nvdimm_flush: the provider's flush (H_SCM_FLUSH for an hcall-flush region).
+  if (region.flush && (yield* region.flush()) !== 0) return -EIO;
+  return 0;
 }

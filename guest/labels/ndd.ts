@@ -49,6 +49,8 @@ export interface ConfigAccess {
   get(offset: number, length: number): Task<{ rc: number; data?: Uint8Array }>;
   /** `nvdimm_set_config_data`: 0 or a negative errno. */
   set(offset: number, data: Uint8Array): Task<{ rc: number }>;
+  /** Test only: write the index before the label slot (the order the kernel never uses). */
+  indexBeforeLabel?: boolean;
 }
 
 /** An active label and the slot it is in. */
@@ -225,11 +227,25 @@ export class DimmLabels {
     const bytes = encodeLabel({ ...label, slot }, this.labelSize);
     const at = this.slotOffset(slot);
     this.data.set(bytes, at);
+    if (this.config.indexBeforeLabel) return yield* this.#indexThenLabel(at, bytes, slot, victim);
+    // The label is durable before the index that points at it: a crash between
+    // the two leaves the old index, which never names the slot
+    // (drivers/nvdimm/label.c __pmem_label_update: nvdimm_set_config_data of the
+    // label, then the victim reaped, then nd_label_write_index).
     const r = yield* this.config.set(at, bytes);
     if (r.rc) return r.rc;
     if (victim !== undefined) setBit(free, victim, true);
     const rc = yield* this.writeNextIndex();
     return rc < 0 ? rc : slot;
+  }
+
+  /** The broken order (test only): the index that names the slot, then the label. */
+  *#indexThenLabel(at: number, bytes: Uint8Array, slot: number, victim?: number): Task<number> {
+    if (victim !== undefined) setBit(this.#index(this.next).subarray(INDEX_HEADER), victim, true);
+    const rc = yield* this.writeNextIndex();
+    if (rc < 0) return rc;
+    const r = yield* this.config.set(at, bytes);
+    return r.rc ? r.rc : slot;
   }
 
   /** `del_labels`: frees the slots in `slots` in the next index and writes it. */
