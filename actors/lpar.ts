@@ -513,7 +513,18 @@ export class Lpar {
     this.state = "crashed";
     this.#calls.fail(error);
     this.#partition.stop(error);
-    const released = await this.#hooks.detach();
+    let released: number;
+    try {
+      released = await this.#hooks.detach();
+    } catch (failure) {
+      // The system stopped (or its hypervisor failed) meanwhile: nothing is left to release,
+      // and nobody waits on this (it runs from the worker's death, not from a caller).
+      this.#hooks.event(
+        `${this.name}: its partition crashed (${error.message}); not released: ` +
+          `${(failure as Error).message}`,
+      );
+      return;
+    }
     this.#hooks.event(
       `${this.name}: its partition crashed (${error.message}); the hypervisor released ` +
         `${released} blocks; shut it down or activate it again`,
