@@ -333,6 +333,7 @@ async function dispatch(args: string[], out: Output): Promise<number> {
             replay: values.replay,
             maxStates: values["max-states"],
             json: values.json === true,
+            progress: showsProgress(values.json === true),
           },
           out.print,
           () => performance.now(),

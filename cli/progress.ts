@@ -38,7 +38,7 @@ function duration(seconds: number): string {
 /** A bar: `matrix [#######.........]  12/40  30%  ~8s left`. */
 export class ProgressBar {
   readonly #label: string;
-  readonly #total: number;
+  #total: number;
   readonly #sink?: ProgressSink;
   readonly #started: number;
   #done = 0;
@@ -62,9 +62,13 @@ export class ProgressBar {
       `${done}/${this.#total}  ${Math.floor(fraction * 100)}%${left}${note ? `  ${note}` : ""}`;
   }
 
-  /** One more item done (or `done` items in all); redraws the line. */
-  tick(note = "", done = this.#done + 1): void {
+  /**
+   * One more item done (or `done` items in all; of `total`, when the count
+   * is learned only as the run goes); redraws the line.
+   */
+  tick(note = "", done = this.#done + 1, total?: number): void {
     this.#done = done;
+    if (total !== undefined) this.#total = Math.max(1, total);
     const sink = this.#sink;
     if (!sink) return;
     sink.write(`\r\x1b[K${this.line(done, sink.now() - this.#started, note)}`);

@@ -9,6 +9,7 @@ import { toJsonText } from "../scenarios/json.ts";
 import type { Json } from "../guest/ndctl.ts";
 import { type CrashFailure, explore, type ExploreReport } from "./explore.ts";
 import { BUILTIN_WORKLOADS } from "./workloads.ts";
+import { ProgressBar, terminalSink } from "../cli/progress.ts";
 
 /** The options the command reads. */
 export interface CrashCliOptions {
@@ -17,6 +18,8 @@ export interface CrashCliOptions {
   replay?: string;
   maxStates?: string;
   json: boolean;
+  /** Draw a progress bar per workload (a terminal, and not --json). */
+  progress?: boolean;
 }
 
 /** Failures shown per workload in text (all are in --json). */
@@ -72,7 +75,19 @@ export async function crashCommand(
   let expected = true;
   for (const name of chosen) {
     const workload = BUILTIN_WORKLOADS[name];
-    const report = await explore(workload, { seed: options.seed, replay, maxStates, now });
+    const bar = options.progress ? new ProgressBar(name, 1, terminalSink()) : undefined;
+    let report: ExploreReport;
+    try {
+      report = await explore(workload, {
+        seed: options.seed,
+        replay,
+        maxStates,
+        now,
+        onPoint: bar && ((done, total) => bar.tick("crash points", done, total)),
+      });
+    } finally {
+      bar?.clear();
+    }
     reports.push(report);
     const caught = report.failures.length > 0;
     const asExpected = workload.expectFailure ? caught : !caught;

@@ -107,6 +107,8 @@ export interface ExploreOptions {
   replay?: number;
   /** Milliseconds now, for the rate (handed in: the explorer reads no clock itself). */
   now?: () => number;
+  /** Hears each crash point explored: how many so far, of how many (a progress bar). */
+  onPoint?: (done: number, total: number) => void;
 }
 
 /** A crash image the checker found inconsistent. */
@@ -237,7 +239,10 @@ const same = (a: Uint8Array, b: Uint8Array) =>
   a.length === b.length && a.every((v, i) => v === b[i]);
 
 /** The plans for one crash point, deduplicated, in a fixed order. */
-function plans(count: number, random: SeededRandom, options: Required<ExploreOptions>): Plan[] {
+/** ExploreOptions with every default filled in (the progress hook stays optional). */
+type Settled = Required<Omit<ExploreOptions, "onPoint">>;
+
+function plans(count: number, random: SeededRandom, options: Settled): Plan[] {
   if (count === 0) return [{ engine: "exact", keep: [], torn: false }];
   const out: Plan[] = [];
   const seen = new Set<string>();
@@ -341,7 +346,7 @@ export async function explore(
   workload: CrashWorkload,
   options: ExploreOptions = {},
 ): Promise<ExploreReport> {
-  const o: Required<ExploreOptions> = {
+  const o: Settled = {
     seed: options.seed ?? 1,
     exhaustiveLines: options.exhaustiveLines ?? 6,
     samples: options.samples ?? 16,
@@ -407,6 +412,7 @@ export async function explore(
     }
     if (sampled && !sampled.has(point)) continue;
     pointsExplored++;
+    options.onPoint?.(pointsExplored, sampled ? sampled.size : events.length + 1);
     const lines = [...volatile.values()];
     for (const plan of plans(lines.length, random, o)) {
       const id = state++;

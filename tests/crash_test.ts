@@ -104,3 +104,13 @@ Deno.test("deno task crash --json: one object with statesExplored, statesPerSeco
   assert.equal(replay, 2);
   assert.match(errors[2], /--replay "x": expected a whole number from 0/);
 });
+
+Deno.test("crash: the explorer tells each crash point explored, of how many", async () => {
+  const seen: [number, number][] = [];
+  const report = await explore(brokenFlushWorkload, {
+    onPoint: (done, total) => seen.push([done, total]),
+  });
+  assert.equal(seen.length, report.crashPointsExplored);
+  assert.deepEqual(seen.map(([done]) => done), seen.map((_, i) => i + 1));
+  assert.ok(seen.every(([, total]) => total === report.crashPoints));
+});
