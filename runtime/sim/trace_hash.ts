@@ -4,6 +4,13 @@
  * @module
  */
 
+/** Digits of one number, least significant first (a number has at most 24). */
+const digits = new Uint8Array(32);
+/** Character codes of "0".."9", "a".."f". */
+const HEX = Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
+const SPACE = 0x20, COMMA = 0x2C, MINUS = 0x2D, LETTER_H = 0x68, NEWLINE = 10;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Folds strings into a 64-bit FNV-1a hash. */
 export class TraceHash {
   #lo = 0x811C9DC5;
@@ -13,17 +20,37 @@ export class TraceHash {
 
   /** Folds one record in (a record separator is added). */
   add(record: string): void {
-    let lo = this.#lo, hi = this.#hi;
-    for (let i = 0; i < record.length; i++) {
-      const c = record.charCodeAt(i);
-      lo = Math.imul(lo ^ c, 0x01000193);
-      hi = Math.imul(hi ^ c ^ (lo >>> 7), 0x01000193);
-    }
-    lo = Math.imul(lo ^ 10, 0x01000193);
-    hi = Math.imul(hi ^ 10, 0x01000193);
-    this.#lo = lo;
-    this.#hi = hi;
-    this.count++;
+    this.#text(record);
+    this.#end();
+  }
+
+  /**
+   * Folds in the record of one hcall exactly as `add` would fold
+   * {@link hcallRecord}'s string, without making the string: the hash of a
+   * run is the same whichever is used, and this one allocates nothing for
+   * the usual registers (safe integers).
+   */
+  addHcall(
+    now: number,
+    lpar: number,
+    opcode: number,
+    args: readonly bigint[],
+    rc: number,
+    rets: readonly bigint[],
+  ): void {
+    this.#decimal(now);
+    this.#char(SPACE);
+    this.#decimal(lpar);
+    this.#char(SPACE);
+    this.#char(LETTER_H);
+    this.#hexNumber(opcode);
+    this.#char(SPACE);
+    this.#hexList(args);
+    this.#char(SPACE);
+    this.#decimal(rc);
+    this.#char(SPACE);
+    this.#hexList(rets);
+    this.#end();
   }
 
   /** The hash so far, 16 hex digits. */
@@ -31,4 +58,92 @@ export class TraceHash {
     return (this.#hi >>> 0).toString(16).padStart(8, "0") +
       (this.#lo >>> 0).toString(16).padStart(8, "0");
   }
+
+  #char(c: number): void {
+    const lo = Math.imul(this.#lo ^ c, 0x01000193);
+    this.#hi = Math.imul(this.#hi ^ c ^ (lo >>> 7), 0x01000193);
+    this.#lo = lo;
+  }
+
+  #text(text: string): void {
+    let lo = this.#lo, hi = this.#hi;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      lo = Math.imul(lo ^ c, 0x01000193);
+      hi = Math.imul(hi ^ c ^ (lo >>> 7), 0x01000193);
+    }
+    this.#lo = lo;
+    this.#hi = hi;
+  }
+
+  #end(): void {
+    // The separator folds into each lane on its own (no cross term), as it always has.
+    this.#lo = Math.imul(this.#lo ^ NEWLINE, 0x01000193);
+    this.#hi = Math.imul(this.#hi ^ NEWLINE, 0x01000193);
+    this.count++;
+  }
+
+  /** `${n}` for a number. */
+  #decimal(n: number): void {
+    if (!Number.isSafeInteger(n)) return this.#text(`${n}`);
+    if (n < 0) {
+      this.#char(MINUS);
+      n = -n;
+    }
+    this.#digits(n, 10);
+  }
+
+  /** `n.toString(16)` for a number. */
+  #hexNumber(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) return this.#text(n.toString(16));
+    this.#digits(n, 16);
+  }
+
+  /** The digits of a non-negative safe integer in `base`, most significant first. */
+  #digits(n: number, base: number): void {
+    let count = 0;
+    do {
+      const q = Math.floor(n / base);
+      digits[count++] = n - q * base;
+      n = q;
+    } while (n > 0);
+    while (count > 0) this.#char(HEX[digits[--count]]);
+  }
+
+  /** Registers as {@link hcallRecord} writes them: hex, comma-separated. */
+  #hexList(values: readonly bigint[]): void {
+    for (let i = 0; i < values.length; i++) {
+      if (i) this.#char(COMMA);
+      const v = values[i];
+      if (v >= 0n && v <= MAX_SAFE) this.#digits(Number(v), 16);
+      else this.#text(v.toString(16));
+    }
+  }
+}
+
+/** Registers as a trace shows them: hex, comma-separated. */
+function hexList(values: readonly bigint[]): string {
+  let out = "";
+  for (let i = 0; i < values.length; i++) out += (i ? "," : "") + values[i].toString(16);
+  return out;
+}
+
+/**
+ * The trace record of one hcall: virtual time, LPAR, opcode, registers in,
+ * return code, registers out (what a tracer hears and the hash folds in).
+ * @example
+ * ```ts
+ * import { hcallRecord } from "./trace_hash.ts";
+ * hcallRecord(1000, 1, 0xF000, [1n, 0n], 0, [0n]); // "1000 1 hf000 1,0 0 0"
+ * ```
+ */
+export function hcallRecord(
+  now: number,
+  lpar: number,
+  opcode: number,
+  args: readonly bigint[],
+  rc: number,
+  rets: readonly bigint[],
+): string {
+  return `${now} ${lpar} h${opcode.toString(16)} ${hexList(args)} ${rc} ${hexList(rets)}`;
 }
