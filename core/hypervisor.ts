@@ -87,6 +87,8 @@ export class HypervisorCore {
   readonly personality: Personality;
   readonly #ctx: CoreContext;
   readonly #def: PersonalityDef;
+  /** The register file `hcall` hands the handlers (they do not keep it). */
+  readonly #regs: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
 
   /** An empty hypervisor; throws RangeError on an unknown personality or a negative flush latency. */
   constructor(options: CoreOptions) {
@@ -125,9 +127,14 @@ export class HypervisorCore {
    * Never throws for any register values: a bad call gets an error code.
    */
   hcall(lpar: LparId, opcode: number, args: readonly bigint[]): HcallResult {
-    // Registers are unsigned 64-bit: reduce whatever the caller passed.
-    const regs = new Array<bigint>(ARG_COUNT);
-    for (let i = 0; i < ARG_COUNT; i++) regs[i] = (args[i] ?? 0n) & U64;
+    // Registers are unsigned 64-bit: reduce whatever the caller passed. Handlers do
+    // not keep the register file, so one serves every call; a value already in
+    // range (the usual case) is used as it is, with no new bigint made.
+    const regs = this.#regs;
+    for (let i = 0; i < ARG_COUNT; i++) {
+      const value = args[i];
+      regs[i] = value === undefined ? 0n : value >= 0n && value <= U64 ? value : value & U64;
+    }
     return this.hcallRegisters(lpar, opcode, regs);
   }
 

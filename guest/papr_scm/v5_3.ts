@@ -44,8 +44,14 @@ export class PaprScm53 extends PaprScm52 {
         BigInt(n),
       );
       if (r.rc) return metaErrno(r.rc);
+      // r4's low n bytes, most significant first; taken as two 32-bit halves so
+      // no bigint is made per byte.
+      const r4 = r.rets[0];
+      const lo = Number(BigInt.asUintN(32, r4));
+      const hi = n === 8 ? Number(BigInt.asUintN(32, r4 >> 32n)) : 0;
       for (let i = 0; i < n; i++) {
-        out[done + i] = Number((r.rets[0] >> BigInt(8 * (n - 1 - i))) & 0xFFn);
+        const shift = 8 * (n - 1 - i);
+        out[done + i] = shift >= 32 ? (hi >>> (shift - 32)) & 0xFF : (lo >>> shift) & 0xFF;
       }
       done += n;
     }
