@@ -17,7 +17,7 @@ import {
   type PaprScmDriverClass,
 } from "./papr_scm/mod.ts";
 import { ENODEV, ENXIO, type KernelServices } from "./papr_scm/services.ts";
-import { compute, hcall, msleep, type PlparResult, type Task } from "./task.ts";
+import { compute, msleep, type PlparResult, type Task } from "./task.ts";
 
 /** What kexec-tools appends for a kdump (capture) kernel; `elfcorehdr=` marks it. */
 export const KDUMP_ARGS = "irqpoll maxcpus=1 noirqdistrib reset_devices elfcorehdr=155584K";
