@@ -87,6 +87,11 @@ export class HypervisorCore {
   readonly personality: Personality;
   readonly #ctx: CoreContext;
   readonly #def: PersonalityDef;
+  /**
+   * How many nvdimms each LPAR holds (kept with `owners`, which only
+   * `assign` and `unassign` change), so an assign is not a walk of every DRC.
+   */
+  readonly #held = new Map<LparId, number>();
   /** The register file `hcall` hands the handlers (they do not keep it). */
   readonly #regs: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
 
@@ -182,8 +187,7 @@ export class HypervisorCore {
   assign(index: number, lpar: LparId): void {
     const drc = this.#drc(index);
     if (drc.owners.has(lpar)) return;
-    let held = 0;
-    for (const other of this.#ctx.state.drcs.values()) if (other.owners.has(lpar)) held++;
+    const held = this.#held.get(lpar) ?? 0;
     if (held >= MAX_LPAR_MAPPINGS) {
       throw new RangeError(
         `drc 0x${index.toString(16)}: LPAR ${lpar} already holds ${held} nvdimms; ` +
@@ -191,6 +195,7 @@ export class HypervisorCore {
       );
     }
     drc.owners.add(lpar);
+    this.#held.set(lpar, held + 1);
     // Under qemu the device's memory appears in the partition at once.
     if (this.personality === "qemu") {
       drc.deviceAddresses.set(lpar, this.#freeDeviceAddress(lpar, drc));
@@ -203,7 +208,10 @@ export class HypervisorCore {
     const drc = this.#drc(index);
     const released = this.#ctx.state.releaseBlocks(lpar, index);
     drc.deviceAddresses.delete(lpar);
-    if (drc.owners.delete(lpar) && this.personality === "qemu") this.#ctx.state.touch(lpar);
+    if (drc.owners.delete(lpar)) {
+      this.#held.set(lpar, this.#held.get(lpar)! - 1);
+      if (this.personality === "qemu") this.#ctx.state.touch(lpar);
+    }
     return released;
   }
 
