@@ -15,6 +15,8 @@ const CASES: Hcall[] = [
   [2.5, 0, 0, [-1n, -(2n ** 70n)], -9999, [0xABCDEFn]],
   [1e21, 12, 0xFFFF_FFFF, [1n], 1, []],
   [-0, -3, 16, [0n], 9007199254740993, [0n]],
+  // Longer than the hash's character buffer: folded in parts.
+  [7, 1, 1, new Array(100).fill(2n ** 53n - 1n), 0, [2n ** 5000n, 1n]],
 ];
 
 Deno.test("addHcall folds exactly what add(hcallRecord(...)) folds", () => {

@@ -4,8 +4,14 @@
  * @module
  */
 
-/** Digits of one number, least significant first (a number has at most 24). */
-const digits = new Uint8Array(32);
+/**
+ * The characters of the record being folded (`addHcall`): written here as
+ * numbers, then folded in one loop. A record longer than this (a huge
+ * register) is folded in parts, which gives the same hash.
+ */
+const chars = new Uint16Array(1024);
+/** Room kept free for one number's characters before writing it (a safe integer has at most 17). */
+const NUMBER_ROOM = 24;
 /** Character codes of "0".."9", "a".."f". */
 const HEX = Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
 const SPACE = 0x20, COMMA = 0x2C, MINUS = 0x2D, LETTER_H = 0x68, NEWLINE = 10;
@@ -15,6 +21,8 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 export class TraceHash {
   #lo = 0x811C9DC5;
   #hi = 0xCBF29CE4;
+  /** Characters written to `chars` and not folded yet. */
+  #length = 0;
   /** Records folded in. */
   count = 0;
 
@@ -50,6 +58,7 @@ export class TraceHash {
     this.#decimal(rc);
     this.#char(SPACE);
     this.#hexList(rets);
+    this.#flush();
     this.#end();
   }
 
@@ -59,13 +68,31 @@ export class TraceHash {
       (this.#lo >>> 0).toString(16).padStart(8, "0");
   }
 
-  #char(c: number): void {
-    const lo = Math.imul(this.#lo ^ c, 0x01000193);
-    this.#hi = Math.imul(this.#hi ^ c ^ (lo >>> 7), 0x01000193);
+  /** Folds the characters written so far. */
+  #flush(): void {
+    let lo = this.#lo, hi = this.#hi;
+    for (let i = 0, n = this.#length; i < n; i++) {
+      const c = chars[i];
+      lo = Math.imul(lo ^ c, 0x01000193);
+      hi = Math.imul(hi ^ c ^ (lo >>> 7), 0x01000193);
+    }
     this.#lo = lo;
+    this.#hi = hi;
+    this.#length = 0;
+  }
+
+  /** Makes room for `n` more characters. */
+  #room(n: number): void {
+    if (this.#length + n > chars.length) this.#flush();
+  }
+
+  #char(c: number): void {
+    this.#room(1);
+    chars[this.#length++] = c;
   }
 
   #text(text: string): void {
+    this.#flush();
     let lo = this.#lo, hi = this.#hi;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
@@ -101,13 +128,16 @@ export class TraceHash {
 
   /** The digits of a non-negative safe integer in `base`, most significant first. */
   #digits(n: number, base: number): void {
-    let count = 0;
+    this.#room(NUMBER_ROOM);
+    let end = this.#length;
+    // Count the digits, then write them from the last.
+    for (let v = Math.floor(n / base); v > 0; v = Math.floor(v / base)) end++;
+    this.#length = end + 1;
     do {
       const q = Math.floor(n / base);
-      digits[count++] = n - q * base;
+      chars[end--] = HEX[n - q * base];
       n = q;
     } while (n > 0);
-    while (count > 0) this.#char(HEX[digits[--count]]);
   }
 
   /** Registers as {@link hcallRecord} writes them: hex, comma-separated. */
