@@ -15,6 +15,14 @@ const CASES: Hcall[] = [
   [2.5, 0, 0, [-1n, -(2n ** 70n)], -9999, [0xABCDEFn]],
   [1e21, 12, 0xFFFF_FFFF, [1n], 1, []],
   [-0, -3, 16, [0n], 9007199254740993, [0n]],
+  [
+    4294967296,
+    2,
+    0x3F4,
+    [0xFFFF_FFFFn, 0x1_0000_0000n, 0x1_0000_0001n, 0x10_0000_000Fn, 2n ** 63n, 0x8000_0000n],
+    0,
+    [2n ** 64n - 1n, 2n ** 53n + 0xFn, 0xABCD_0000_0000_0001n],
+  ],
   // Longer than the hash's character buffer: folded in parts.
   [7, 1, 1, new Array(100).fill(2n ** 53n - 1n), 0, [2n ** 5000n, 1n]],
 ];

@@ -16,6 +16,7 @@ const NUMBER_ROOM = 24;
 const HEX = Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
 const SPACE = 0x20, COMMA = 0x2C, MINUS = 0x2D, LETTER_H = 0x68, NEWLINE = 10;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const U64 = (1n << 64n) - 1n;
 
 /** Folds strings into a 64-bit FNV-1a hash. */
 export class TraceHash {
@@ -123,10 +124,27 @@ export class TraceHash {
   /** `n.toString(16)` for a number. */
   #hexNumber(n: number): void {
     if (!Number.isSafeInteger(n) || n < 0) return this.#text(n.toString(16));
-    this.#digits(n, 16);
+    this.#hex(n);
   }
 
-  /** The digits of a non-negative safe integer in `base`, most significant first. */
+  /** `n.toString(16)` for a non-negative safe integer. */
+  #hex(n: number): void {
+    if (n <= 0xFFFF_FFFF) return this.#hex32(n, 0);
+    this.#hex32(Math.floor(n / 0x1_0000_0000), 0);
+    this.#hex32(n >>> 0, 8);
+  }
+
+  /** The hex digits of a 32-bit `n`, at least `width` of them (leading zeros). */
+  #hex32(n: number, width: number): void {
+    this.#room(8);
+    let count = n === 0 ? 1 : (35 - Math.clz32(n)) >> 2;
+    if (count < width) count = width;
+    const start = this.#length;
+    for (let i = start + count - 1; i >= start; i--, n >>>= 4) chars[i] = HEX[n & 15];
+    this.#length = start + count;
+  }
+
+  /** The decimal digits of a non-negative safe integer, most significant first. */
   #digits(n: number, base: number): void {
     this.#room(NUMBER_ROOM);
     let end = this.#length;
@@ -145,8 +163,12 @@ export class TraceHash {
     for (let i = 0; i < values.length; i++) {
       if (i) this.#char(COMMA);
       const v = values[i];
-      if (v >= 0n && v <= MAX_SAFE) this.#digits(Number(v), 16);
-      else this.#text(v.toString(16));
+      if (v >= 0n && v <= MAX_SAFE) this.#hex(Number(v));
+      else if (v >= 0n && v <= U64) {
+        // Tokens and addresses: two 32-bit halves.
+        this.#hex32(Number(v >> 32n), 0);
+        this.#hex32(Number(v & 0xFFFF_FFFFn), 8);
+      } else this.#text(v.toString(16));
     }
   }
 }
