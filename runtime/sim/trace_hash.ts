@@ -5,39 +5,93 @@
  */
 
 /**
- * The characters of the record being folded (`addHcall`): written here as
- * numbers, then folded in one loop. A record longer than this (a huge
- * register) is folded in parts, which gives the same hash.
+ * The characters of the hcall record being folded (`addHcall`), written as
+ * numbers and then folded in one loop. Large enough for any record of
+ * numbers in range: a record that is not (a huge or negative register, more
+ * registers than an hcall has) is built as a string instead.
  */
 const chars = new Uint16Array(1024);
-/** Room kept free for one number's characters before writing it (a safe integer has at most 17). */
-const NUMBER_ROOM = 24;
+/** Most registers each way `addHcall` writes itself (an hcall has 9). */
+const MAX_REGISTERS = 16;
 /** Character codes of "0".."9", "a".."f". */
-const HEX = Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
+const DIGITS = Uint16Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
 const SPACE = 0x20, COMMA = 0x2C, MINUS = 0x2D, LETTER_H = 0x68, NEWLINE = 10;
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const U64 = (1n << 64n) - 1n;
+const TWO_32 = 0x1_0000_0000;
+
+/** Writes the hex digits of a 32-bit `n` at `at`, at least `width` of them; returns the end. */
+function putHex32(at: number, n: number, width: number): number {
+  let count = n === 0 ? 1 : (35 - Math.clz32(n)) >> 2;
+  if (count < width) count = width;
+  for (let i = at + count - 1; i >= at; i--, n >>>= 4) chars[i] = DIGITS[n & 15];
+  return at + count;
+}
+
+/** Writes `n.toString(16)` of a non-negative safe integer at `at`; returns the end. */
+function putHex(at: number, n: number): number {
+  if (n < TWO_32) return putHex32(at, n, 0);
+  return putHex32(putHex32(at, Math.floor(n / TWO_32), 0), n >>> 0, 8);
+}
+
+/** Writes `${n}` of a safe integer at `at`; returns the end. */
+function putDecimal(at: number, n: number): number {
+  if (n < 0) {
+    chars[at++] = MINUS;
+    n = -n;
+  }
+  let end = at;
+  for (let v = Math.floor(n / 10); v > 0; v = Math.floor(v / 10)) end++;
+  for (let i = end; i >= at; i--) {
+    const q = Math.floor(n / 10);
+    chars[i] = DIGITS[n - q * 10];
+    n = q;
+  }
+  return end + 1;
+}
+
+/**
+ * Writes registers as `hexList` does (hex, comma-separated) at `at`; returns
+ * the end, or -1 when one is outside 0..2^64-1 or there are too many.
+ */
+function putRegisters(at: number, values: readonly bigint[]): number {
+  if (values.length > MAX_REGISTERS) return -1;
+  for (let i = 0; i < values.length; i++) {
+    if (i) chars[at++] = COMMA;
+    const v = values[i];
+    // Exact whenever it lands in the safe range: a bigint outside it converts outside it.
+    const n = Number(v);
+    if (n >= 0 && n <= Number.MAX_SAFE_INTEGER) at = putHex(at, n);
+    else if (v >= 0n && v <= U64) {
+      // Tokens and addresses: two 32-bit halves.
+      at = putHex32(putHex32(at, Number(v >> 32n), 0), Number(v & 0xFFFF_FFFFn), 8);
+    } else return -1;
+  }
+  return at;
+}
 
 /** Folds strings into a 64-bit FNV-1a hash. */
 export class TraceHash {
   #lo = 0x811C9DC5;
   #hi = 0xCBF29CE4;
-  /** Characters written to `chars` and not folded yet. */
-  #length = 0;
   /** Records folded in. */
   count = 0;
 
   /** Folds one record in (a record separator is added). */
   add(record: string): void {
-    this.#text(record);
-    this.#end();
+    let lo = this.#lo, hi = this.#hi;
+    for (let i = 0; i < record.length; i++) {
+      const c = record.charCodeAt(i);
+      lo = Math.imul(lo ^ c, 0x01000193);
+      hi = Math.imul(hi ^ c ^ (lo >>> 7), 0x01000193);
+    }
+    this.#end(lo, hi);
   }
 
   /**
    * Folds in the record of one hcall exactly as `add` would fold
    * {@link hcallRecord}'s string, without making the string: the hash of a
    * run is the same whichever is used, and this one allocates nothing for
-   * the usual registers (safe integers).
+   * the usual registers.
    */
   addHcall(
     now: number,
@@ -47,20 +101,33 @@ export class TraceHash {
     rc: number,
     rets: readonly bigint[],
   ): void {
-    this.#decimal(now);
-    this.#char(SPACE);
-    this.#decimal(lpar);
-    this.#char(SPACE);
-    this.#char(LETTER_H);
-    this.#hexNumber(opcode);
-    this.#char(SPACE);
-    this.#hexList(args);
-    this.#char(SPACE);
-    this.#decimal(rc);
-    this.#char(SPACE);
-    this.#hexList(rets);
-    this.#flush();
-    this.#end();
+    const usual = Number.isSafeInteger(now) && Number.isSafeInteger(lpar) &&
+      Number.isSafeInteger(opcode) && opcode >= 0 && Number.isSafeInteger(rc);
+    let at = usual ? putDecimal(0, now) : -1;
+    if (at >= 0) {
+      chars[at++] = SPACE;
+      at = putDecimal(at, lpar);
+      chars[at++] = SPACE;
+      chars[at++] = LETTER_H;
+      at = putHex(at, opcode);
+      chars[at++] = SPACE;
+      at = putRegisters(at, args);
+    }
+    if (at >= 0) {
+      chars[at++] = SPACE;
+      at = putDecimal(at, rc);
+      chars[at++] = SPACE;
+      at = putRegisters(at, rets);
+    }
+    // Anything unusual (a fraction of a ns, a huge register): the record as a string.
+    if (at < 0) return this.add(hcallRecord(now, lpar, opcode, args, rc, rets));
+    let lo = this.#lo, hi = this.#hi;
+    for (let i = 0; i < at; i++) {
+      const c = chars[i];
+      lo = Math.imul(lo ^ c, 0x01000193);
+      hi = Math.imul(hi ^ c ^ (lo >>> 7), 0x01000193);
+    }
+    this.#end(lo, hi);
   }
 
   /** The hash so far, 16 hex digits. */
@@ -69,107 +136,11 @@ export class TraceHash {
       (this.#lo >>> 0).toString(16).padStart(8, "0");
   }
 
-  /** Folds the characters written so far. */
-  #flush(): void {
-    let lo = this.#lo, hi = this.#hi;
-    for (let i = 0, n = this.#length; i < n; i++) {
-      const c = chars[i];
-      lo = Math.imul(lo ^ c, 0x01000193);
-      hi = Math.imul(hi ^ c ^ (lo >>> 7), 0x01000193);
-    }
-    this.#lo = lo;
-    this.#hi = hi;
-    this.#length = 0;
-  }
-
-  /** Makes room for `n` more characters. */
-  #room(n: number): void {
-    if (this.#length + n > chars.length) this.#flush();
-  }
-
-  #char(c: number): void {
-    this.#room(1);
-    chars[this.#length++] = c;
-  }
-
-  #text(text: string): void {
-    this.#flush();
-    let lo = this.#lo, hi = this.#hi;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      lo = Math.imul(lo ^ c, 0x01000193);
-      hi = Math.imul(hi ^ c ^ (lo >>> 7), 0x01000193);
-    }
-    this.#lo = lo;
-    this.#hi = hi;
-  }
-
-  #end(): void {
+  #end(lo: number, hi: number): void {
     // The separator folds into each lane on its own (no cross term), as it always has.
-    this.#lo = Math.imul(this.#lo ^ NEWLINE, 0x01000193);
-    this.#hi = Math.imul(this.#hi ^ NEWLINE, 0x01000193);
+    this.#lo = Math.imul(lo ^ NEWLINE, 0x01000193);
+    this.#hi = Math.imul(hi ^ NEWLINE, 0x01000193);
     this.count++;
-  }
-
-  /** `${n}` for a number. */
-  #decimal(n: number): void {
-    if (!Number.isSafeInteger(n)) return this.#text(`${n}`);
-    if (n < 0) {
-      this.#char(MINUS);
-      n = -n;
-    }
-    this.#digits(n, 10);
-  }
-
-  /** `n.toString(16)` for a number. */
-  #hexNumber(n: number): void {
-    if (!Number.isSafeInteger(n) || n < 0) return this.#text(n.toString(16));
-    this.#hex(n);
-  }
-
-  /** `n.toString(16)` for a non-negative safe integer. */
-  #hex(n: number): void {
-    if (n <= 0xFFFF_FFFF) return this.#hex32(n, 0);
-    this.#hex32(Math.floor(n / 0x1_0000_0000), 0);
-    this.#hex32(n >>> 0, 8);
-  }
-
-  /** The hex digits of a 32-bit `n`, at least `width` of them (leading zeros). */
-  #hex32(n: number, width: number): void {
-    this.#room(8);
-    let count = n === 0 ? 1 : (35 - Math.clz32(n)) >> 2;
-    if (count < width) count = width;
-    const start = this.#length;
-    for (let i = start + count - 1; i >= start; i--, n >>>= 4) chars[i] = HEX[n & 15];
-    this.#length = start + count;
-  }
-
-  /** The decimal digits of a non-negative safe integer, most significant first. */
-  #digits(n: number, base: number): void {
-    this.#room(NUMBER_ROOM);
-    let end = this.#length;
-    // Count the digits, then write them from the last.
-    for (let v = Math.floor(n / base); v > 0; v = Math.floor(v / base)) end++;
-    this.#length = end + 1;
-    do {
-      const q = Math.floor(n / base);
-      chars[end--] = HEX[n - q * base];
-      n = q;
-    } while (n > 0);
-  }
-
-  /** Registers as {@link hcallRecord} writes them: hex, comma-separated. */
-  #hexList(values: readonly bigint[]): void {
-    for (let i = 0; i < values.length; i++) {
-      if (i) this.#char(COMMA);
-      const v = values[i];
-      if (v >= 0n && v <= MAX_SAFE) this.#hex(Number(v));
-      else if (v >= 0n && v <= U64) {
-        // Tokens and addresses: two 32-bit halves.
-        this.#hex32(Number(v >> 32n), 0);
-        this.#hex32(Number(v & 0xFFFF_FFFFn), 8);
-      } else this.#text(v.toString(16));
-    }
   }
 }
 
