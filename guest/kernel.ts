@@ -213,7 +213,8 @@ export class GuestKernel {
   /** The facilities drivers use. */
   services(): KernelServices {
     return {
-      hcall: (opcode, ...args) => this.hcall(opcode, ...args),
+      // Bound, not wrapped: a wrapper would copy the registers once more per hcall.
+      hcall: this.hcall.bind(this),
       log: (level, text) => this.log(level, text),
       msleep,
       compute,

@@ -196,6 +196,12 @@ function abandon(task: FlatTask<unknown>): void {
   }
 }
 
+/** Removes `list[index]`, keeping the order (as `splice`, without making an array of it). */
+function removeAt<T>(list: T[], index: number): void {
+  for (let i = index + 1; i < list.length; i++) list[i - 1] = list[i];
+  list.length--;
+}
+
 /** Chooses, with a seeded random source, which partition steps; keeps the virtual clock. */
 export class Scheduler {
   /** Virtual time, ns. */
@@ -255,9 +261,9 @@ export class Scheduler {
     const chosen = runnable[index];
     this.steps++;
     const settled = chosen.step(this.now, this.#execute);
-    if (!chosen.active) runnable.splice(index, 1);
+    if (!chosen.active) removeAt(runnable, index);
     else if (chosen.readyAt > this.now) {
-      runnable.splice(index, 1);
+      removeAt(runnable, index);
       this.#waiting = true;
     }
     return settled ? "settled" : "stepped";
