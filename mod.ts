@@ -46,10 +46,12 @@ export { MAX_TRACE_SYSTEMS, TraceSession } from "./trace/session.ts";
 export type { SystemTrace, TraceSessionOptions } from "./trace/session.ts";
 export type { CounterSample, HcallSpan, OpSpan, SpansTaken } from "./trace/types.ts";
 export type { RuntimeKind } from "./runtime/types.ts";
-export { runSync } from "./guest/task.ts";
+export { call, flatten, runSync } from "./guest/task.ts";
 export type {
+  CallEffect,
   ComputeEffect,
   Effect,
+  FlatTask,
   HcallEffect,
   PlparResult,
   SleepEffect,

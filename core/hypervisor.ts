@@ -88,6 +88,13 @@ export class HypervisorCore {
   readonly personality: Personality;
   readonly #ctx: CoreContext;
   readonly #def: PersonalityDef;
+  /**
+   * How many nvdimms each LPAR holds (kept with `owners`, which only
+   * `assign` and `unassign` change), so an assign is not a walk of every DRC.
+   */
+  readonly #held = new Map<LparId, number>();
+  /** The register file `hcall` hands the handlers (they do not keep it). */
+  readonly #regs: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
 
   /** An empty hypervisor; throws RangeError on an unknown personality or a negative flush latency. */
   constructor(options: CoreOptions) {
@@ -129,9 +136,14 @@ export class HypervisorCore {
    * Never throws for any register values: a bad call gets an error code.
    */
   hcall(lpar: LparId, opcode: number, args: readonly bigint[]): HcallResult {
-    // Registers are unsigned 64-bit: reduce whatever the caller passed.
-    const regs = new Array<bigint>(ARG_COUNT);
-    for (let i = 0; i < ARG_COUNT; i++) regs[i] = (args[i] ?? 0n) & U64;
+    // Registers are unsigned 64-bit: reduce whatever the caller passed. Handlers do
+    // not keep the register file, so one serves every call; a value already in
+    // range (the usual case) is used as it is, with no new bigint made.
+    const regs = this.#regs;
+    for (let i = 0; i < ARG_COUNT; i++) {
+      const value = args[i];
+      regs[i] = value === undefined ? 0n : value >= 0n && value <= U64 ? value : value & U64;
+    }
     return this.hcallRegisters(lpar, opcode, regs);
   }
 
@@ -179,8 +191,7 @@ export class HypervisorCore {
   assign(index: number, lpar: LparId): void {
     const drc = this.#drc(index);
     if (drc.owners.has(lpar)) return;
-    let held = 0;
-    for (const other of this.#ctx.state.drcs.values()) if (other.owners.has(lpar)) held++;
+    const held = this.#held.get(lpar) ?? 0;
     if (held >= MAX_LPAR_MAPPINGS) {
       throw new RangeError(
         `drc 0x${index.toString(16)}: LPAR ${lpar} already holds ${held} nvdimms; ` +
@@ -188,6 +199,7 @@ export class HypervisorCore {
       );
     }
     drc.owners.add(lpar);
+    this.#held.set(lpar, held + 1);
     // Under qemu the device's memory appears in the partition at once.
     if (this.personality === "qemu") {
       drc.deviceAddresses.set(lpar, this.#freeDeviceAddress(lpar, drc));
@@ -200,7 +212,10 @@ export class HypervisorCore {
     const drc = this.#drc(index);
     const released = this.#ctx.state.releaseBlocks(lpar, index);
     drc.deviceAddresses.delete(lpar);
-    if (drc.owners.delete(lpar) && this.personality === "qemu") this.#ctx.state.touch(lpar);
+    if (drc.owners.delete(lpar)) {
+      this.#held.set(lpar, this.#held.get(lpar)! - 1);
+      if (this.personality === "qemu") this.#ctx.state.touch(lpar);
+    }
     return released;
   }
 

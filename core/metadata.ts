@@ -18,19 +18,30 @@ function validLength(length: bigint): boolean {
   return length === 1n || length === 2n || length === 4n || length === 8n;
 }
 
-/** Whether [offset, offset + length) lies inside the label area. */
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Whether [offset, offset + length) lies inside the label area (`length` is a valid one). */
 function inRange(drc: DrcState, offset: bigint, length: bigint): boolean {
-  // Unbounded bigint arithmetic: a 64-bit wrap-around also lands past the end.
-  return offset + length <= BigInt(drc.spec.metadataSize);
+  // No 64-bit wrap-around: an offset past any safe number lies past the end too.
+  return offset <= MAX_SAFE && Number(offset) + Number(length) <= drc.spec.metadataSize;
+}
+
+/** `n` (at most 4) bytes from `start` as a big-endian number. */
+function bigEndian(bytes: Uint8Array, start: number, n: number): number {
+  let v = 0;
+  for (let i = 0; i < n; i++) v = v * 256 + bytes[start + i];
+  return v;
 }
 
 /** READ_METADATA after the DRC check: bad length → H_P3, out of range → H_P2. */
 export function readMetadata(drc: DrcState, offset: bigint, length: bigint): MetadataResult {
   if (!validLength(length)) return { rc: H.P3, value: 0n };
   if (!inRange(drc, offset, length)) return { rc: H.P2, value: 0n };
-  let value = 0n;
-  const start = Number(offset);
-  for (let i = 0; i < Number(length); i++) value = (value << 8n) | BigInt(drc.metadata[start + i]);
+  const bytes = drc.metadata, start = Number(offset), n = Number(length);
+  // Big-endian, gathered as numbers of at most 32 bits: one bigint made, or three.
+  let value: bigint;
+  if (n <= 4) value = BigInt(bigEndian(bytes, start, n));
+  else value = (BigInt(bigEndian(bytes, start, 4)) << 32n) | BigInt(bigEndian(bytes, start + 4, 4));
   drc.counters.metadataReads++;
   return { rc: H.SUCCESS, value };
 }

@@ -17,7 +17,7 @@ import {
   type PaprScmDriverClass,
 } from "./papr_scm/mod.ts";
 import { ENODEV, ENXIO, type KernelServices } from "./papr_scm/services.ts";
-import { compute, hcall, msleep, type PlparResult, type Task } from "./task.ts";
+import { compute, msleep, type PlparResult, type Task } from "./task.ts";
 
 /** What kexec-tools appends for a kdump (capture) kernel; `elfcorehdr=` marks it. */
 export const KDUMP_ARGS = "irqpoll maxcpus=1 noirqdistrib reset_devices elfcorehdr=155584K";
@@ -145,9 +145,9 @@ export class GuestKernel {
   }
 
   *#probeAll(): Task<void> {
-    for (const { path, node } of pmemNodes(this.#options.deviceTree)) {
-      yield* this.#probe(path, node);
-    }
+    // An indexed loop: this frame is resumed on every hcall of every probe, so it stays small.
+    const nodes = pmemNodes(this.#options.deviceTree);
+    for (let i = 0; i < nodes.length; i++) yield* this.#probe(nodes[i].path, nodes[i].node);
   }
 
   *#probe(path: string, node: DtNode): Task<number> {
@@ -213,7 +213,8 @@ export class GuestKernel {
   /** The facilities drivers use. */
   services(): KernelServices {
     return {
-      hcall: (opcode, ...args) => this.hcall(opcode, ...args),
+      // Bound, not wrapped: a wrapper would copy the registers once more per hcall.
+      hcall: this.hcall.bind(this),
       log: (level, text) => this.log(level, text),
       msleep,
       compute,
@@ -229,10 +230,25 @@ export class GuestKernel {
     };
   }
 
-  /** plpar_hcall: one hcall (`hvsc`), with the panic points checked. */
+  /**
+   * plpar_hcall: one hcall (`hvsc`), with the panic points checked. It yields
+   * the effect itself, as task.ts `hcall` does, rather than through it: every
+   * generator frame between the scheduler and the hcall is resumed on each
+   * answer, and a label read makes many hcalls from deep in the probe.
+   */
   *hcall(opcode: number, ...args: bigint[]): Task<PlparResult> {
     if (this.#options.panicRequested()) this.panic("sysrq triggered crash");
-    const answer = yield* hcall(opcode, ...args);
+    const answer = yield { kind: "hcall", opcode, args };
+    return this.#answered(opcode, answer);
+  }
+
+  /** Checks an hcall's answer and counts the call (an injected panic may be due). */
+  #answered(opcode: number, answer: PlparResult | undefined): PlparResult {
+    if (!answer) {
+      throw new Error(
+        `the runtime resumed an hcall (opcode 0x${opcode.toString(16)}) without an answer`,
+      );
+    }
     if (answer.rets.length !== RET_COUNT) {
       throw new Error(
         `an hcall answer must carry ${RET_COUNT} registers, not ${answer.rets.length}`,

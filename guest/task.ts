@@ -51,8 +51,19 @@ export interface ComputeEffect {
   readonly what: string;
 }
 
-/** A point where guest code blocks. */
+/** A point where guest code blocks: what a runner sees of a task it runs through {@link flatten}. */
 export type Effect = HcallEffect | SleepEffect | ComputeEffect;
+
+/**
+ * A subtask to run on the runner's own stack ({@link call}); {@link flatten}
+ * takes it in, so a runner never sees one.
+ */
+export interface CallEffect {
+  /** Discriminant. */
+  readonly kind: "call";
+  /** The subtask. */
+  readonly task: Task<unknown>;
+}
 
 /** The result of `plpar_hcall`: r3 and the returned registers r4..r12. */
 export interface PlparResult {
@@ -63,7 +74,10 @@ export interface PlparResult {
 }
 
 /** Guest code that may block: a generator of effects, resumed with each hcall's result. */
-export type Task<T> = Generator<Effect, T, PlparResult | undefined>;
+export type Task<T> = Generator<Effect | CallEffect, T, PlparResult | undefined>;
+
+/** A task as a runner drives it: {@link flatten}ed, so it yields only hcalls, sleeps and compute. */
+export type FlatTask<T> = Generator<Effect, T, PlparResult | undefined>;
 
 /** Most registers an hcall passes: r4..r12. */
 const MAX_ARGS = 9;
@@ -98,6 +112,8 @@ export function effectProblem(effect: unknown): string | undefined {
     }
     return undefined;
   }
+  // flatten() takes in every call of a task; one that reaches a runner named no task.
+  if (e.kind === "call") return "call of something that is not a task";
   if (e.kind === "sleep" || e.kind === "compute") {
     const ms = e.kind === "sleep" ? e.ms : typeof e.ns === "number" ? e.ns / 1e6 : NaN;
     if (typeof ms !== "number" || !(ms >= 0 && ms <= MAX_EFFECT_MS)) {
@@ -118,6 +134,105 @@ export function* hcall(opcode: number, ...args: bigint[]): Task<PlparResult> {
     );
   }
   return answer;
+}
+
+/**
+ * `yield* call(task)` is `yield* task`, except that the subtask runs on the
+ * runner's stack (see {@link flatten}): while it blocks, the generators that
+ * called it stay suspended instead of being resumed on every answer. Used
+ * where deep kernel code makes many hcalls in a loop (a label read makes one
+ * per 8 bytes), it keeps the work per hcall independent of the depth.
+ */
+export function* call<T>(task: Task<T>): Task<T> {
+  return (yield { kind: "call", task }) as T;
+}
+
+/**
+ * A task with its {@link call}s run in place: a stack of generators, the
+ * innermost resumed with each answer, what one returns or throws delivered
+ * to the one that called it, exactly as `yield*` would deliver it. Runners
+ * drive tasks through this.
+ */
+export function flatten<T>(task: Task<T>): FlatTask<T> {
+  return new Flattened(task) as unknown as FlatTask<T>;
+}
+
+/** Most calls nested in one task (guest recursion gone wrong fails that task). */
+export const MAX_CALL_DEPTH = 1024;
+
+class Flattened<T> {
+  /** The root task, then each subtask called and not finished, innermost last. */
+  readonly #stack: Task<unknown>[];
+
+  constructor(task: Task<T>) {
+    this.#stack = [task];
+  }
+
+  next(value?: PlparResult): IteratorResult<Effect, T> {
+    return this.#drive(false, value);
+  }
+
+  throw(error: unknown): IteratorResult<Effect, T> {
+    return this.#drive(true, error);
+  }
+
+  /** Closes every generator, innermost first (their `finally` blocks run, as under `yield*`). */
+  return(value: T): IteratorResult<Effect, T> {
+    const stack = this.#stack;
+    let failure: { error: unknown } | undefined;
+    while (stack.length > 1) {
+      try {
+        stack.pop()!.return(undefined);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    const last = stack[0].return(value) as IteratorResult<Effect, T>;
+    if (failure) throw failure.error;
+    return last;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  #drive(throwing: boolean, input: unknown): IteratorResult<Effect, T> {
+    const stack = this.#stack;
+    for (;;) {
+      const top = stack[stack.length - 1];
+      let step: IteratorResult<Effect | CallEffect, unknown>;
+      try {
+        step = throwing ? top.throw(input) : top.next(input as PlparResult | undefined);
+      } catch (error) {
+        if (stack.length === 1) throw error;
+        // The subtask failed: its caller gets the error where it called.
+        stack.pop();
+        throwing = true;
+        input = error;
+        continue;
+      }
+      if (step.done) {
+        if (stack.length === 1) return step as IteratorResult<Effect, T>;
+        stack.pop();
+        throwing = false;
+        input = step.value;
+        continue;
+      }
+      const effect = step.value;
+      if (effect.kind === "call" && isTask(effect.task)) {
+        if (stack.length >= MAX_CALL_DEPTH) {
+          throwing = true;
+          input = new RangeError(`guest code nested more than ${MAX_CALL_DEPTH} calls`);
+          continue;
+        }
+        stack.push(effect.task);
+        throwing = false;
+        input = undefined;
+        continue;
+      }
+      return step as IteratorResult<Effect, T>;
+    }
+  }
 }
 
 /** `msleep(ms)`. */
@@ -155,9 +270,10 @@ export function isTask(value: unknown): value is Task<unknown> {
  * ```
  */
 export function runSync<T>(
-  task: Task<T>,
+  root: Task<T>,
   answer: (opcode: number, args: readonly bigint[]) => PlparResult,
 ): T {
+  const task = flatten(root);
   let step = task.next();
   while (!step.done) {
     const effect = step.value;

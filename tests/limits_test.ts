@@ -94,6 +94,12 @@ Deno.test("limits: an LPAR holds at most MAX_LPAR_MAPPINGS nvdimms (qemu maps ea
   );
   assert.equal(hv.mappings(1).length, MAX_LPAR_MAPPINGS);
   assert.equal(hv.hcall(1, OP.H_SCM_HEALTH, [BigInt(DRC)]).rc, H.SUCCESS);
+  // Giving one back makes room for exactly one more; assigning it twice changes nothing.
+  hv.unassign(DRC, 1);
+  hv.unassign(DRC, 1);
+  hv.assign(DRC + MAX_LPAR_MAPPINGS, 1);
+  hv.assign(DRC + MAX_LPAR_MAPPINGS, 1);
+  assert.throws(() => hv.assign(DRC, 1), /already holds 256 nvdimms/);
 });
 
 /** 257 raw one-block binds by one LPAR: the last answers H_RESOURCE, the system runs on. */

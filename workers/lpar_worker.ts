@@ -11,7 +11,7 @@ import { ChannelDax } from "../channel/guest_dax.ts";
 import { DAX_READ, DAX_WRITE, KIND, KIND_HCALL, STOP } from "../channel/layout.ts";
 import { GuestHost } from "../guest/host.ts";
 import type { MisbehaveReport } from "../runtime/types.ts";
-import { effectProblem, isTask, type Task } from "../guest/task.ts";
+import { effectProblem, flatten, isTask, type Task } from "../guest/task.ts";
 import { BoundedLog } from "../runtime/trace_buffer.ts";
 import { type HcallSpan, sharedClockNs, type SpanRecording } from "../trace/types.ts";
 
@@ -43,7 +43,8 @@ export type HcallObserver = (
  * time, for the simulation). An error from the channel (it was stopped) is
  * thrown into the task, so the kernel unwinds as from a failed `hvsc`.
  */
-export function runBlocking<T>(task: Task<T>, port: GuestPort, observe?: HcallObserver): T {
+export function runBlocking<T>(root: Task<T>, port: GuestPort, observe?: HcallObserver): T {
+  const task = flatten(root);
   let step = task.next();
   while (!step.done) {
     const effect = step.value;

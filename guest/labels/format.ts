@@ -174,10 +174,15 @@ export function writeIndexHeader(out: Uint8Array, layout: IndexLayout, i: number
 }
 
 /** Why index block `i` is not valid for `labelSize`, or undefined when it is. */
-export function indexProblem(area: Uint8Array, i: 0 | 1, labelSize: number): string | undefined {
-  const layout = indexLayout(area.length, labelSize);
+export function indexProblem(
+  area: Uint8Array,
+  i: 0 | 1,
+  labelSize: number,
+  configSize: number = area.length,
+): string | undefined {
+  const layout = indexLayout(configSize, labelSize);
   const size = layout.indexSize;
-  if (size === 0) return `label area (${area.length}) too small to host ${labelSize}-byte labels`;
+  if (size === 0) return `label area (${configSize}) too small to host ${labelSize}-byte labels`;
   const block = area.subarray(i * size, (i + 1) * size);
   const idx = decodeIndex(block);
   if (idx.signature !== NSINDEX_SIGNATURE) return `nsindex${i} signature invalid`;
@@ -192,7 +197,7 @@ export function indexProblem(area: Uint8Array, i: 0 | 1, labelSize: number): str
   if (idx.otheroff !== (1 - i) * size) return `nsindex${i} otheroff invalid`;
   if (idx.labeloff !== 2 * size) return `nsindex${i} labeloff invalid`;
   if (idx.mysize > size || idx.mysize < INDEX_HEADER) return `nsindex${i} mysize invalid`;
-  if (idx.nslot * labelSize + 2 * size > area.length) return `nsindex${i} nslot invalid`;
+  if (idx.nslot * labelSize + 2 * size > configSize) return `nsindex${i} nslot invalid`;
   return undefined;
 }
 
@@ -210,11 +215,14 @@ export interface IndexChoice {
  * `nd_label_validate`: tries 128-byte then 256-byte labels; of the valid
  * index blocks the one with the newer sequence number (`best_seq`) wins.
  */
-export function validateIndexes(area: Uint8Array): IndexChoice | undefined {
+export function validateIndexes(
+  area: Uint8Array,
+  configSize: number = area.length,
+): IndexChoice | undefined {
   for (const labelSize of [128, 256]) {
-    const valid = ([0, 1] as const).filter((i) => !indexProblem(area, i, labelSize));
+    const valid = ([0, 1] as const).filter((i) => !indexProblem(area, i, labelSize, configSize));
     if (valid.length === 0) continue;
-    const layout = indexLayout(area.length, labelSize);
+    const layout = indexLayout(configSize, labelSize);
     if (valid.length === 1) return { current: valid[0], labelSize, layout };
     const seq0 = decodeIndex(area.subarray(0, layout.indexSize)).seq;
     const seq1 = decodeIndex(area.subarray(layout.indexSize, 2 * layout.indexSize)).seq;

@@ -22,7 +22,7 @@
  * ```
  * @module
  */
-import type { Task } from "../task.ts";
+import { call, type Task } from "../task.ts";
 import {
   decodeIndex,
   decodeLabel,
@@ -68,8 +68,13 @@ const ENXIO = 6;
 export class DimmLabels {
   /** The dimm's config commands. */
   readonly config: ConfigAccess;
-  /** `ndd->data`: the kernel's copy of the label area. */
-  data: Uint8Array;
+  /**
+   * What of `ndd->data` is held: its first bytes (at least those read so
+   * far); the rest are zero. A probe of a fresh dimm reads only the index
+   * blocks, and a system may probe thousands, so the whole area is made only
+   * when something needs it (see `data`).
+   */
+  #data: Uint8Array = new Uint8Array(0);
   /** `ndd->nslabel_size`. */
   labelSize: number = 128;
   /** `ndd->ns_current`: -1 when no index block is valid. */
@@ -80,7 +85,20 @@ export class DimmLabels {
   /** State over a dimm's config commands; nothing is read until `init()`. */
   constructor(config: ConfigAccess) {
     this.config = config;
-    this.data = new Uint8Array(config.size);
+  }
+
+  /** `ndd->data`: the kernel's copy of the label area (all `config.size` bytes). */
+  get data(): Uint8Array {
+    return this.#bytes(this.config.size);
+  }
+
+  /** `ndd->data` with at least its first `end` bytes held. */
+  #bytes(end: number): Uint8Array {
+    if (end <= this.#data.length) return this.#data;
+    // The first growth holds what the first read needs; any later one, everything.
+    const grown = new Uint8Array(this.#data.length === 0 ? end : this.config.size);
+    grown.set(this.#data);
+    return this.#data = grown;
   }
 
   /** The layout for the current label size. */
@@ -94,10 +112,26 @@ export class DimmLabels {
    * free bitmap says are in use. 0, or a negative errno from a read.
    */
   *init(): Task<number> {
+    // Split in three, so the frame waiting on the index blocks' many reads is
+    // small (a generator's frame is saved and restored on every hcall).
+    const plan = this.#indexRead();
+    if (!plan) return -ENXIO;
+    // A call, not yield*: the probe above stays suspended through the read's many hcalls.
+    const rc = yield* call(this.#read(0, plan.readSize));
+    if (rc) return rc;
+    return yield* this.#readInUse(plan.readSize, plan.maxXfer);
+  }
+
+  /**
+   * The first read of `nd_label_data_init`: its size (both index blocks,
+   * rounded up to the transfer size) and that transfer size; undefined when
+   * the area is too small for index blocks or there are no config commands.
+   */
+  #indexRead(): { readSize: number; maxXfer: number } | undefined {
     const configSize = this.config.size;
     this.labelSize = 128;
     let readSize = indexLayout(configSize, 128).indexSize * 2;
-    if (!readSize || this.config.maxXfer === 0) return -ENXIO;
+    if (!readSize || this.config.maxXfer === 0) return undefined;
     let maxXfer = Math.min(this.config.maxXfer, configSize);
     if (readSize < maxXfer) {
       // Trim waste so the last read is not mostly padding, but read the indexes in one go.
@@ -107,9 +141,13 @@ export class DimmLabels {
       if (maxXfer < readSize) maxXfer = readSize;
     }
     readSize = Math.min(Math.ceil(readSize / maxXfer) * maxXfer, configSize);
-    let rc = yield* this.#read(0, readSize);
-    if (rc) return rc;
-    const choice = validateIndexes(this.data);
+    return { readSize, maxXfer };
+  }
+
+  /** After the index blocks: picks the current index and reads the slots it has in use. */
+  *#readInUse(readSize: number, maxXfer: number): Task<number> {
+    const configSize = this.config.size;
+    const choice = validateIndexes(this.#bytes(readSize), configSize);
     if (!choice) {
       // nd_label_validate tried 128 then 256: the size stays at the last one tried.
       this.labelSize = 256;
@@ -125,14 +163,15 @@ export class DimmLabels {
     let offset = idx.labeloff;
     for (let i = 0; i < idx.nslot; i++, offset += labelSize) {
       if (testBit(idx.free, i)) {
-        this.data.fill(0, offset, offset + labelSize);
+        // Bytes not held are zero already.
+        this.#data.fill(0, offset, Math.min(offset + labelSize, this.#data.length));
         continue;
       }
       if (offset + labelSize <= readSize) continue;
       if (readSize < offset) readSize = offset;
       let labelRead = Math.ceil((offset + labelSize - readSize) / maxXfer) * maxXfer;
       if (readSize + labelRead > configSize) labelRead = configSize - readSize;
-      rc = yield* this.#read(readSize, labelRead);
+      const rc = yield* this.#read(readSize, labelRead);
       if (rc) return rc;
       readSize += labelRead;
     }
@@ -142,13 +181,13 @@ export class DimmLabels {
   *#read(offset: number, length: number): Task<number> {
     const r = yield* this.config.get(offset, length);
     if (r.rc) return r.rc;
-    this.data.set(r.data!, offset);
+    this.#bytes(offset + length).set(r.data!, offset);
     return 0;
   }
 
   #index(i: number): Uint8Array {
     const size = this.layout.indexSize;
-    return this.data.subarray(i * size, (i + 1) * size);
+    return this.#bytes((i + 1) * size).subarray(i * size, (i + 1) * size);
   }
 
   #copyIndex(from: number, to: number): void {
@@ -168,7 +207,7 @@ export class DimmLabels {
     for (let slot = 0; slot < idx.nslot; slot++) {
       if (testBit(idx.free, slot)) continue;
       const at = this.slotOffset(slot);
-      const bytes = this.data.subarray(at, at + this.labelSize);
+      const bytes = this.#bytes(at + this.labelSize).subarray(at, at + this.labelSize);
       if (slotValid(bytes, slot)) out.push({ slot, label: decodeLabel(bytes) });
     }
     return out;
@@ -226,7 +265,7 @@ export class DimmLabels {
     setBit(free, slot, false);
     const bytes = encodeLabel({ ...label, slot }, this.labelSize);
     const at = this.slotOffset(slot);
-    this.data.set(bytes, at);
+    this.#bytes(at + bytes.length).set(bytes, at);
     if (this.config.indexBeforeLabel) return yield* this.#indexThenLabel(at, bytes, slot, victim);
     // The label is durable before the index that points at it: a crash between
     // the two leaves the old index, which never names the slot

@@ -17,6 +17,21 @@ function width(len: number): number {
   return len >= 8 ? 8 : len >= 4 ? 4 : len >= 2 ? 2 : 1;
 }
 
+/**
+ * Stores `value`'s low `n` bytes at `out[at..]`, most significant first (as
+ * 5.3 takes r4 apart). Outside the generator that waits on the hcall, whose
+ * frame is saved and restored on every hcall, and by 32-bit halves, so no
+ * bigint is made per byte.
+ */
+function unpackBigEndian(value: bigint, out: Uint8Array, at: number, n: number): void {
+  const lo = Number(BigInt.asUintN(32, value));
+  const hi = n === 8 ? Number(BigInt.asUintN(32, value >> 32n)) : 0;
+  for (let i = 0; i < n; i++) {
+    const shift = 8 * (n - 1 - i);
+    out[at + i] = shift >= 32 ? (hi >>> (shift - 32)) & 0xFF : (lo >>> shift) & 0xFF;
+  }
+}
+
 /** Linux 5.3 behaviour. */
 export class PaprScm53 extends PaprScm52 {
   /** Kernel version whose driver this is. */
@@ -44,9 +59,7 @@ export class PaprScm53 extends PaprScm52 {
         BigInt(n),
       );
       if (r.rc) return metaErrno(r.rc);
-      for (let i = 0; i < n; i++) {
-        out[done + i] = Number((r.rets[0] >> BigInt(8 * (n - 1 - i))) & 0xFFn);
-      }
+      unpackBigEndian(r.rets[0], out, done, n);
       done += n;
     }
     return 0;

@@ -29,7 +29,7 @@ import { TraceBuffer } from "../trace_buffer.ts";
 import { SeededRandom } from "./random.ts";
 import { PageBudget, SparseScm } from "./sparse_scm.ts";
 import { Scheduler, SimPartition } from "./scheduler.ts";
-import { TraceHash } from "./trace_hash.ts";
+import { hcallRecord, TraceHash } from "./trace_hash.ts";
 import {
   Persistence,
   type PersistenceRecorder,
@@ -115,13 +115,6 @@ function copy<T>(value: T): T {
 function asRemoteError(error: unknown): unknown {
   if (!(error instanceof Error)) return error;
   return Object.assign(new Error(error.message), { name: error.name, stack: error.stack });
-}
-
-/** Registers as a trace shows them: hex, comma-separated. */
-function hexList(values: readonly bigint[]): string {
-  let out = "";
-  for (let i = 0; i < values.length; i++) out += (i ? "," : "") + values[i].toString(16);
-  return out;
 }
 
 /** The one-thread machine. */
@@ -217,10 +210,9 @@ export class SimRuntime implements Runtime {
     if (this.#records.on) this.#records.record(lpar, opcode, result.rc);
     const now = this.scheduler.now;
     this.#spans?.hcall(lpar, opcode, args, result, now, now + elapsedNs);
-    this.#trace(
-      `${this.scheduler.now} ${lpar} h${opcode.toString(16)} ${hexList(args)} ` +
-        `${result.rc} ${hexList(result.rets)}`,
-    );
+    if (this.#tracer) this.#trace(hcallRecord(now, lpar, opcode, args, result.rc, result.rets));
+    // Untraced, the record is folded into the hash as it would be, without being written out.
+    else this.trace.addHcall(now, lpar, opcode, args, result.rc, result.rets);
     return { result, elapsedNs };
   }
 

@@ -7,8 +7,8 @@
  * clock; when nobody can run, the clock jumps to the next wake-up.
  * @module
  */
-import type { Effect, PlparResult, Task } from "../../guest/task.ts";
-import { effectProblem, isTask } from "../../guest/task.ts";
+import type { Effect, FlatTask, PlparResult, Task } from "../../guest/task.ts";
+import { effectProblem, flatten, isTask } from "../../guest/task.ts";
 import type { SeededRandom } from "./random.ts";
 
 /** Most calls waiting on one partition; one more is refused to its caller. */
@@ -34,7 +34,7 @@ interface Call {
 }
 
 interface Running extends Call {
-  task: Task<unknown>;
+  task: FlatTask<unknown>;
   /** The hcall yielded and not answered yet. */
   hcall?: Effect & { kind: "hcall" };
   /** What to resume the task with when its partition steps next. */
@@ -141,7 +141,7 @@ export class SimPartition {
       call.resolve(value);
       return true;
     }
-    const running: Running = { ...call, task: value as Task<unknown>, effects: 0 };
+    const running: Running = { ...call, task: flatten(value as Task<unknown>), effects: 0 };
     this.#running = running;
     return this.#resume(running, undefined, now);
   }
@@ -188,12 +188,18 @@ export class SimPartition {
 }
 
 /** Closes an abandoned task so its `finally` blocks (buffers it holds) run. */
-function abandon(task: Task<unknown>): void {
+function abandon(task: FlatTask<unknown>): void {
   try {
     task.return(undefined);
   } catch {
     // It failed while unwinding: it is being dropped either way.
   }
+}
+
+/** Removes `list[index]`, keeping the order (as `splice`, without making an array of it). */
+function removeAt<T>(list: T[], index: number): void {
+  for (let i = index + 1; i < list.length; i++) list[i - 1] = list[i];
+  list.length--;
 }
 
 /** Chooses, with a seeded random source, which partition steps; keeps the virtual clock. */
@@ -255,9 +261,9 @@ export class Scheduler {
     const chosen = runnable[index];
     this.steps++;
     const settled = chosen.step(this.now, this.#execute);
-    if (!chosen.active) runnable.splice(index, 1);
+    if (!chosen.active) removeAt(runnable, index);
     else if (chosen.readyAt > this.now) {
-      runnable.splice(index, 1);
+      removeAt(runnable, index);
       this.#waiting = true;
     }
     return settled ? "settled" : "stepped";
