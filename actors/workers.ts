@@ -11,7 +11,8 @@ export interface Spawned {
   failed: Promise<never>;
 }
 
-const live = new Set<Worker>();
+/** Workers started here, and tokens for workers started by a spawner (see `countWorker`). */
+const live = new Set<object>();
 
 /**
  * Starts a module worker. An uncaught error in it is recorded with `onError`
@@ -39,7 +40,17 @@ export function terminateWorker(worker: Worker): void {
   live.delete(worker);
 }
 
-/** How many workers started by spawnWorker are still running. */
+/**
+ * Counts a worker this thread did not start itself (a spawner worker started
+ * it) as running until the returned function is called.
+ */
+export function countWorker(): () => void {
+  const token = {};
+  live.add(token);
+  return () => live.delete(token);
+}
+
+/** How many workers started by spawnWorker (or counted by countWorker) are still running. */
 export function liveWorkerCount(): number {
   return live.size;
 }
