@@ -8,6 +8,12 @@
 import process from "node:process";
 
 const [n, k] = Deno.args.map(Number);
+if (Deno.args.length !== 2 || !Number.isInteger(n) || n < 1 || n > 1000) {
+  throw new RangeError(`usage: spawn_probe.ts N K; N ${Deno.args[0]}: expected 1..1000 workers`);
+}
+if (!Number.isInteger(k) || k < 0 || k > 64) {
+  throw new RangeError(`spawners K ${Deno.args[1]}: expected 0 (the main thread) to 64`);
+}
 const child = new URL("./spawn_probe_child.ts", import.meta.url);
 const spawnerUrl = new URL("./spawn_probe_spawner.ts", import.meta.url);
 
@@ -91,7 +97,7 @@ if (k === 0) {
   await Promise.all(spawners.map((w) =>
     new Promise<void>((resolve) => {
       w.onmessage = (e: MessageEvent) => e.data.ended && resolve();
-      w.postMessage({ end: true, oneGo: Deno.env.get("ONE_GO") === "1" });
+      w.postMessage({ end: true });
     })
   ));
   for (const p of ports) p.close();

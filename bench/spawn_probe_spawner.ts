@@ -11,7 +11,7 @@ const children: Worker[] = [];
 const child = new URL("./spawn_probe_child.ts", import.meta.url);
 
 self.onmessage = async (event: MessageEvent) => {
-  const msg = event.data as { spawn?: number; end?: boolean; oneGo?: boolean };
+  const msg = event.data as { spawn?: number; end?: boolean };
   if (msg.spawn !== undefined) {
     let newWorkerMs = 0;
     for (let i = 0; i < msg.spawn; i++) {
@@ -30,7 +30,7 @@ self.onmessage = async (event: MessageEvent) => {
     const t = performance.now();
     for (let w; (w = children.pop());) {
       w.terminate();
-      if (!msg.oneGo) await new Promise((r) => setTimeout(r, 0));
+      await new Promise((r) => setTimeout(r, 0));
     }
     self.postMessage({ ended: true, endMs: performance.now() - t });
   }
