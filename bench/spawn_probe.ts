@@ -8,8 +8,13 @@
 import process from "node:process";
 
 const [n, k] = Deno.args.map(Number);
-if (Deno.args.length !== 2 || !Number.isInteger(n) || n < 1 || n > 1000) {
-  throw new RangeError(`usage: spawn_probe.ts N K; N ${Deno.args[0]}: expected 1..1000 workers`);
+if (Deno.args.length !== 2) {
+  throw new RangeError(
+    `usage: spawn_probe.ts N K (workers, spawners); got ${Deno.args.length} arguments`,
+  );
+}
+if (!Number.isInteger(n) || n < 1 || n > 1000) {
+  throw new RangeError(`workers N ${Deno.args[0]}: expected a whole number 1..1000`);
 }
 if (!Number.isInteger(k) || k < 0 || k > 64) {
   throw new RangeError(`spawners K ${Deno.args[1]}: expected 0 (the main thread) to 64`);
