@@ -37,7 +37,7 @@ const GUEST_SLOTS = Math.max(4, 4 * CORES);
  * Workers starting at once: a few per core keep the cores busy without
  * hundreds of threads competing.
  */
-const START_SLOTS = 4 * CORES;
+const START_SLOTS = 32 * CORES;
 /**
  * Spawner workers that start and end the LPAR workers (runtime/spawners.ts):
  * one per core, so `new Worker` and `terminate()` run in parallel, off the
