@@ -11,8 +11,7 @@ export interface Spawned {
   failed: Promise<never>;
 }
 
-/** Workers started here, and tokens for workers started by a spawner (see `countWorker`). */
-const live = new Set<object>();
+const live = new Set<Worker>();
 
 /**
  * Starts a module worker. An uncaught error in it is recorded with `onError`
@@ -40,17 +39,7 @@ export function terminateWorker(worker: Worker): void {
   live.delete(worker);
 }
 
-/**
- * Counts a worker this thread did not start itself (a spawner worker started
- * it) as running until the returned function is called.
- */
-export function countWorker(): () => void {
-  const token = {};
-  live.add(token);
-  return () => live.delete(token);
-}
-
-/** How many workers started by spawnWorker (or counted by countWorker) are still running. */
+/** How many workers started by spawnWorker are still running. */
 export function liveWorkerCount(): number {
   return live.size;
 }

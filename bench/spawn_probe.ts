@@ -33,6 +33,11 @@ const ticker = setInterval(() => {
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 let mainSyncMs = 0;
+/** When the first worker answered (ms from t0): a nested worker's module runs late. */
+let firstReadyMs: number | undefined;
+const answered = () => {
+  firstReadyMs ??= performance.now() - t0;
+};
 const ports: MessagePort[] = [];
 const workers: Worker[] = [];
 const spawners: Worker[] = [];
@@ -49,7 +54,7 @@ if (k === 0) {
     const w = new Worker(child, { type: "module" });
     mainSyncMs += performance.now() - t;
     workers.push(w);
-    pings.push(ping(w));
+    pings.push(ping(w).then(answered));
     await new Promise((r) => setTimeout(r, 0));
   }
   await Promise.all(pings);
@@ -70,7 +75,10 @@ if (k === 0) {
             ports.push(port);
             pings.push(
               new Promise<void>((r) => {
-                port.onmessage = () => r();
+                port.onmessage = () => {
+                  answered();
+                  r();
+                };
               }),
             );
           } else if (e.data.spawned !== undefined) resolve(e.data.newWorkerMs);
@@ -115,6 +123,7 @@ const s = (ms: number) => Number((ms / 1000).toFixed(2));
 console.log(JSON.stringify({
   n,
   k,
+  firstReadyS: s(firstReadyMs ?? NaN),
   readyS: s(readyMs),
   endS: s(endMs),
   mainSyncS: s(mainSyncMs),

@@ -10,7 +10,6 @@ import type { HypervisorActor, HypervisorConfig } from "../actors/hypervisor_act
 import type { PowerLossReport } from "../storage/persistence.ts";
 import type { PowerLossMode } from "../storage/power_loss.ts";
 import { spawnWorker, terminateWorker } from "../actors/workers.ts";
-import { Spawners } from "./spawners.ts";
 import type { hypervisorBoot } from "../workers/hypervisor_worker.ts";
 import type { LparWorker } from "../workers/lpar_worker.ts";
 import type { LparId } from "../core/types.ts";
@@ -34,16 +33,43 @@ const CORES = Math.max(1, globalThis.navigator?.hardwareConcurrency ?? 2);
  */
 const GUEST_SLOTS = Math.max(4, 4 * CORES);
 /**
- * Workers starting at once: a few per core keep the cores busy without
- * hundreds of threads competing.
+ * Workers starting at once. `new Worker` itself blocks the main thread until
+ * the worker's runtime exists (about 20 ms of CPU each, so starts are serial
+ * there); what runs in parallel is each worker loading its modules, and a
+ * few per core keep the cores busy without hundreds of threads competing.
  */
-const START_SLOTS = 32 * CORES;
+const START_SLOTS = 4 * CORES;
+
 /**
- * Spawner workers that start and end the LPAR workers (runtime/spawners.ts):
- * one per core, so `new Worker` and `terminate()` run in parallel, off the
- * main thread.
+ * Ends workers one at a time, a macrotask apart. Deno's `terminate()` of many
+ * workers in one go stalls the main thread far longer than the sum of the
+ * parts (256 bare workers in one loop: 5.7 s in one stall; one at a time:
+ * 2.9 s in all, no stall above a quarter second), so a stop of many
+ * partitions stays proportional and the event loop keeps running.
  */
-const SPAWNERS = CORES;
+class Terminations {
+  readonly #queue: Worker[] = [];
+  #running?: Promise<void>;
+
+  /** Ends `worker` soon (its stop word is already set). */
+  push(worker: Worker): void {
+    this.#queue.push(worker);
+    this.#running ??= this.#run();
+  }
+
+  async #run(): Promise<void> {
+    for (let worker; (worker = this.#queue.shift());) {
+      terminateWorker(worker);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    this.#running = undefined;
+  }
+
+  /** Resolves once every worker pushed so far has been ended. */
+  async drained(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+}
 
 /** Workers and channels: today's design, and the default runtime. */
 export class ThreadsRuntime implements Runtime {
@@ -53,7 +79,7 @@ export class ThreadsRuntime implements Runtime {
   readonly #hv: Comlink.Remote<HypervisorActor>;
   /** When the system started, on the clock every thread shares (ms). */
   readonly #originMs: number;
-  readonly #spawners = new Spawners(SPAWNERS);
+  readonly #terminations = new Terminations();
   readonly #spans?: SpanRecording;
   readonly #guestSlots = new Slots(GUEST_SLOTS);
   readonly #startSlots = new Slots(START_SLOTS);
@@ -133,9 +159,14 @@ export class ThreadsRuntime implements Runtime {
   ): Promise<PartitionHandle> {
     const hv = this.#hv;
     const channels = await hv.attachLpar(id);
-    const { port, failed, end } = await this.#spawners.start(name, onError);
-    const remote = Comlink.wrap<LparWorker>(port);
+    const { worker, failed } = spawnWorker(
+      new URL("../workers/lpar_worker.ts", import.meta.url),
+      `LPAR ${name}`,
+      onError,
+    );
+    const remote = Comlink.wrap<LparWorker>(worker);
     const header = new Int32Array(channels.channel);
+    const terminations = this.#terminations;
     let stopped = false, stopReason: Error | undefined;
     const slots = new HeldSlots(this.#guestSlots);
     const stoppedError = () => stopReason ?? new Error(`LPAR ${name} stopped`);
@@ -171,7 +202,7 @@ export class ThreadsRuntime implements Runtime {
         Atomics.notify(header, RESP);
         Atomics.notify(header, STOP);
         remote[Comlink.releaseProxy]();
-        end();
+        terminations.push(worker);
       },
     };
     try {
@@ -187,8 +218,7 @@ export class ThreadsRuntime implements Runtime {
   }
 
   async stop(failed: boolean): Promise<void> {
-    await this.#spawners.drained();
-    this.#spawners.terminate();
+    await this.#terminations.drained();
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([

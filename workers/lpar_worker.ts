@@ -213,27 +213,18 @@ if ("WorkerGlobalScope" in globalThis) {
   const worker = new LparWorker();
   const own = new Set(["init", "crashForTest", "misbehaveForTest", "guestSpans"]);
   // Everything else is a GuestHost method, run to its end here.
-  const control = new Proxy(worker, {
-    get(target, key) {
-      if (typeof key !== "string") return Reflect.get(target, key);
-      if (own.has(key)) {
-        // Bound: the methods use private fields, which a proxy receiver lacks.
-        const method = Reflect.get(target, key) as (...args: unknown[]) => unknown;
-        return method.bind(target);
-      }
-      if (!(key in GuestHost.prototype)) return undefined;
-      return (...args: unknown[]) => target.call(key, args);
-    },
-  });
-  // Started by a spawner (workers/spawner_worker.ts), the worker is handed the
-  // port the main thread talks to it on, as a message with no data and one
-  // port; comlink on this scope ignores that message (no data). Started by the
-  // main thread itself, it is spoken to on this scope.
-  let exposedOnPort = false;
-  self.addEventListener("message", (event: MessageEvent) => {
-    if (exposedOnPort || event.data !== null || event.ports.length !== 1) return;
-    exposedOnPort = true;
-    Comlink.expose(control, event.ports[0]);
-  });
-  Comlink.expose(control);
+  Comlink.expose(
+    new Proxy(worker, {
+      get(target, key) {
+        if (typeof key !== "string") return Reflect.get(target, key);
+        if (own.has(key)) {
+          // Bound: the methods use private fields, which a proxy receiver lacks.
+          const method = Reflect.get(target, key) as (...args: unknown[]) => unknown;
+          return method.bind(target);
+        }
+        if (!(key in GuestHost.prototype)) return undefined;
+        return (...args: unknown[]) => target.call(key, args);
+      },
+    }),
+  );
 }
