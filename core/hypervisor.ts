@@ -198,6 +198,10 @@ export class HypervisorCore {
           `at most ${MAX_LPAR_MAPPINGS} (MAX_LPAR_MAPPINGS) per LPAR`,
       );
     }
+    // A device that comes to a partition with nobody else holding it starts its flush
+    // tokens afresh, as a device plugged anew does: the new owner's first token says
+    // nothing of how many flushes the last owner made.
+    if (drc.owners.size === 0 && drc.flushOps.size === 0) drc.flushToken = 0n;
     drc.owners.add(lpar);
     this.#held.set(lpar, held + 1);
     // Under qemu the device's memory appears in the partition at once.

@@ -586,6 +586,15 @@ Deno.test("qemu H_SCM_FLUSH", async (t) => {
     hv.unassign(D, 2);
     assert.deepEqual(hv.pendingFlushes(D), []);
   });
+  await t.step("a device moved to another LPAR starts its flush tokens afresh", () => {
+    const hv = setup();
+    for (let i = 0; i < 5; i++) hv.hcall(1, F, [big(A), 0n]);
+    hv.unassign(A, 1);
+    hv.assign(A, 2);
+    // The new owner's first token is 1, not 6: it tells nothing of the old owner's flushes.
+    assert.equal(hv.hcall(2, F, [big(A), 0n]).rets[0], 1n);
+    assert.deepEqual(hv.invariants(), []);
+  });
 });
 
 Deno.test("qemu unimplemented hcalls → H_FUNCTION, registers untouched", async (t) => {
