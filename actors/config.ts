@@ -826,6 +826,15 @@ export function parseConfigText(
   return value as SystemConfig;
 }
 
+/** Why a file could not be read, in a few words (for messages that name the file). */
+export function unreadable(error: unknown): string {
+  return error instanceof Deno.errors.NotFound
+    ? "no such file"
+    : error instanceof Deno.errors.IsADirectory
+    ? "it is a directory"
+    : (error as Error).message;
+}
+
 /**
  * Reads a JSON configuration file (the SystemConfig format) and checks it.
  * The object is returned as written, nothing dropped; errors name the file
@@ -843,12 +852,7 @@ export async function loadConfigFile(path: string): Promise<SystemConfig> {
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
-    const why = error instanceof Deno.errors.NotFound
-      ? "no such file"
-      : error instanceof Deno.errors.IsADirectory
-      ? "it is a directory"
-      : (error as Error).message;
-    throw new ConfigError(`${path}: cannot read the configuration file: ${why}`);
+    throw new ConfigError(`${path}: cannot read the configuration file: ${unreadable(error)}`);
   }
   return parseConfigText(text, path);
 }

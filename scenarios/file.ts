@@ -32,6 +32,7 @@ import {
   resolveNvdimm,
   resolvePanicAt,
   type SystemConfig,
+  unreadable,
 } from "../actors/config.ts";
 import { excerpt } from "../actors/excerpt.ts";
 import type { LparState } from "../actors/lpar.ts";
@@ -632,12 +633,7 @@ export async function loadScenarioFile(path: string): Promise<LoadedScenario> {
   try {
     bytes = await Deno.readFile(path);
   } catch (error) {
-    const why = error instanceof Deno.errors.NotFound
-      ? "no such file"
-      : error instanceof Deno.errors.IsADirectory
-      ? "it is a directory"
-      : (error as Error).message;
-    throw new ScenarioError(`${path}: cannot read the scenario file: ${why}`);
+    throw new ScenarioError(`${path}: cannot read the scenario file: ${unreadable(error)}`);
   }
   if (bytes.length > MAX_SCENARIO_FILE_BYTES) {
     throw new ScenarioError(
