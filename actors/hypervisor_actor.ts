@@ -5,6 +5,7 @@
  * between serving stretches. It runs in its own worker.
  * @module
  */
+import { RET_COUNT } from "../abi/hcalls.ts";
 import {
   createChannel,
   createDaxBuffer,
@@ -41,7 +42,7 @@ import { sharedClockNs, type SpanRecording, type SpansTaken } from "../trace/typ
 /** Bytes of real memory each LPAR gets for buffers the hypervisor writes (1 MiB). */
 export const REAL_MEMORY_BYTES = 1 << 20;
 /** The outputs of every DAX request: none. */
-const NO_RETS: readonly bigint[] = Object.freeze(new Array(9).fill(0n));
+const NO_RETS: bigint[] = new Array(RET_COUNT).fill(0n);
 
 /** How to start the hypervisor. */
 export interface HypervisorConfig {
@@ -169,13 +170,13 @@ export class HypervisorActor {
     const [address, count, whole] = args;
     if (kind === DAX_WRITEBACK && slot && count <= BigInt(Number.MAX_SAFE_INTEGER)) {
       // Only what this LPAR has mapped in the range is written back.
-      return { rc: this.#dax.writeBack(lpar, address, Number(count)), rets: NO_RETS as bigint[] };
+      return { rc: this.#dax.writeBack(lpar, address, Number(count)), rets: NO_RETS };
     }
     if (
       !slot || (kind !== DAX_READ && kind !== DAX_WRITE) || count > BigInt(DAX_BUFFER_BYTES) ||
       whole > BigInt(Number.MAX_SAFE_INTEGER)
     ) {
-      return { rc: DAX_REFUSED, rets: NO_RETS as bigint[] };
+      return { rc: DAX_REFUSED, rets: NO_RETS };
     }
     const n = Number(count), store = kind === DAX_WRITE;
     try {
@@ -185,9 +186,9 @@ export class HypervisorActor {
       else this.#dax.copyOut(lpar, address, n, slot.bounce);
     } catch (error) {
       if (!(error instanceof MachineCheck)) throw error;
-      return { rc: DAX_FAULT, rets: NO_RETS as bigint[] };
+      return { rc: DAX_FAULT, rets: NO_RETS };
     }
-    return { rc: 0, rets: NO_RETS as bigint[] };
+    return { rc: 0, rets: NO_RETS };
   }
 
   #fail(error: unknown): void {
