@@ -134,10 +134,11 @@ workerTest("sim: a 60 GiB nvdimm takes memory only for the pages written", async
   await lpar.write("region0", far, data);
   assert.deepEqual(await lpar.read("region0", far, data.length), data);
   assert.deepEqual(await lpar.read("region0", 0, 16), new Uint8Array(16), "never written: zero");
-  // The budget is four pages: a write needing two more fails, says why, and writes nothing.
+  // The budget is four pages, all this nvdimm's share: a write needing two more fails, says
+  // why, and writes nothing.
   await assert.rejects(
     lpar.write("region0", 2 ** 30, new Uint8Array(PAGE_BYTES + 1).fill(7)),
-    /the simulated SCM is full: 196608 bytes of pages written, at most 262144, and this write needs 131072 more/,
+    /this nvdimm's share of the simulated SCM is spent: it holds 196608 bytes of pages, its share is 262144 \(of 262144, in proportion to its size among the nvdimms\), and this write needs 131072 more/,
   );
   assert.deepEqual(await lpar.read("region0", 2 ** 30, 8), new Uint8Array(8));
 });

@@ -235,3 +235,26 @@ Deno.test("config: costs are refused on the threads runtime (they are virtual ti
     /config\.guest\.bootMs: -1 is not valid; expected a number of milliseconds from 0 to 3600000/,
   );
 });
+
+Deno.test("sim: one LPAR writing all over its nvdimm leaves its neighbour's share of the SCM budget", async () => {
+  const PAGE = 64 * 1024;
+  // Two 256 MiB nvdimms and a budget of four pages: two pages each.
+  await using system = await ManagedSystem.start({
+    lpars: [
+      { name: "greedy", nvdimms: [{ drc: 0x44100011, blocks: 1 }] },
+      { name: "neighbour", nvdimms: [{ drc: 0x44100012, blocks: 1 }] },
+    ],
+  }, { runtime: "sim", scmBudgetBytes: 4 * PAGE });
+  const [greedy, neighbour] = system.lpars;
+  await Promise.all([greedy.boot(), neighbour.boot()]);
+  await greedy.write("region0", 0, new Uint8Array(2 * PAGE).fill(1));
+  await assert.rejects(
+    greedy.write("region0", 2 * PAGE, new Uint8Array(1).fill(1)),
+    /this nvdimm's share of the simulated SCM is spent: it holds 131072 bytes of pages, its share is 131072 \(of 262144, in proportion to its size among the nvdimms\), and this write needs 65536 more/,
+  );
+  assert.deepEqual(await greedy.read("region0", 2 * PAGE, 1), new Uint8Array(1), "nothing written");
+  // The neighbour's two pages are still there for it.
+  const data = new Uint8Array(2 * PAGE).map((_, i) => i % 253);
+  await neighbour.write("region0", 0, data);
+  assert.deepEqual(await neighbour.read("region0", 0, data.length), data);
+});

@@ -1,8 +1,9 @@
 /**
  * SCM for the simulation: memory is taken only for the pages written, so a
  * 60 GiB nvdimm with a few MiB written costs a few MiB. All the devices of
- * one machine draw from one budget; a write past it is an error to the
- * writer, never a failure of the machine.
+ * one machine draw from one budget, each within its share; a write past it
+ * is an error to the writer, never a failure of the machine or a
+ * neighbour's.
  * @module
  */
 import type { ScmMemory } from "../../core/dax.ts";
@@ -10,15 +11,39 @@ import type { ScmMemory } from "../../core/dax.ts";
 /** Bytes per page of sparse memory. */
 export const PAGE_BYTES = 64 * 1024;
 
-/** How many bytes of pages a machine's devices may hold together. */
+/**
+ * How many bytes of pages a machine's devices may hold together, and each
+ * one's share of it. When the devices' sizes add up to more than the budget,
+ * each may hold only its share, in proportion to its size, so one partition
+ * writing all over its nvdimm cannot leave a neighbour's nvdimm unwritable.
+ * The shares are of the devices known so far: one added later makes the
+ * others' shares smaller, never taking from what they hold.
+ */
 export class PageBudget {
   /** Bytes of pages held now. */
   used = 0;
   /** The most bytes of pages allowed. */
   readonly limit: number;
+  /** Pages every member would take if written all over. */
+  #memberPages = 0;
   constructor(limit: number) {
     this.limit = limit;
   }
+
+  /** A device of `size` bytes joins; what it may take is its share. */
+  join(size: number): PageShare {
+    const pages = Math.ceil(size / PAGE_BYTES);
+    this.#memberPages += pages;
+    return new PageShare(this, pages);
+  }
+
+  /** The most pages a member of `pages` pages may hold. */
+  shareOf(pages: number): number {
+    const limitPages = Math.floor(this.limit / PAGE_BYTES);
+    if (this.#memberPages <= limitPages) return pages;
+    return Math.floor(limitPages * pages / this.#memberPages);
+  }
+
   /** Takes `pages` pages, or throws a RangeError saying the budget is spent (taking none). */
   take(pages: number): void {
     if (this.used + pages * PAGE_BYTES > this.limit) {
@@ -32,15 +57,44 @@ export class PageBudget {
   }
 }
 
+/** One device's part of a {@link PageBudget}. */
+export class PageShare {
+  /** Pages this device holds. */
+  held = 0;
+  readonly #budget: PageBudget;
+  readonly #pages: number;
+  constructor(budget: PageBudget, pages: number) {
+    this.#budget = budget;
+    this.#pages = pages;
+  }
+
+  /** Takes `pages` more pages within this device's share, or throws a RangeError taking none. */
+  take(pages: number): void {
+    if (pages === 0) return;
+    const share = this.#budget.shareOf(this.#pages);
+    if (this.held + pages > share) {
+      throw new RangeError(
+        `this nvdimm's share of the simulated SCM is spent: it holds ${this.held * PAGE_BYTES} ` +
+          `bytes of pages, its share is ${share * PAGE_BYTES} (of ${this.#budget.limit}, in ` +
+          `proportion to its size among the nvdimms), and this write needs ` +
+          `${pages * PAGE_BYTES} more; write less, or start the system with a larger ` +
+          `scmBudgetBytes`,
+      );
+    }
+    this.#budget.take(pages);
+    this.held += pages;
+  }
+}
+
 /** One DRC's memory as pages allocated on first write; unwritten bytes read as zero. */
 export class SparseScm implements ScmMemory {
   readonly size: number;
   readonly #pages = new Map<number, Uint8Array>();
-  readonly #budget: PageBudget;
+  readonly #share: PageShare;
 
   constructor(size: number, budget: PageBudget) {
     this.size = size;
-    this.#budget = budget;
+    this.#share = budget.join(size);
   }
 
   /** Pages allocated (for tests and reports). */
@@ -81,7 +135,7 @@ export class SparseScm implements ScmMemory {
     const last = Math.floor((offset + bytes.length - 1) / PAGE_BYTES);
     let missing = 0;
     for (let page = first; page <= last; page++) if (!this.#pages.has(page)) missing++;
-    this.#budget.take(missing);
+    this.#share.take(missing);
     for (let page = first; page <= last; page++) {
       if (!this.#pages.has(page)) this.#pages.set(page, new Uint8Array(PAGE_BYTES));
     }
