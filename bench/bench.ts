@@ -405,7 +405,9 @@ export function formatBench(r: BenchReport): string {
     }), ${x.mibPerWorker.toFixed(1)} MiB, ${x.cpuMsPerWorker.toFixed(1)} ms CPU`;
   out.push(
     `workers (${w.lpar.workers} each): ${worker("LPAR", w.lpar)}; ${worker("bare", w.bare)}; ` +
-      `LPAR/bare ready ${w.readyRatio.toFixed(2)}x`,
+      `LPAR/bare ready ${w.readyRatio.toFixed(2)}x; unbundled LPAR (its modules): ${
+        worker("", w.modules).trim()
+      }`,
   );
   for (const s of r.scale) {
     out.push(

@@ -1,6 +1,8 @@
 /**
  * What one LPAR worker costs to start and to keep, against the smallest Deno
- * worker (bench/bare_worker.ts), measured side by side in one run.
+ * worker (bench/bare_worker.ts), measured side by side in one run; and the
+ * same LPAR worker started from its modules rather than its bundle (what
+ * tools/build_worker.ts saves).
  *
  * Ready time: from `new Worker` until the worker has answered its first
  * message (the bare worker an echo; the LPAR worker its comlink `init`, after
@@ -30,7 +32,10 @@ export interface WorkerFigures {
 /** Bare Deno worker against LPAR worker, one run. */
 export interface WorkerCost {
   bare: WorkerFigures;
+  /** The LPAR worker as the threads runtime starts it: its bundle. */
   lpar: WorkerFigures;
+  /** The LPAR worker started from workers/lpar_worker.ts and its imports. */
+  modules: WorkerFigures;
   /** LPAR worker's median ready time / the bare worker's. */
   readyRatio: number;
 }
@@ -56,8 +61,10 @@ async function startBare(): Promise<Worker> {
   return worker;
 }
 
-async function startLpar(id: number): Promise<Worker> {
-  const url = new URL("../workers/lpar_worker.ts", import.meta.url);
+const BUNDLE = new URL("../workers/lpar_worker.bundle.js", import.meta.url);
+const MODULES = new URL("../workers/lpar_worker.ts", import.meta.url);
+
+async function startLpar(id: number, url = BUNDLE): Promise<Worker> {
   const worker = new Worker(url, { type: "module" });
   const remote = Comlink.wrap<LparWorker>(worker);
   await remote.init({
@@ -88,33 +95,39 @@ async function timed(start: () => Promise<Worker>, into: number[]): Promise<Work
  */
 export async function measureWorkerCost(count: number): Promise<WorkerCost> {
   const workers: Worker[] = [];
-  const bareMs: number[] = [], lparMs: number[] = [];
+  const kinds = {
+    bare: { start: (_: number) => startBare(), ms: [] as number[], mib: 0, cpu: 0 },
+    lpar: { start: (id: number) => startLpar(id), ms: [] as number[], mib: 0, cpu: 0 },
+    modules: { start: (id: number) => startLpar(id, MODULES), ms: [] as number[], mib: 0, cpu: 0 },
+  };
+  const all = Object.values(kinds);
+  let id = 0;
   try {
     // A warm-up of each (module loading and compiling caches), not counted.
-    workers.push(await startBare(), await startLpar(0));
+    for (const kind of all) workers.push(await kind.start(id++));
+    // Ready times: the kinds in turn, so all see the same machine.
     for (let i = 0; i < count; i++) {
-      workers.push(await timed(startBare, bareMs));
-      workers.push(await timed(() => startLpar(i + 1), lparMs));
+      for (const kind of all) {
+        const n = id++;
+        workers.push(await timed(() => kind.start(n), kind.ms));
+      }
     }
     // Memory: one kind at a time, everything started so far kept running.
     const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
-    await settle();
     const cpu = () => {
       const { user, system } = process.cpuUsage();
       return (user + system) / 1000;
     };
-    let rss = process.memoryUsage.rss(), cpu0 = cpu();
-    for (let i = 0; i < count; i++) workers.push(await startBare());
-    await settle();
-    const bareMiB = (process.memoryUsage.rss() - rss) / count / 2 ** 20;
-    const bareCpu = (cpu() - cpu0) / count;
-    rss = process.memoryUsage.rss(), cpu0 = cpu();
-    for (let i = 0; i < count; i++) workers.push(await startLpar(count + i + 1));
-    await settle();
-    const lparMiB = (process.memoryUsage.rss() - rss) / count / 2 ** 20;
-    const lparCpu = (cpu() - cpu0) / count;
-    const bare = figures(bareMs, bareMiB, bareCpu), lpar = figures(lparMs, lparMiB, lparCpu);
-    return { bare, lpar, readyRatio: lpar.readyMedianMs / bare.readyMedianMs };
+    for (const kind of all) {
+      await settle();
+      const rss = process.memoryUsage.rss(), cpu0 = cpu();
+      for (let i = 0; i < count; i++) workers.push(await kind.start(id++));
+      await settle();
+      kind.mib = (process.memoryUsage.rss() - rss) / count / 2 ** 20;
+      kind.cpu = (cpu() - cpu0) / count;
+    }
+    const [bare, lpar, modules] = all.map((k) => figures(k.ms, k.mib, k.cpu));
+    return { bare, lpar, modules, readyRatio: lpar.readyMedianMs / bare.readyMedianMs };
   } finally {
     for (const worker of workers) {
       worker.terminate();

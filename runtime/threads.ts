@@ -170,7 +170,7 @@ export class ThreadsRuntime implements Runtime {
     const hv = this.#hv;
     const channels = await hv.attachLpar(id);
     const { worker, failed } = spawnWorker(
-      new URL("../workers/lpar_worker.ts", import.meta.url),
+      new URL("../workers/lpar_worker.bundle.js", import.meta.url),
       `LPAR ${name}`,
       onError,
     );
