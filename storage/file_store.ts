@@ -85,6 +85,9 @@ class FileDrc implements DurableDrc {
   readonly #label: Deno.FsFile;
   readonly #mark: Deno.FsFile;
   #facts: StoredFacts;
+  /** The plain mark's record for an epoch, and the page intents are built in (no allocation per flush). */
+  #plain: { epoch: number; record: Uint8Array } = { epoch: 0, record: new Uint8Array(0) };
+  readonly #page = new Uint8Array(MARK_BYTES);
   constructor(
     paths: { scm: string; label: string; facts: string },
     files: { scm: Deno.FsFile; label: Deno.FsFile; mark: Deno.FsFile },
@@ -117,12 +120,15 @@ class FileDrc implements DurableDrc {
     if (facts.unflushed !== was.unflushed) this.#setMark(facts.unflushed);
   }
   #setMark(on: boolean): void {
-    writeAt(this.#mark, 0, on ? markRecord(this.#facts.epoch) : clearRecord());
+    if (on && this.#plain.epoch !== this.#facts.epoch) {
+      this.#plain = { epoch: this.#facts.epoch, record: markRecord(this.#facts.epoch) };
+    }
+    writeAt(this.#mark, 0, on ? this.#plain.record : CLEAR);
     this.#facts = { ...this.#facts, unflushed: on };
   }
   intendFlush(lines: ReadonlyMap<number, Uint8Array>): void {
     // Too many lines for one page: the plain mark stays (a kill inside is counted).
-    const record = intentRecord(this.#facts.epoch, lines);
+    const record = intentRecord(this.#facts.epoch, lines, this.#page);
     if (!record) return;
     writeAt(this.#mark, 0, record);
     this.#facts = { ...this.#facts, unflushed: true };
@@ -148,6 +154,8 @@ class FileDrc implements DurableDrc {
     this.#mark.close();
   }
 }
+
+const CLEAR = clearRecord();
 
 function writeFacts(path: string, facts: DrcFacts): void {
   const temporary = `${path}.tmp`;

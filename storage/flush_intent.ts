@@ -82,11 +82,9 @@ const CRC_TABLE = (() => {
 /** CRC-32 (the IEEE polynomial, as zlib's) of the header's first 12 bytes and the entries. */
 function recordCrc(record: Uint8Array, entries: number): number {
   let c = 0xFFFFFFFF;
-  const feed = (from: number, to: number) => {
-    for (let i = from; i < to; i++) c = CRC_TABLE[(c ^ record[i]) & 0xFF] ^ (c >>> 8);
-  };
-  feed(0, 12);
-  feed(HEADER_BYTES, HEADER_BYTES + entries * ENTRY_BYTES);
+  for (let i = 0; i < 12; i++) c = CRC_TABLE[(c ^ record[i]) & 0xFF] ^ (c >>> 8);
+  const end = HEADER_BYTES + entries * ENTRY_BYTES;
+  for (let i = HEADER_BYTES; i < end; i++) c = CRC_TABLE[(c ^ record[i]) & 0xFF] ^ (c >>> 8);
   return (c ^ 0xFFFFFFFF) >>> 0;
 }
 
@@ -111,19 +109,26 @@ export function markRecord(epoch: number): Uint8Array {
 
 /**
  * The record of a flush intent, or undefined when the lines do not fit
- * (more than `INTENT_MAX_LINES`, or none).
+ * (more than `INTENT_MAX_LINES`, or none). Built in `page` when given (a
+ * buffer of `MARK_BYTES` the caller reuses: the flush path allocates
+ * nothing), as a view of its start.
  */
 export function intentRecord(
   epoch: number,
   lines: ReadonlyMap<number, Uint8Array>,
+  page?: Uint8Array,
 ): Uint8Array | undefined {
   if (lines.size === 0 || lines.size > INTENT_MAX_LINES) return undefined;
-  const record = new Uint8Array(HEADER_BYTES + lines.size * ENTRY_BYTES);
-  const view = new DataView(record.buffer);
+  const length = HEADER_BYTES + lines.size * ENTRY_BYTES;
+  if (page && page.length < MARK_BYTES) throw new RangeError(`page of ${page.length} bytes`);
+  const record = page ? page.subarray(0, length) : new Uint8Array(length);
+  const view = new DataView(record.buffer, record.byteOffset, length);
   let at = HEADER_BYTES;
   for (const [line, bytes] of lines) {
     if (bytes.length !== LINE_BYTES) throw new RangeError(`line ${line}: ${bytes.length} bytes`);
-    view.setBigUint64(at, BigInt(line), true);
+    // A u64 as two u32 halves (a line index is below 2^53).
+    view.setUint32(at, line >>> 0, true);
+    view.setUint32(at + 4, Math.floor(line / 2 ** 32), true);
     record.set(bytes, at + 8);
     at += ENTRY_BYTES;
   }
@@ -174,11 +179,11 @@ export function parseMark(bytes: Uint8Array, deviceLines: number): Mark | string
   if (kind === KIND.mark) return { kind: "mark", epoch, torn: false };
   const lines: Array<{ line: number; bytes: Uint8Array }> = [];
   for (let i = 0, at = HEADER_BYTES; i < entries; i++, at += ENTRY_BYTES) {
-    const line = view.getBigUint64(at, true);
-    if (line >= BigInt(deviceLines)) {
+    const line = view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32;
+    if (line >= deviceLines) {
       return `flush intent entry ${i} names line ${line}: expected a line below ${deviceLines}`;
     }
-    lines.push({ line: Number(line), bytes: bytes.slice(at + 8, at + ENTRY_BYTES) });
+    lines.push({ line, bytes: bytes.slice(at + 8, at + ENTRY_BYTES) });
   }
   return { kind: "intent", epoch, lines };
 }
