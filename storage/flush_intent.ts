@@ -39,7 +39,9 @@
  * The limit: an intent holds at most `INTENT_MAX_LINES` (56) lines, what
  * fits in the page. A settling flush of more lines keeps the plain mark, so a
  * kill after its last line and before the clear is still counted as a loss
- * (conservatively).
+ * (conservatively). So is a kill after a full cache evicted a device's last
+ * volatile line: an eviction is no settling flush, and the mark stays set
+ * until the device's next flush clears it.
  *
  * Layout (little-endian): u32 epoch (0 when clear), u32 kind (0 clear,
  * 1 mark, 2 intent), u32 line count (intent only), u32 CRC-32 of bytes
