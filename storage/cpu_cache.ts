@@ -9,6 +9,12 @@
  * until H_SCM_FLUSH completes (papr_scm's `papr_scm_pmem_flush`, Linux
  * commit 75b7c05ebf90, 5.16): only then are they durable. A cache that is
  * full evicts its oldest line, which then goes where a write-back would.
+ *
+ * A batch that leaves the device holding nothing volatile (a write-back of
+ * a normal device; a completed H_SCM_FLUSH with no dirty line left) is
+ * announced to the durable store first (`DurableDrc.intendFlush`), so a
+ * store that outlives the process can tell, after a kill inside the batch,
+ * whether every line arrived (storage/flush_intent.ts).
  * @module
  */
 import type { ScmMemory } from "../core/dax.ts";
@@ -143,6 +149,8 @@ export class CachedScm implements ScmMemory {
   /** The kernel's cache write-back of the whole device: dirty lines go to memory. */
   writeBack(): number {
     const n = this.dirty.size;
+    // A normal device holds nothing volatile after it (an hcall-flush one still holds them).
+    if (n > 0 && !this.hcallFlush) this.durable.intendFlush?.(this.dirty);
     for (const [line, bytes] of this.dirty) this.#toMemory(line, bytes);
     this.dirty.clear();
     this.#settled();
@@ -152,6 +160,7 @@ export class CachedScm implements ScmMemory {
   /** H_SCM_FLUSH completed: what was written back is durable. */
   commit(): number {
     const n = this.pending.size;
+    if (n > 0 && this.dirty.size === 0) this.durable.intendFlush?.(this.pending);
     for (const [line, bytes] of this.pending) this.#persist(line, bytes);
     this.pending.clear();
     this.#settled();

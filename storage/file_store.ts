@@ -3,17 +3,26 @@
  * nvdimm `drc-<index>.scm` (its SCM, a sparse file: only pages written take
  * disk space), `drc-<index>.label` (the label area), `drc-<index>.json`
  * (the hypervisor's facts: uuid, geometry, health, persistence-failed count,
- * the power-on epoch) and `drc-<index>.unflushed` (4 bytes: the epoch in
- * which the cache began to hold unflushed stores, or 0). A write returns
- * once the OS has it (`write(2)`), so a killed process loses nothing that
- * was durable; facts are replaced by rename, so a kill mid-update leaves the
- * old or the new facts. The mark is one 4-byte write, so setting and
- * clearing it costs one system call and a kill cannot tear it; it counts
- * only when it names the current epoch, and the power-on that counts a loss
- * moves to the next epoch in the same rename as the count, so a kill at any
- * moment counts a loss once, never twice (the JSON's own `unflushed` field
- * only says what the mark said when the facts were last written). No fsync: a crash of the host's
- * own OS is not modelled.
+ * the power-on epoch) and `drc-<index>.unflushed` (the mark, one 4 KiB page:
+ * the epoch in which the cache began to hold unflushed stores, or clear; see
+ * storage/flush_intent.ts). A write returns once the OS has it (`write(2)`),
+ * so a killed process loses nothing that was durable; facts are replaced by
+ * rename, so a kill mid-update leaves the old or the new facts. Setting and
+ * clearing the mark is one small write at offset 0, which a kill cannot
+ * tear; it counts only when it names the current epoch, and the power-on
+ * that counts a loss moves to the next epoch in the same rename as the
+ * count, so a kill at any moment counts a loss once, never twice (the JSON's
+ * own `unflushed` field only says what the mark said when the facts were
+ * last written).
+ *
+ * A flush that leaves the device holding nothing volatile first turns the
+ * mark into a flush intent (the lines and their content, at most
+ * `INTENT_MAX_LINES` = 56 of them); the power-on after a kill inside that
+ * flush compares them with the SCM file and counts a loss only when one did
+ * not reach it, so a kill that lost nothing leaves the count alone. A larger
+ * flush keeps the plain mark: a kill after its last line and before the
+ * clear is counted, conservatively. No fsync: a crash of the host's own OS
+ * is not modelled.
  *
  * This is a runtime adapter: the machine is handed it as a `DurableStore`.
  * @module
@@ -28,6 +37,16 @@ import {
   geometryMismatch,
   StorageError,
 } from "./types.ts";
+import {
+  clearRecord,
+  intentRecord,
+  MARK_BYTES,
+  markPage,
+  markRecord,
+  markSizeProblem,
+  parseMark,
+} from "./flush_intent.ts";
+import { LINE_BYTES } from "./cpu_cache.ts";
 
 function reason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -58,12 +77,6 @@ const sameFacts = (a: DrcFacts, b: DrcFacts) =>
   a.metadataSize === b.metadataSize && a.health === b.health &&
   a.persistenceFailedCount === b.persistenceFailedCount;
 
-function markBytes(epoch: number): Uint8Array {
-  const bytes = new Uint8Array(4);
-  new DataView(bytes.buffer).setUint32(0, epoch, true);
-  return bytes;
-}
-
 class FileDrc implements DurableDrc {
   readonly size: number;
   readonly #scmPath: string;
@@ -72,6 +85,9 @@ class FileDrc implements DurableDrc {
   readonly #label: Deno.FsFile;
   readonly #mark: Deno.FsFile;
   #facts: StoredFacts;
+  /** The plain mark's record for an epoch, and the page intents are built in (no allocation per flush). */
+  #plain: { epoch: number; record: Uint8Array } = { epoch: 0, record: new Uint8Array(0) };
+  readonly #page = new Uint8Array(MARK_BYTES);
   constructor(
     paths: { scm: string; label: string; facts: string },
     files: { scm: Deno.FsFile; label: Deno.FsFile; mark: Deno.FsFile },
@@ -104,8 +120,18 @@ class FileDrc implements DurableDrc {
     if (facts.unflushed !== was.unflushed) this.#setMark(facts.unflushed);
   }
   #setMark(on: boolean): void {
-    writeAt(this.#mark, 0, markBytes(on ? this.#facts.epoch : 0));
+    if (on && this.#plain.epoch !== this.#facts.epoch) {
+      this.#plain = { epoch: this.#facts.epoch, record: markRecord(this.#facts.epoch) };
+    }
+    writeAt(this.#mark, 0, on ? this.#plain.record : CLEAR);
     this.#facts = { ...this.#facts, unflushed: on };
+  }
+  intendFlush(lines: ReadonlyMap<number, Uint8Array>): void {
+    // Too many lines for one page: the plain mark stays (a kill inside is counted).
+    const record = intentRecord(this.#facts.epoch, lines, this.#page);
+    if (!record) return;
+    writeAt(this.#mark, 0, record);
+    this.#facts = { ...this.#facts, unflushed: true };
   }
   read(offset: number, length: number): Uint8Array {
     return readAt(this.#scm, offset, length);
@@ -128,6 +154,8 @@ class FileDrc implements DurableDrc {
     this.#mark.close();
   }
 }
+
+const CLEAR = clearRecord();
 
 function writeFacts(path: string, facts: DrcFacts): void {
   const temporary = `${path}.tmp`;
@@ -240,7 +268,7 @@ export class FileStore implements DurableStore {
         const label = Deno.openSync(paths.label, { read: true, write: true, create: true });
         label.truncateSync(g.metadataSize);
         label.close();
-        Deno.writeFileSync(paths.mark, markBytes(0));
+        Deno.writeFileSync(paths.mark, markPage(clearRecord()));
         // Last: a device exists once its facts do.
         writeFacts(paths.facts, facts);
       } catch (error) {
@@ -267,7 +295,8 @@ export class FileStore implements DurableStore {
       facts = parsed as StoredFacts;
       const mismatch = geometryMismatch(facts, g);
       if (mismatch) throw new StorageError(`${paths.facts}: ${mismatch}`);
-      const sizes = [[paths.scm, size], [paths.label, g.metadataSize], [paths.mark, 4]] as const;
+      // The mark's size and shape are checked when it is read (judgeMark).
+      const sizes = [[paths.scm, size], [paths.label, g.metadataSize], [paths.mark, -1]] as const;
       for (const [path, want] of sizes) {
         let length: number;
         try {
@@ -275,7 +304,7 @@ export class FileStore implements DurableStore {
         } catch (error) {
           throw new StorageError(`${path}: missing beside ${paths.facts}: ${reason(error)}`);
         }
-        if (length !== want) {
+        if (want >= 0 && length !== want) {
           throw new StorageError(
             `${path}: is ${length} bytes, expected ${want}; it is truncated or not this ` +
               `device's: restore it or start on another directory`,
@@ -291,13 +320,54 @@ export class FileStore implements DurableStore {
         return file;
       };
       const scm = open(paths.scm), label = open(paths.label), mark = open(paths.mark);
-      // The mark counts only when it names this epoch: an older one was already counted.
-      const epoch = new DataView(readAt(mark, 0, 4).buffer).getUint32(0, true);
-      facts = { ...facts, unflushed: epoch !== 0 && epoch === facts.epoch };
+      const unflushed = judgeMark(
+        paths.mark,
+        mark,
+        scm,
+        Math.floor(size / LINE_BYTES),
+        facts.epoch,
+      );
+      facts = { ...facts, unflushed };
       return new FileDrc(paths, { scm, label, mark }, size, facts);
     } catch (error) {
       for (const file of opened) file.close();
+      if (error instanceof StorageError) throw error;
       throw new StorageError(`${base}.*: cannot be opened: ${reason(error)}`);
     }
   }
+}
+
+/**
+ * Whether the mark says data of this epoch was lost; it counts only when it
+ * names this epoch (an older one was already counted). A flush intent is
+ * judged by the SCM file: every listed line there means nothing was lost,
+ * and the mark is cleared. A mark in the older 4-byte format is rewritten as
+ * a page (one write that extends the file). A file that is no mark is a
+ * StorageError naming it.
+ */
+function judgeMark(
+  path: string,
+  mark: Deno.FsFile,
+  scm: Deno.FsFile,
+  deviceLines: number,
+  epoch: number,
+): boolean {
+  const length = mark.statSync().size;
+  const found = markSizeProblem(length) ?? parseMark(readAt(mark, 0, length), deviceLines);
+  if (typeof found === "string") {
+    throw new StorageError(
+      `${path}: ${found}; it is not an unflushed mark: restore it or start on another directory`,
+    );
+  }
+  let lost = found.kind !== "clear" && found.epoch === epoch;
+  if (lost && found.kind === "intent") {
+    lost = found.lines.some(({ line, bytes }) => {
+      const media = readAt(scm, line * LINE_BYTES, LINE_BYTES);
+      return media.some((value, i) => value !== bytes[i]);
+    });
+  }
+  if (length !== MARK_BYTES) {
+    writeAt(mark, 0, markPage(lost ? markRecord(epoch) : clearRecord()));
+  } else if (!lost && found.kind !== "clear") writeAt(mark, 0, clearRecord());
+  return lost;
 }

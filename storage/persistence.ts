@@ -6,6 +6,10 @@
  * `ibm,persistence-failed-count` incremented and the SHUTDOWN_DIRTY health
  * bit; a clean power-on clears the bit and keeps the count. The count
  * changes only here: a kexec or a reboot of a partition is no power-on.
+ * With a `FileStore` the mark is exact under a kill inside a settling flush
+ * of up to 56 lines: the store judges the flush intent the mark then holds
+ * against the media when it opens the device (storage/flush_intent.ts), and
+ * reports `unflushed` only when a line did not arrive.
  *
  * Used by the sim runtime (the machine stays pure: it is handed a store).
  * @module

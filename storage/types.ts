@@ -58,6 +58,15 @@ export interface DurableDrc {
   read(offset: number, length: number): Uint8Array;
   /** Makes SCM bytes durable. */
   write(offset: number, bytes: Uint8Array): void;
+  /**
+   * Called before `lines` (line index to its 64 bytes) are written when,
+   * once they are, the device holds nothing volatile. A store whose state
+   * outlives the process records them with its unflushed mark, so the
+   * power-on after a kill inside the flush counts a loss only when a line
+   * did not arrive (`FileStore`: up to 56 lines); one that cannot, or need
+   * not, leaves it out (`MemoryStore`).
+   */
+  intendFlush?(lines: ReadonlyMap<number, Uint8Array>): void;
   /** A copy of the whole label area. */
   label(): Uint8Array;
   /** Makes label bytes durable. */
