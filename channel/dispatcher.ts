@@ -118,6 +118,15 @@ const SLEEP_SLICE_MS = 20;
  * most this long, as they wait out a serving slice.
  */
 const SYNC_SLEEP_MS = 1;
+/**
+ * Passes between looks at the cold channels: those that asked nothing for
+ * `idleAfterMs`. A pass looks at the hot ones only, so its cost follows the
+ * LPARs at work, not every LPAR attached (1,000 LPARs booting a few at a
+ * time: a pass over all of them made each hcall cost more the more LPARs
+ * there were). A cold LPAR's first request waits at most this many passes,
+ * and a pass before sleeping looks at every channel.
+ */
+const COLD_SCAN_EVERY = 64;
 
 interface Slot {
   lpar: LparId;
@@ -141,6 +150,8 @@ interface Slot {
   wakeGrace: number;
   /** When (ms) the guest, sleeping, was notified of its answer (0: it was not). */
   notifiedAt: number;
+  /** Whether it is in the hot list (it asked something within `idleAfterMs`). */
+  hot: boolean;
 }
 
 /** Serves every attached channel from one thread. */
@@ -152,6 +163,10 @@ export class Dispatcher {
   /** Set by stop(); in no buffer a guest holds. */
   #stopping = false;
   #slots: Slot[] = [];
+  /** The slots that asked something within `idleAfterMs`, and any active or waiting one. */
+  #hot: Slot[] = [];
+  /** Channels looked at by passes so far (what a pass costs grows with it). */
+  #looks = 0;
   readonly #args: bigint[] = new Array(ARG_COUNT).fill(0n);
   #clock = performance.now();
   #passes = 0;
@@ -189,6 +204,11 @@ export class Dispatcher {
     };
   }
 
+  /** Channels looked at by every pass so far: a pass looks at the hot ones, now and then at all. */
+  get looks(): number {
+    return this.#looks;
+  }
+
   /** Starts serving an LPAR's channel. */
   attach(lpar: LparId, channel: SharedArrayBuffer): void {
     if (this.#slots.some((s) => s.lpar === lpar)) {
@@ -208,6 +228,7 @@ export class Dispatcher {
       waiting: false,
       wakeGrace: 0,
       notifiedAt: 0,
+      hot: false,
     }];
   }
 
@@ -217,6 +238,7 @@ export class Dispatcher {
     if (slot?.active) this.#active--;
     if (slot?.waiting) this.#waiting--;
     this.#slots = this.#slots.filter((s) => s.lpar !== lpar);
+    this.#hot = this.#hot.filter((s) => s.lpar !== lpar);
   }
 
   /** Whether some LPAR has a request it is being held back on. */
@@ -231,12 +253,17 @@ export class Dispatcher {
    * there must not be missed).
    */
   serveOnce(full = false): number {
-    const slots = this.#slots, options = this.#options;
-    if ((++this.#passes & 31) === 0) this.#clock = performance.now();
+    const options = this.#options;
+    const pass = ++this.#passes;
+    if ((pass & 31) === 0) this.#clock = performance.now();
     const now = this.#clock;
+    const cold = full || pass % COLD_SCAN_EVERY === 0;
+    if (cold) this.#cool(now);
+    const hot = this.#hot;
+    this.#looks += hot.length;
     let answered = 0;
     // Active LPARs first: answer, end turns that are used up or unused.
-    for (const s of slots) {
+    for (const s of hot) {
       if (!s.active) continue;
       const header = s.header;
       const req = Atomics.load(header, REQ);
@@ -265,9 +292,22 @@ export class Dispatcher {
     // Then the others: a free turn goes to the least-served LPAR with a request.
     // While every turn is taken, this scan only keeps the waiting set fresh,
     // so it runs on every 16th pass only.
-    if (!full && this.#active >= options.maxActive && (this.#passes & 15) !== 0) return answered;
+    if (!full && this.#active >= options.maxActive && (pass & 15) !== 0) return answered;
+    if (cold) {
+      // The cold channels: one that asks is hot from now on.
+      this.#looks += this.#slots.length - hot.length;
+      for (const s of this.#slots) {
+        if (s.hot) continue;
+        const header = s.header;
+        if (Atomics.load(header, REQ) === header[RESP] || Atomics.load(header, STOP) !== 0) {
+          continue;
+        }
+        s.hot = true;
+        hot.push(s);
+      }
+    }
     let best: Slot | undefined;
-    for (const s of slots) {
+    for (const s of hot) {
       if (s.active) continue;
       const header = s.header;
       if (Atomics.load(header, REQ) === header[RESP] || Atomics.load(header, STOP) !== 0) {
@@ -298,16 +338,31 @@ export class Dispatcher {
     }
     // Whoever still waits is told so, and stops spinning.
     if (this.#waiting > 0) {
-      for (const s of slots) {
+      for (const s of hot) {
         if (s.waiting && s.header[DEFERRED] === 0) Atomics.store(s.header, DEFERRED, 1);
       }
     }
     return answered;
   }
 
+  /**
+   * Drops from the hot list the slots idle for `idleAfterMs` that hold no
+   * turn and wait for none (every LPAR `#busyFloor` counts stays in it).
+   */
+  #cool(now: number): void {
+    const idleAfter = this.#options.idleAfterMs;
+    let kept = 0;
+    const hot = this.#hot;
+    for (const s of hot) {
+      if (s.active || s.waiting || now - s.lastActive < idleAfter) hot[kept++] = s;
+      else s.hot = false;
+    }
+    hot.length = kept;
+  }
+
   #busyFloor(now: number): number {
     let floor = Infinity;
-    for (const s of this.#slots) {
+    for (const s of this.#hot) {
       if (now - s.lastActive < this.#options.idleAfterMs && s.served < floor) floor = s.served;
     }
     return floor;
@@ -315,7 +370,7 @@ export class Dispatcher {
 
   #leastWaiting(): Slot | undefined {
     let best: Slot | undefined;
-    for (const s of this.#slots) if (s.waiting && (!best || s.served < best.served)) best = s;
+    for (const s of this.#hot) if (s.waiting && (!best || s.served < best.served)) best = s;
     return best;
   }
 
