@@ -114,8 +114,9 @@ const SLEEP_SLICE_MS = 20;
  * kernel's probe reading its label area) in the slow mode for good: one
  * LPAR's kexec, 131 hcalls, took 10-12 ms in 2 of 3 runs with only async
  * sleeps (the hypervisor slept about once every third hcall), 0.8-1.4 ms in
- * 3 of 3 with this first millisecond synchronous. Control messages wait at
- * most this long, as they wait out a serving slice.
+ * 3 of 3 with this first millisecond synchronous. Such a sleep lets no
+ * control message in, so `run()` counts its `sliceMs` from the event loop's
+ * last turn, not from the last sleep.
  */
 const SYNC_SLEEP_MS = 1;
 /**
@@ -457,9 +458,12 @@ export class Dispatcher {
    */
   async run(): Promise<void> {
     const { sliceMs } = this.#options;
+    // When the event loop last ran: a sleep that a guest's ring ends inside
+    // its synchronous millisecond lets no control message in, and a guest
+    // can ring at will, so the slice counts from here, not from the last sleep.
+    let turned = performance.now();
     while (!this.stopping) {
-      const start = performance.now();
-      this.#clock = start;
+      this.#clock = performance.now();
       // Since when (ms) nothing was answered; -1 while requests flow.
       let idleSince = -1, sleep = false;
       for (let pass = 1;; pass++) {
@@ -475,39 +479,44 @@ export class Dispatcher {
             break;
           }
         }
-        if ((pass & 127) === 0 && (this.stopping || performance.now() - start > sliceMs)) break;
+        if ((pass & 127) === 0 && (this.stopping || performance.now() - turned > sliceMs)) break;
       }
       if (sleep) {
         this.#sleeps++;
-        await this.#sleep();
-      } else {
-        this.#yields++;
-        await yieldToEventLoop();
+        if (await this.#sleep()) {
+          turned = performance.now();
+          continue;
+        }
+        if (performance.now() - turned <= sliceMs) continue;
       }
+      this.#yields++;
+      await yieldToEventLoop();
+      turned = performance.now();
     }
   }
 
-  async #sleep(): Promise<void> {
+  /** Sleeps on the doorbell; returns whether the event loop ran meanwhile. */
+  async #sleep(): Promise<boolean> {
     const bell = this.#bell;
     const seen = Atomics.load(bell, BELL);
     // A request that raced with going to sleep is served (or queued for a
     // turn) now, not missed: its doorbell ring may predate `seen`, so
     // nothing would wake us for it. Hence a full pass.
-    if (this.serveOnce(true) > 0 || this.#waiting > 0 || this.stopping) return;
+    if (this.serveOnce(true) > 0 || this.#waiting > 0 || this.stopping) return false;
     const dozed = performance.now();
     if (Atomics.wait(bell, BELL, seen, SYNC_SLEEP_MS) === "ok") {
       if (!this.stopping) this.#idle.observeSleep(performance.now() - dozed);
-      return;
+      return false;
     }
     // Still nothing: sleep with the event loop free for control messages.
-    if (this.serveOnce(true) > 0 || this.#waiting > 0 || this.stopping) return;
+    if (this.serveOnce(true) > 0 || this.#waiting > 0 || this.stopping) return false;
     const waiting = Atomics.waitAsync(bell, BELL, seen, SLEEP_SLICE_MS);
-    if (waiting.async) {
-      const asleep = performance.now();
-      const outcome = await waiting.value;
-      // A slice that ran out measures nothing of a wake-up.
-      if (!this.stopping && outcome === "ok") this.#idle.observeSleep(performance.now() - asleep);
-    }
+    if (!waiting.async) return false;
+    const asleep = performance.now();
+    const outcome = await waiting.value;
+    // A slice that ran out measures nothing of a wake-up.
+    if (!this.stopping && outcome === "ok") this.#idle.observeSleep(performance.now() - asleep);
+    return true;
   }
 }
 

@@ -123,6 +123,9 @@ export class CachedScm implements ScmMemory {
   write(offset: number, bytes: Uint8Array): void {
     this.#check(offset, bytes.length);
     if (bytes.length === 0) return;
+    // Room in the store first: when the line is evicted (maybe by another
+    // device's store) or written back, its write cannot fail on a budget.
+    this.durable.reserve?.(offset, bytes.length);
     if (!this.holding) this.#events.holding(this.index, true);
     const first = Math.floor(offset / LINE_BYTES);
     const last = Math.floor((offset + bytes.length - 1) / LINE_BYTES);

@@ -54,6 +54,9 @@ class MemoryDrc implements DurableDrc {
   write(offset: number, bytes: Uint8Array): void {
     this.memory.write(offset, bytes);
   }
+  reserve(offset: number, length: number): void {
+    this.memory.reserve(offset, length);
+  }
   label(): Uint8Array {
     return this.labelArea.slice();
   }

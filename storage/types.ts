@@ -59,6 +59,14 @@ export interface DurableDrc {
   /** Makes SCM bytes durable. */
   write(offset: number, bytes: Uint8Array): void;
   /**
+   * Makes room for a later `write` of `length` bytes at `offset`, or throws
+   * (taking nothing) when the store has none: called when a store enters the
+   * cache, so a store with a budget (`MemoryStore`) refuses the storer, not
+   * a later write-back on another's behalf. A store without a budget
+   * (`FileStore`) leaves it out.
+   */
+  reserve?(offset: number, length: number): void;
+  /**
    * Called before `lines` (line index to its 64 bytes) are written when,
    * once they are, the device holds nothing volatile. A store whose state
    * outlives the process records them with its unflushed mark, so the

@@ -127,18 +127,32 @@ export class SparseScm implements ScmMemory {
     return out;
   }
 
-  write(offset: number, bytes: Uint8Array): void {
-    this.#check(offset, bytes.length);
-    if (bytes.length === 0) return;
+  /**
+   * Takes the pages under `length` bytes at `offset` (zero-filled), so a
+   * later write there cannot fail on the budget; or throws a RangeError
+   * taking none. A cache in front of this memory reserves what it will
+   * write back when it takes a store, so the store's writer hears of a
+   * spent share, not whoever's store evicts the line later.
+   */
+  reserve(offset: number, length: number): void {
+    this.#check(offset, length);
+    if (length === 0) return;
     // Take every new page at once, so a write past the budget changes nothing.
     const first = Math.floor(offset / PAGE_BYTES);
-    const last = Math.floor((offset + bytes.length - 1) / PAGE_BYTES);
+    const last = Math.floor((offset + length - 1) / PAGE_BYTES);
     let missing = 0;
     for (let page = first; page <= last; page++) if (!this.#pages.has(page)) missing++;
+    if (missing === 0) return;
     this.#share.take(missing);
     for (let page = first; page <= last; page++) {
       if (!this.#pages.has(page)) this.#pages.set(page, new Uint8Array(PAGE_BYTES));
     }
+  }
+
+  write(offset: number, bytes: Uint8Array): void {
+    this.#check(offset, bytes.length);
+    if (bytes.length === 0) return;
+    this.reserve(offset, bytes.length);
     for (let done = 0; done < bytes.length;) {
       const at = offset + done;
       const page = Math.floor(at / PAGE_BYTES), within = at % PAGE_BYTES;
