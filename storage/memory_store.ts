@@ -89,6 +89,10 @@ export class MemoryStore implements DurableStore {
   constructor(budgetBytes = MEMORY_STORE_BUDGET) {
     this.#budget = new PageBudget(budgetBytes);
   }
+  /** Divides the page budget among the nvdimms open now (later ones get what is left). */
+  divide(): void {
+    this.#budget.divide();
+  }
   open(g: DrcGeometry): DurableDrc {
     let drc = this.#drcs.get(g.index);
     if (drc) {

@@ -93,6 +93,12 @@ export interface DurableStore {
   open(geometry: DrcGeometry): DurableDrc;
   /** Lets the store go (a directory's lock); the system that used it has powered off. */
   close?(): void;
+  /**
+   * Every configured nvdimm is open: a store with a budget divides it among
+   * them now (see runtime/sim/sparse_scm.ts `PageBudget`), before any
+   * partition runs, so no partition's writes decide another's share.
+   */
+  divide?(): void;
 }
 
 /** A store's state is unusable: the message names the file and what is wrong. */

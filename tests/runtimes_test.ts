@@ -138,7 +138,7 @@ workerTest("sim: a 60 GiB nvdimm takes memory only for the pages written", async
   // why, and writes nothing.
   await assert.rejects(
     lpar.write("region0", 2 ** 30, new Uint8Array(PAGE_BYTES + 1).fill(7)),
-    /this nvdimm's share of the simulated SCM is spent: it holds 196608 bytes of pages, its share is 262144 \(of 262144, in proportion to its size among the nvdimms\), and this write needs 131072 more/,
+    /this nvdimm's share of the simulated SCM is spent: it holds 196608 bytes of pages, its share is 262144 \(of 262144, divided among the nvdimms before any partition ran, the smaller ones whole\), and this write needs 131072 more/,
   );
   assert.deepEqual(await lpar.read("region0", 2 ** 30, 8), new Uint8Array(8));
 });

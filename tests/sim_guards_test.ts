@@ -250,7 +250,7 @@ Deno.test("sim: one LPAR writing all over its nvdimm leaves its neighbour's shar
   await greedy.write("region0", 0, new Uint8Array(2 * PAGE).fill(1));
   await assert.rejects(
     greedy.write("region0", 2 * PAGE, new Uint8Array(1).fill(1)),
-    /this nvdimm's share of the simulated SCM is spent: it holds 131072 bytes of pages, its share is 131072 \(of 262144, in proportion to its size among the nvdimms\), and this write needs 65536 more/,
+    /this nvdimm's share of the simulated SCM is spent: it holds 131072 bytes of pages, its share is 131072 \(of 262144, divided among the nvdimms before any partition ran, the smaller ones whole\), and this write needs 65536 more/,
   );
   assert.deepEqual(await greedy.read("region0", 2 * PAGE, 1), new Uint8Array(1), "nothing written");
   // The neighbour's two pages are still there for it.

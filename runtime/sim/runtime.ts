@@ -325,6 +325,11 @@ export class SimRuntime implements Runtime {
       return Promise.reject(error);
     }
     if (this.#lpars.has(id)) return Promise.reject(new RangeError(`LPAR ${id} already exists`));
+    // The configured nvdimms all exist by now: their shares of the page
+    // budget are fixed before any partition runs (an nvdimm a DLPAR add
+    // creates later gets what is left).
+    this.#budget.divide();
+    this.#persistence?.store.divide?.();
     const partition = new SimPartition(id, name);
     const lpar: Lpar = {
       partition,

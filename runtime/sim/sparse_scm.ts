@@ -13,35 +13,61 @@ export const PAGE_BYTES = 64 * 1024;
 
 /**
  * How many bytes of pages a machine's devices may hold together, and each
- * one's share of it. When the devices' sizes add up to more than the budget,
- * each may hold only its share, in proportion to its size, so one partition
- * writing all over its nvdimm cannot leave a neighbour's nvdimm unwritable.
- * The shares are of the devices known so far: one added later makes the
- * others' shares smaller, never taking from what they hold.
+ * one's share of it, fixed before anything is written: what one partition
+ * writes never changes what another may write.
+ *
+ * The budget is divided once, when the machine's first partition starts
+ * (`divide`; or at the first allocation, for a store used on its own), among
+ * the devices that have joined (every configured nvdimm), max-min fair: each gets its whole size
+ * if it fits, and the rest is split evenly among the larger ones, so a small
+ * nvdimm beside a 60 GiB one is not starved. A device that joins later (a
+ * DLPAR add of a new DRC) gets what was left undivided, up to its size; when
+ * nothing was left, its share is 0 and its writes say so.
  */
 export class PageBudget {
   /** Bytes of pages held now. */
   used = 0;
   /** The most bytes of pages allowed. */
   readonly limit: number;
-  /** Pages every member would take if written all over. */
-  #memberPages = 0;
+  readonly #members: PageShare[] = [];
+  #divided = false;
+  /** Pages given out as shares. */
+  #planned = 0;
   constructor(limit: number) {
     this.limit = limit;
   }
 
   /** A device of `size` bytes joins; what it may take is its share. */
   join(size: number): PageShare {
-    const pages = Math.ceil(size / PAGE_BYTES);
-    this.#memberPages += pages;
-    return new PageShare(this, pages);
+    const share = new PageShare(this, Math.ceil(size / PAGE_BYTES));
+    this.#members.push(share);
+    if (this.#divided) this.#give(share, Math.min(share.pages, this.#free()));
+    return share;
   }
 
-  /** The most pages a member of `pages` pages may hold. */
-  shareOf(pages: number): number {
-    const limitPages = Math.floor(this.limit / PAGE_BYTES);
-    if (this.#memberPages <= limitPages) return pages;
-    return Math.floor(limitPages * pages / this.#memberPages);
+  /** Divides the budget among the members, once; later calls do nothing. */
+  divide(): void {
+    if (this.#divided) return;
+    this.#divided = true;
+    // Max-min fair (water-filling): smallest first, each gets its size or an
+    // even part of what is left, whichever is smaller.
+    const members = [...this.#members].sort((a, b) => a.pages - b.pages);
+    let left = this.#free();
+    members.forEach((m, i) => {
+      const even = Math.floor(left / (members.length - i));
+      const share = Math.min(m.pages, even);
+      this.#give(m, share);
+      left -= share;
+    });
+  }
+
+  #free(): number {
+    return Math.floor(this.limit / PAGE_BYTES) - this.#planned;
+  }
+
+  #give(member: PageShare, pages: number): void {
+    member.sharePages = pages;
+    this.#planned += pages;
   }
 
   /** Takes `pages` pages, or throws a RangeError saying the budget is spent (taking none). */
@@ -61,24 +87,28 @@ export class PageBudget {
 export class PageShare {
   /** Pages this device holds. */
   held = 0;
+  /** Pages the device would take if written all over. */
+  readonly pages: number;
+  /** Pages it may hold (set when the budget is divided). */
+  sharePages = 0;
   readonly #budget: PageBudget;
-  readonly #pages: number;
   constructor(budget: PageBudget, pages: number) {
     this.#budget = budget;
-    this.#pages = pages;
+    this.pages = pages;
   }
 
   /** Takes `pages` more pages within this device's share, or throws a RangeError taking none. */
   take(pages: number): void {
     if (pages === 0) return;
-    const share = this.#budget.shareOf(this.#pages);
+    this.#budget.divide();
+    const share = this.sharePages;
     if (this.held + pages > share) {
       throw new RangeError(
         `this nvdimm's share of the simulated SCM is spent: it holds ${this.held * PAGE_BYTES} ` +
-          `bytes of pages, its share is ${share * PAGE_BYTES} (of ${this.#budget.limit}, in ` +
-          `proportion to its size among the nvdimms), and this write needs ` +
-          `${pages * PAGE_BYTES} more; write less, or start the system with a larger ` +
-          `scmBudgetBytes`,
+          `bytes of pages, its share is ${share * PAGE_BYTES} (of ${this.#budget.limit}, ` +
+          `divided among the nvdimms before any partition ran, the smaller ones whole), and ` +
+          `this write needs ${pages * PAGE_BYTES} more; write less, or start the system with ` +
+          `a larger scmBudgetBytes`,
       );
     }
     this.#budget.take(pages);
