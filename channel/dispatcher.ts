@@ -180,8 +180,6 @@ export class Dispatcher {
   readonly #idle: IdleWindow;
   #sleeps = 0;
   #yields = 0;
-  /** Whether the last sleep ran out its slice with nothing asked. */
-  #quiet = false;
 
   constructor(
     doorbell: SharedArrayBuffer,
@@ -507,23 +505,17 @@ export class Dispatcher {
     // turn) now, not missed: its doorbell ring may predate `seen`, so
     // nothing would wake us for it. Hence a full pass.
     if (this.serveOnce(true) > 0 || this.#waiting > 0 || this.stopping) return false;
-    // A quiet system (the last sleep ran its whole slice) skips the
-    // synchronous part: nobody is waiting for a fast wake-up, and its extra
-    // wake-ups cost an idle system about 4 ms of CPU a second.
-    if (!this.#quiet) {
-      const dozed = performance.now();
-      if (Atomics.wait(bell, BELL, seen, SYNC_SLEEP_MS) === "ok") {
-        if (!this.stopping) this.#idle.observeSleep(performance.now() - dozed);
-        return false;
-      }
-      // Still nothing: sleep with the event loop free for control messages.
-      if (this.serveOnce(true) > 0 || this.#waiting > 0 || this.stopping) return false;
+    const dozed = performance.now();
+    if (Atomics.wait(bell, BELL, seen, SYNC_SLEEP_MS) === "ok") {
+      if (!this.stopping) this.#idle.observeSleep(performance.now() - dozed);
+      return false;
     }
+    // Still nothing: sleep with the event loop free for control messages.
+    if (this.serveOnce(true) > 0 || this.#waiting > 0 || this.stopping) return false;
     const waiting = Atomics.waitAsync(bell, BELL, seen, SLEEP_SLICE_MS);
     if (!waiting.async) return false;
     const asleep = performance.now();
     const outcome = await waiting.value;
-    this.#quiet = outcome === "timed-out";
     // A slice that ran out measures nothing of a wake-up.
     if (!this.stopping && outcome === "ok") this.#idle.observeSleep(performance.now() - asleep);
     return true;
