@@ -14,19 +14,18 @@ export const PAGE_BYTES = 64 * 1024;
 /**
  * How many bytes of pages a machine's devices may hold together, and each
  * one's share of it, fixed before anything is written: what one partition
- * writes never changes what another may write.
+ * writes never changes what another may write. The shares add up to at most
+ * the budget, so a device within its share is within the budget too.
  *
  * The budget is divided once, when the machine's first partition starts
  * (`divide`; or at the first allocation, for a store used on its own), among
- * the devices that have joined (every configured nvdimm), max-min fair: each gets its whole size
- * if it fits, and the rest is split evenly among the larger ones, so a small
- * nvdimm beside a 60 GiB one is not starved. A device that joins later (a
- * DLPAR add of a new DRC) gets what was left undivided, up to its size; when
- * nothing was left, its share is 0 and its writes say so.
+ * the devices that have joined (every configured nvdimm), max-min fair: each
+ * gets its whole size if it fits, and the rest is split evenly among the
+ * larger ones, so a small nvdimm beside a 60 GiB one is not starved. A device
+ * that joins later (a DLPAR add of a new DRC) gets what was left undivided, up
+ * to its size; when nothing was left, its share is 0 and its writes say so.
  */
 export class PageBudget {
-  /** Bytes of pages held now. */
-  used = 0;
   /** The most bytes of pages allowed. */
   readonly limit: number;
   readonly #members: PageShare[] = [];
@@ -69,18 +68,6 @@ export class PageBudget {
     member.sharePages = pages;
     this.#planned += pages;
   }
-
-  /** Takes `pages` pages, or throws a RangeError saying the budget is spent (taking none). */
-  take(pages: number): void {
-    if (this.used + pages * PAGE_BYTES > this.limit) {
-      throw new RangeError(
-        `the simulated SCM is full: ${this.used} bytes of pages written, at most ${this.limit}, ` +
-          `and this write needs ${pages * PAGE_BYTES} more; write less, or start the system ` +
-          `with a larger scmBudgetBytes`,
-      );
-    }
-    this.used += pages * PAGE_BYTES;
-  }
 }
 
 /** One device's part of a {@link PageBudget}. */
@@ -111,7 +98,6 @@ export class PageShare {
           `a larger scmBudgetBytes`,
       );
     }
-    this.#budget.take(pages);
     this.held += pages;
   }
 }
@@ -180,8 +166,7 @@ export class SparseScm implements ScmMemory {
   }
 
   write(offset: number, bytes: Uint8Array): void {
-    this.#check(offset, bytes.length);
-    if (bytes.length === 0) return;
+    // Checks the range too.
     this.reserve(offset, bytes.length);
     for (let done = 0; done < bytes.length;) {
       const at = offset + done;
