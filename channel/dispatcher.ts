@@ -495,6 +495,11 @@ export class Dispatcher {
     }
   }
 
+  /** A full pass found something to do, someone waits for a turn, or the loop is to end. */
+  #busy(): boolean {
+    return this.serveOnce(true) > 0 || this.#waiting > 0 || this.stopping;
+  }
+
   /** Sleeps on the doorbell; returns whether the event loop ran meanwhile. */
   async #sleep(): Promise<boolean> {
     const bell = this.#bell;
@@ -502,14 +507,14 @@ export class Dispatcher {
     // A request that raced with going to sleep is served (or queued for a
     // turn) now, not missed: its doorbell ring may predate `seen`, so
     // nothing would wake us for it. Hence a full pass.
-    if (this.serveOnce(true) > 0 || this.#waiting > 0 || this.stopping) return false;
+    if (this.#busy()) return false;
     const dozed = performance.now();
     if (Atomics.wait(bell, BELL, seen, SYNC_SLEEP_MS) === "ok") {
       if (!this.stopping) this.#idle.observeSleep(performance.now() - dozed);
       return false;
     }
     // Still nothing: sleep with the event loop free for control messages.
-    if (this.serveOnce(true) > 0 || this.#waiting > 0 || this.stopping) return false;
+    if (this.#busy()) return false;
     const waiting = Atomics.waitAsync(bell, BELL, seen, SLEEP_SLICE_MS);
     if (!waiting.async) return false;
     const asleep = performance.now();

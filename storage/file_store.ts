@@ -296,7 +296,7 @@ export class FileStore implements DurableStore {
       const mismatch = geometryMismatch(facts, g);
       if (mismatch) throw new StorageError(`${paths.facts}: ${mismatch}`);
       // The mark's size and shape are checked when it is read (judgeMark).
-      const sizes = [[paths.scm, size], [paths.label, g.metadataSize], [paths.mark, -1]] as const;
+      const sizes = [[paths.scm, size], [paths.label, g.metadataSize], [paths.mark, null]] as const;
       for (const [path, want] of sizes) {
         let length: number;
         try {
@@ -304,7 +304,7 @@ export class FileStore implements DurableStore {
         } catch (error) {
           throw new StorageError(`${path}: missing beside ${paths.facts}: ${reason(error)}`);
         }
-        if (want >= 0 && length !== want) {
+        if (want !== null && length !== want) {
           throw new StorageError(
             `${path}: is ${length} bytes, expected ${want}; it is truncated or not this ` +
               `device's: restore it or start on another directory`,

@@ -4,7 +4,7 @@
  * digest matches their text. When it does not, `deno task build` makes it so.
  */
 import assert from "node:assert/strict";
-import { BUNDLE_PATH, readStamp, sourcesDigest } from "../workers/bundle_stamp.ts";
+import { BUNDLE_PATH, readStamp, sourcesDigest, stamp } from "../workers/bundle_stamp.ts";
 
 const root = new URL("../", import.meta.url);
 
@@ -21,7 +21,6 @@ Deno.test("the LPAR worker's bundle is built from the modules as they are now", 
 });
 
 Deno.test("a bundle's stamp: what it names is what is read back", async () => {
-  const { stamp } = await import("../workers/bundle_stamp.ts");
   const text = stamp(["a.ts", "b/c.ts"], "ab12") + "code();\n";
   assert.deepEqual(readStamp(text), { paths: ["a.ts", "b/c.ts"], digest: "ab12" });
   assert.equal(readStamp("code();\n"), undefined);
