@@ -21,8 +21,10 @@ import {
   ANSWERED,
   BELL,
   channelViews,
+  COLD_BELL,
   DEFERRED,
   GUEST_WAITING,
+  HOT,
   KIND,
   KIND_HCALL,
   REQ,
@@ -120,14 +122,18 @@ const SLEEP_SLICE_MS = 20;
  */
 const SYNC_SLEEP_MS = 1;
 /**
- * Passes between looks at the cold channels: those that asked nothing for
- * `idleAfterMs`. A pass looks at the hot ones only, so its cost follows the
- * LPARs at work, not every LPAR attached (1,000 LPARs booting a few at a
- * time: a pass over all of them made each hcall cost more the more LPARs
- * there were). A cold LPAR's first request waits at most this many passes,
- * and a pass before sleeping looks at every channel.
+ * Passes between looks at the cold channels (those that asked nothing for
+ * `idleAfterMs`), when one of them rang `COLD_BELL`. A pass looks at the hot
+ * ones only, so its cost follows the LPARs at work, not every LPAR attached
+ * (1,000 LPARs booting a few at a time: a pass over all of them made each
+ * hcall cost more the more LPARs there were). A cold LPAR's first request
+ * waits at most this many passes, and a pass before sleeping looks at the
+ * cold channels too if one rang. Looking at them only when one rang matters
+ * at scale: the look before each sleep went over every channel, each on its
+ * own page, and booting 1,000 LPARs slept often enough that this took a third
+ * of the hypervisor's time.
  */
-const COLD_SCAN_EVERY = 64;
+const COLD_SCAN_EVERY = 16;
 
 interface Slot {
   lpar: LparId;
@@ -168,6 +174,10 @@ export class Dispatcher {
   #hot: Slot[] = [];
   /** Channels looked at by passes so far (what a pass costs grows with it). */
   #looks = 0;
+  /** `COLD_BELL` as the last look at the cold channels found it. */
+  #coldSeen = 0;
+  /** When (ms) the cold channels were last looked at. */
+  #coldLookedAt = -Infinity;
   readonly #args: bigint[] = new Array(ARG_COUNT).fill(0n);
   #clock = performance.now();
   #passes = 0;
@@ -216,6 +226,8 @@ export class Dispatcher {
       throw new RangeError(`LPAR ${lpar} attached twice`);
     }
     const { header, regs } = channelViews(channel);
+    // Not looked at on every pass yet: its first request rings COLD_BELL.
+    Atomics.store(header, HOT, 0);
     this.#slots = [...this.#slots, {
       lpar,
       header,
@@ -258,8 +270,11 @@ export class Dispatcher {
     const pass = ++this.#passes;
     if ((pass & 31) === 0) this.#clock = performance.now();
     const now = this.#clock;
-    const cold = full || pass % COLD_SCAN_EVERY === 0;
-    if (cold) this.#cool(now);
+    let cold = false;
+    if (full || pass % COLD_SCAN_EVERY === 0) {
+      this.#cool(now);
+      cold = this.#coldRang(now);
+    }
     const hot = this.#hot;
     this.#looks += hot.length;
     let answered = 0;
@@ -295,7 +310,10 @@ export class Dispatcher {
     // so it runs on every 16th pass only.
     if (!full && this.#active >= options.maxActive && (pass & 15) !== 0) return answered;
     if (cold) {
-      // The cold channels: one that asks is hot from now on.
+      // The cold channels: one that asks is hot from now on. A ring after
+      // this load is seen by the next look.
+      this.#coldSeen = Atomics.load(this.#bell, COLD_BELL);
+      this.#coldLookedAt = now;
       this.#looks += this.#slots.length - hot.length;
       for (const s of this.#slots) {
         if (s.hot) continue;
@@ -304,6 +322,7 @@ export class Dispatcher {
           continue;
         }
         s.hot = true;
+        Atomics.store(header, HOT, 1);
         hot.push(s);
       }
     }
@@ -347,6 +366,16 @@ export class Dispatcher {
   }
 
   /**
+   * Whether the cold channels are to be looked at: one rang `COLD_BELL` since
+   * the last look, or `SLEEP_SLICE_MS` passed (a guest can tamper with the
+   * bell; a request it hides is late by at most that, never lost).
+   */
+  #coldRang(now: number): boolean {
+    return Atomics.load(this.#bell, COLD_BELL) !== this.#coldSeen ||
+      now - this.#coldLookedAt >= SLEEP_SLICE_MS;
+  }
+
+  /**
    * Drops from the hot list the slots idle for `idleAfterMs` that hold no
    * turn and wait for none (every LPAR `#busyFloor` counts stays in it).
    */
@@ -355,8 +384,19 @@ export class Dispatcher {
     let kept = 0;
     const hot = this.#hot;
     for (const s of hot) {
-      if (s.active || s.waiting || now - s.lastActive < idleAfter) hot[kept++] = s;
-      else s.hot = false;
+      if (s.active || s.waiting || now - s.lastActive < idleAfter) {
+        hot[kept++] = s;
+        continue;
+      }
+      // HOT cleared, then REQ looked at; the guest stores REQ, then looks at
+      // HOT. Both are sequentially consistent, so a request that raced with
+      // this either rang COLD_BELL or is seen here and keeps the slot hot.
+      const header = s.header;
+      Atomics.store(header, HOT, 0);
+      if (Atomics.load(header, REQ) !== header[RESP] && Atomics.load(header, STOP) === 0) {
+        Atomics.store(header, HOT, 1);
+        hot[kept++] = s;
+      } else s.hot = false;
     }
     hot.length = kept;
   }

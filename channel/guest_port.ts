@@ -10,8 +10,10 @@ import { ARG_COUNT, RET_COUNT } from "../abi/hcalls.ts";
 import {
   BELL,
   channelViews,
+  COLD_BELL,
   DEFERRED,
   GUEST_WAITING,
+  HOT,
   KIND,
   KIND_HCALL,
   PANIC,
@@ -106,6 +108,10 @@ export class GuestPort {
     for (let i = 0; i < ARG_COUNT; i++) regs[i + 1] = args[i] ?? 0n;
     const seq = (header[REQ] + 1) | 0;
     Atomics.store(header, REQ, seq);
+    // A quiet channel is looked at only when one rings this (the store of
+    // REQ before the load of HOT pairs with the hypervisor's clearing HOT
+    // before it looks at REQ: one of the two sees the other).
+    if (Atomics.load(header, HOT) === 0) Atomics.add(this.#bell, COLD_BELL, 1);
     // Always notify: whether the hypervisor sleeps is its own business, kept
     // where no guest can write it (an empty notify costs tens of nanoseconds).
     Atomics.add(this.#bell, BELL, 1);

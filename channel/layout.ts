@@ -55,6 +55,14 @@ export const DAX_FAULT = -1;
 export const DAX_REFUSED = -2;
 /** Bytes in an LPAR's bounce buffer: the most one DAX request copies. */
 export const DAX_BUFFER_BYTES = 64 * 1024;
+/**
+ * Header word: non-zero while the hypervisor looks at this channel on every
+ * pass (it asked something lately). A guest that finds it zero as it asks
+ * rings {@link COLD_BELL}, so the hypervisor looks at the quiet channels only
+ * when one of them asked, not every time it is about to sleep. Written by the
+ * hypervisor only; a guest that lies in it only delays itself.
+ */
+export const HOT = 8;
 /** Header size in 32-bit words. */
 export const HEADER_WORDS = 16;
 /** Byte offset of the registers (r3 first, then r4..r12). */
@@ -72,8 +80,15 @@ export const BELL = 0;
  * sleep, so the next one wakes on the core being freed.
  */
 export const TURN = 1;
+/**
+ * Doorbell word: bumped by a request on a channel whose {@link HOT} word was
+ * zero, before {@link BELL}. The hypervisor scans the quiet channels when it
+ * changed, and at least every `SLEEP_SLICE_MS` whatever it says: a guest that
+ * tampers with it can delay another's first request that long, never lose it.
+ */
+export const COLD_BELL = 2;
 /** Bytes in the doorbell buffer. */
-export const DOORBELL_BYTES = 8;
+export const DOORBELL_BYTES = 12;
 
 /** A channel's typed views over its buffer. */
 export interface ChannelViews {

@@ -8,9 +8,11 @@ import assert from "node:assert/strict";
 import { Dispatcher } from "../channel/dispatcher.ts";
 import {
   channelViews,
+  COLD_BELL,
   createChannel,
   createDoorbell,
   DEFERRED,
+  HOT,
   REQ,
   RESP,
 } from "../channel/layout.ts";
@@ -18,6 +20,12 @@ import type { HcallResult } from "../core/types.ts";
 
 const HOSTILE = 1, VICTIM = 2;
 const NO_RETS = new Array(9).fill(0n);
+
+/** Asks as GuestPort.call does: a new REQ, and COLD_BELL rung if the channel is not hot. */
+function ask(header: Int32Array, bell: Int32Array): void {
+  Atomics.store(header, REQ, (header[REQ] + 1) | 0);
+  if (Atomics.load(header, HOT) === 0) Atomics.add(bell, COLD_BELL, 1);
+}
 
 Deno.test("dispatcher: an LPAR of costly hcalls gives its turn up to one that waits", () => {
   const hostile = channelViews(createChannel());
@@ -58,30 +66,85 @@ Deno.test("dispatcher: a pass looks at the LPARs at work; a cold one is answered
     answered.push(lpar);
     return { rc: 0, rets: NO_RETS };
   };
-  const dispatcher = new Dispatcher(createDoorbell(), handle, () => ({ rc: -2, rets: NO_RETS }), {
+  const doorbell = createDoorbell();
+  const bell = new Int32Array(doorbell);
+  const dispatcher = new Dispatcher(doorbell, handle, () => ({ rc: -2, rets: NO_RETS }), {
     maxActive: 1,
   });
   channels.forEach((c, i) => dispatcher.attach(i + 1, c.header.buffer as SharedArrayBuffer));
-  // One LPAR, cold so far, asks: it is seen within COLD_SCAN_EVERY (64) passes.
+  // One LPAR, cold so far, asks: it is seen within COLD_SCAN_EVERY (16) passes.
   const busy = channels[500].header;
-  Atomics.store(busy, REQ, 1);
+  ask(busy, bell);
   let passes = 0;
   while (busy[RESP] !== 1) {
-    assert.ok(++passes <= 64, `a cold LPAR's request waited ${passes} passes`);
+    assert.ok(++passes <= 16, `a cold LPAR's request waited ${passes} passes`);
     dispatcher.serveOnce();
   }
   assert.deepEqual(answered, [501]);
-  // It keeps asking: 6,400 passes look at it, and at the 999 others on every 64th pass only.
+  assert.equal(busy[HOT], 1, "a channel looked at on every pass is marked hot");
+  // It keeps asking (hot now, so it rings no COLD_BELL): 6,400 passes look
+  // at it, and at the 999 others only as often as SLEEP_SLICE_MS allows.
   const before = dispatcher.looks;
   for (let i = 0; i < 6400; i++) {
-    if (busy[RESP] === busy[REQ]) Atomics.store(busy, REQ, busy[REQ] + 1);
+    if (busy[RESP] === busy[REQ]) ask(busy, bell);
     dispatcher.serveOnce();
   }
   const looks = dispatcher.looks - before;
   assert.ok(looks <= 6400 * 2 + 100 * lpars, `${looks} channels looked at in 6,400 passes`);
-  // A pass before sleeping looks at every channel: a request there is seen at
-  // once (the one turn is taken, so it is told to wait for it).
-  Atomics.store(channels[900].header, REQ, 1);
+  // A pass before sleeping looks at the cold channels only if one rang: with
+  // none rung it costs the hot ones, not the 1,000.
+  const quiet = dispatcher.looks;
+  dispatcher.serveOnce(true);
+  assert.ok(dispatcher.looks - quiet < lpars, "a pass before sleeping looked at every channel");
+  // One rings: the pass before sleeping sees its request at once (the one
+  // turn is taken, so it is told to wait for it).
+  ask(channels[900].header, bell);
   dispatcher.serveOnce(true);
   assert.equal(channels[900].header[DEFERRED], 1);
+});
+
+Deno.test("dispatcher: a cold request whose guest rang nothing is seen within the sleep slice", async () => {
+  const channels = Array.from({ length: 4 }, () => channelViews(createChannel()));
+  const answered: number[] = [];
+  const dispatcher = new Dispatcher(createDoorbell(), (lpar) => {
+    answered.push(lpar);
+    return { rc: 0, rets: NO_RETS };
+  }, () => ({ rc: -2, rets: NO_RETS }));
+  channels.forEach((c, i) => dispatcher.attach(i + 1, c.header.buffer as SharedArrayBuffer));
+  dispatcher.serveOnce(true); // the first look at the cold channels
+  // A hostile (or lying) guest: a request, and no COLD_BELL.
+  Atomics.store(channels[2].header, REQ, 1);
+  dispatcher.serveOnce(true);
+  assert.deepEqual(answered, [], "seen before any bell or slice: the test shows nothing");
+  // Never lost: once SLEEP_SLICE_MS (20 ms) has passed, a look finds it.
+  await new Promise((resolve) => setTimeout(resolve, 25));
+  for (let pass = 0; answered.length === 0; pass++) {
+    assert.ok(pass < 64, "the request was not seen after the sleep slice");
+    dispatcher.serveOnce(true);
+  }
+  assert.deepEqual(answered, [3]);
+});
+
+Deno.test("dispatcher: a channel that goes quiet is marked cold, and rings again", () => {
+  const channel = channelViews(createChannel());
+  const doorbell = createDoorbell();
+  const bell = new Int32Array(doorbell);
+  const dispatcher = new Dispatcher(doorbell, () => ({ rc: 0, rets: NO_RETS }), () => ({
+    rc: -2,
+    rets: NO_RETS,
+  }), { idleAfterMs: 0 });
+  dispatcher.attach(1, channel.header.buffer as SharedArrayBuffer);
+  ask(channel.header, bell);
+  dispatcher.serveOnce(true);
+  assert.equal(channel.header[RESP], 1);
+  assert.equal(channel.header[HOT], 1);
+  // Idle past idleAfterMs (0 here), its turn given up: the next look cools it.
+  // (The dispatcher reads the clock every 32 passes: a few thousand passes let time move.)
+  for (let i = 0; i < 1_000_000 && channel.header[HOT] === 1; i++) dispatcher.serveOnce(true);
+  assert.equal(channel.header[HOT], 0, "an idle channel stays marked hot");
+  const rung = bell[COLD_BELL];
+  ask(channel.header, bell);
+  assert.equal(bell[COLD_BELL], rung + 1, "a request on a cold channel rings COLD_BELL");
+  dispatcher.serveOnce(true);
+  assert.equal(channel.header[RESP], 2);
 });
