@@ -60,6 +60,12 @@ export interface StartOptions {
    * `threads` (default): a worker for the hypervisor and one per LPAR, real
    * time. `sim`: one thread, a seeded scheduler and virtual time; the same
    * seed gives the same run, byte for byte.
+   *
+   * With hundreds of partitions on `threads`, run Deno with
+   * `GLIBC_TUNABLES=glibc.malloc.arena_max=1` in its environment, as the
+   * project's tasks do: Deno trims the whole malloc heap each time a worker
+   * ends, and with glibc's default arenas ending 1,000 workers takes about
+   * four times as long.
    */
   runtime?: RuntimeKind;
   /** Seed of the `sim` runtime's scheduler and of the hypervisor's tokens (default 1). */

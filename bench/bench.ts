@@ -13,7 +13,10 @@
  * - the CPU an idle system burns in one second;
  * - what an LPAR worker costs to start and keep, against a bare Deno worker;
  * - the scale runs: 64, then 1,000 LPARs × 2 nvdimms boot, bind, kexec, bind
- *   again and stop (`--no-1000` leaves the 1,000 out).
+ *   again and stop (`--no-1000` leaves the 1,000 out). The 1,000 run is a
+ *   process of its own (`bench/scale.ts`), timed until it has ended: the
+ *   workers' threads go on ending after `stop()` resolves, and the process
+ *   ends only when they have.
  *
  * Channel round trips are timed in batches (mean per call of each batch of
  * {@link BATCH} calls), since one call is shorter than performance.now() can
@@ -103,6 +106,52 @@ export interface ScaleFigures {
   peakRssMiB: number;
   /** Results and invariants all as expected. */
   ok: boolean;
+  /**
+   * Wall time (ms) of the whole process, when the run had one of its own:
+   * start of `deno run` to its exit, after every worker thread has ended.
+   */
+  processMs?: number;
+}
+
+/**
+ * Runs `bench/scale.ts lpars` as a process of its own (with this process's
+ * Deno and environment) and times it until it exits.
+ */
+async function scaleProcess(lpars: number): Promise<ScaleFigures> {
+  const script = new URL("./scale.ts", import.meta.url);
+  const root = new URL("../", import.meta.url);
+  const started = performance.now();
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", `--allow-read=${root.pathname}`, script.pathname, String(lpars)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const processMs = performance.now() - started;
+  const text = new TextDecoder().decode(stdout).trim();
+  if (code !== 0) {
+    throw new Error(
+      `scale run of ${lpars} LPARs exited with ${code}: ${new TextDecoder().decode(stderr)}`,
+    );
+  }
+  const line = JSON.parse(text.split("\n").at(-1)!) as {
+    wallS: number;
+    stopS: number;
+    cpuUserS: number;
+    cpuSystemS: number;
+    peakMiB: number;
+    ok: boolean;
+  };
+  return {
+    lpars,
+    nvdimms: 2,
+    wallMs: line.wallS * 1000,
+    stopMs: line.stopS * 1000,
+    cpuUserMs: line.cpuUserS * 1000,
+    cpuSystemMs: line.cpuSystemS * 1000,
+    peakRssMiB: line.peakMiB,
+    ok: line.ok,
+    processMs,
+  };
 }
 
 function scaleFigures(r: ScaleReport): ScaleFigures {
@@ -260,10 +309,10 @@ export async function runBench(big = true): Promise<BenchReport> {
   // of 1,000 workers (which goes on after stop(): a 64-LPAR run after it
   // took 38 s, 40 s of CPU in the kernel).
   const workers = await measureWorkerCost(16);
-  const scale: ScaleFigures[] = [];
-  for (const lpars of big ? [64, 1000] : [64]) {
-    scale.push(scaleFigures(await runScale({ lpars, nvdimms: 2, blocks: 2, blockSize: 1 << 20 })));
-  }
+  const scale: ScaleFigures[] = [
+    scaleFigures(await runScale({ lpars: 64, nvdimms: 2, blocks: 2, blockSize: 1 << 20 })),
+  ];
+  if (big) scale.push(await scaleProcess(1000));
   const comlink = await comlinkBaseline(3000);
   const postMessage = await postMessageBaseline(5000);
   const atomics = await atomicsBaseline(20000);
@@ -331,11 +380,9 @@ export async function runBench(big = true): Promise<BenchReport> {
       },
       ...(s1000
         ? {
-          "1,000 LPARs x 2 nvdimms boot+bind+kexec+bind+stop <= 60 s, <= 10 GiB": {
-            met: s1000.ok && s1000.wallMs + s1000.stopMs <= 60_000 && s1000.peakRssMiB <= 10240,
-            value: `${f((s1000.wallMs + s1000.stopMs) / 1000, 1)} s, peak ${
-              f(s1000.peakRssMiB / 1024)
-            } GiB`,
+          "1,000 LPARs x 2 nvdimms boot+bind+kexec+bind+stop <= 60 s, <= 10 GiB (whole process)": {
+            met: s1000.ok && s1000.processMs! <= 60_000 && s1000.peakRssMiB <= 10240,
+            value: `${f(s1000.processMs! / 1000, 1)} s, peak ${f(s1000.peakRssMiB / 1024)} GiB`,
           },
         }
         : {}),
@@ -415,7 +462,11 @@ export function formatBench(r: BenchReport): string {
         (s.wallMs / 1000).toFixed(2)
       } s, stop ${(s.stopMs / 1000).toFixed(2)} s, CPU ${(s.cpuUserMs / 1000).toFixed(1)} s user ${
         (s.cpuSystemMs / 1000).toFixed(1)
-      } s system, peak RSS ${s.peakRssMiB.toFixed(0)} MiB${s.ok ? "" : " (NOT CLEAN)"}`,
+      } s system, peak RSS ${s.peakRssMiB.toFixed(0)} MiB${
+        s.processMs === undefined
+          ? ""
+          : `; its own process, ${(s.processMs / 1000).toFixed(2)} s until every thread ended`
+      }${s.ok ? "" : " (NOT CLEAN)"}`,
     );
   }
   out.push("");

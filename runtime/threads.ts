@@ -41,11 +41,18 @@ const GUEST_SLOTS = Math.max(4, 4 * CORES);
 const START_SLOTS = 4 * CORES;
 
 /**
- * Ends workers one at a time, a macrotask apart. Deno's `terminate()` of many
- * workers in one go stalls the main thread far longer than the sum of the
- * parts (256 bare workers in one loop: 5.7 s in one stall; one at a time:
- * 2.9 s in all, no stall above a quarter second), so a stop of many
- * partitions stays proportional and the event loop keeps running.
+ * Ends workers one at a time, a macrotask apart. When a worker's thread ends,
+ * Deno calls glibc's `malloc_trim(0)` (denoland/deno pull request 32617,
+ * `runtime/web_worker.rs`), which walks the free memory of every malloc
+ * arena and gives it back with `madvise`: its cost follows the whole
+ * process's heap, not the one worker. Many ends at once run those walks in
+ * parallel, contending for the arenas and flushing each other's TLBs (512
+ * bare workers, one malloc arena: 5.9 s in one loop, 3.3 s one at a time), so
+ * a stop of many partitions ends them in turn and the event loop keeps
+ * running. With glibc's default of eight arenas a core, each walk costs
+ * several times more: the project's tasks run Deno with
+ * `GLIBC_TUNABLES=glibc.malloc.arena_max=1` (1,000 bare workers ended in
+ * 43 s with the default, 10.3 s with one arena; see the README's "How fast").
  */
 class Terminations {
   readonly #queue: Worker[] = [];
