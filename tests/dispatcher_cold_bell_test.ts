@@ -1,0 +1,230 @@
+/**
+ * The cold channels and COLD_BELL (channel/dispatcher.ts): the hypervisor
+ * looks at the channels that asked nothing lately only when one rang
+ * COLD_BELL, and at least every SLEEP_SLICE_MS whatever the bell says. Here
+ * a seeded fuzz drives `Dispatcher.serveOnce` over random interleavings of
+ * honest requests (as GuestPort.call makes them), hostile writes to a hostile
+ * guest's own header and to the shared doorbell, full and ordinary passes,
+ * detaches and attaches, on a clock the test moves (`performance.now` is
+ * replaced for the test's length, so the bounds are in passes and virtual
+ * milliseconds, never in the machine's speed).
+ *
+ * Invariants: with honest guests only, every request is answered within
+ * COLD_SCAN_EVERY passes (at once by a full pass); with hostile guests too,
+ * every honest request is answered within a few dozen passes once
+ * SLEEP_SLICE_MS of clock has passed since it was asked (late, never lost).
+ */
+import assert from "node:assert/strict";
+import { Dispatcher } from "../channel/dispatcher.ts";
+import {
+  BELL,
+  channelViews,
+  COLD_BELL,
+  createChannel,
+  createDoorbell,
+  HEADER_WORDS,
+  HOT,
+  REQ,
+  RESP,
+  STOP,
+} from "../channel/layout.ts";
+
+const NO_RETS = new Array(9).fill(0n);
+/** channel/dispatcher.ts's SLEEP_SLICE_MS and COLD_SCAN_EVERY. */
+const SLEEP_SLICE_MS = 20, COLD_SCAN_EVERY = 16;
+/**
+ * Passes, once SLEEP_SLICE_MS has passed, within which a hidden request is
+ * seen: the dispatcher reads the clock every 32 passes and looks at the cold
+ * channels every 16th.
+ */
+const LATE_PASSES = 32 + COLD_SCAN_EVERY + 1;
+
+/** xorshift32: reproducible from the seed a failure names. */
+function rng(seed: number): (n: number) => number {
+  let x = (seed >>> 0) || 1;
+  return (n) => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % n;
+  };
+}
+
+/** Runs `body` with `performance.now` reading a clock the test moves. */
+function withClock(body: (clock: { now: number }) => void): void {
+  const clock = { now: 1_000 };
+  Object.defineProperty(performance, "now", { value: () => clock.now, configurable: true });
+  try {
+    body(clock);
+  } finally {
+    // The own property hides the prototype's now(): removing it restores that.
+    delete (performance as unknown as Record<string, unknown>).now;
+  }
+}
+
+interface Honest {
+  lpar: number;
+  header: Int32Array;
+  attached: boolean;
+  /** The request asked and not answered yet, with when (virtual ms and pass). */
+  pending?: { seq: number; at: number; pass: number; lateFrom?: number };
+}
+
+/** One seeded run: `steps` random steps; `hostiles` guests misbehave. */
+function fuzz(seed: number, steps: number, hostiles: number): void {
+  withClock((clock) => {
+    const next = rng(seed);
+    const doorbell = createDoorbell();
+    const bell = new Int32Array(doorbell);
+    const honest: Honest[] = Array.from({ length: 5 }, (_, i) => ({
+      lpar: i + 1,
+      header: channelViews(createChannel()).header,
+      attached: false,
+    }));
+    const hostile = Array.from({ length: hostiles }, () => channelViews(createChannel()).header);
+    const dispatcher = new Dispatcher(
+      doorbell,
+      () => ({ rc: 0, rets: NO_RETS }),
+      () => ({ rc: -2, rets: NO_RETS }),
+      // Every LPAR can hold a turn, so a seen request is answered in its
+      // pass; a short idleAfterMs makes channels go cold (and race) often.
+      { maxActive: honest.length + hostiles, idleAfterMs: 1 + next(8) },
+    );
+    for (const h of honest) {
+      dispatcher.attach(h.lpar, h.header.buffer as SharedArrayBuffer);
+      h.attached = true;
+    }
+    hostile.forEach((header, i) => dispatcher.attach(100 + i, header.buffer as SharedArrayBuffer));
+    /** COLD_BELL values seen so far: a hostile guest puts old ones back. */
+    const bells: number[] = [0];
+    let pass = 0;
+    const where = (step: number) => `seed ${seed}, step ${step}, pass ${pass}`;
+
+    const check = (step: number, full: boolean) => {
+      for (const h of honest) {
+        const p = h.pending;
+        if (!p) continue;
+        if (Atomics.load(h.header, RESP) === p.seq) {
+          h.pending = undefined;
+          continue;
+        }
+        if (hostiles === 0) {
+          assert.ok(!full, `${where(step)}: a full pass missed LPAR ${h.lpar}'s request`);
+          assert.ok(
+            pass - p.pass < COLD_SCAN_EVERY,
+            `${where(step)}: LPAR ${h.lpar}'s request waited ${pass - p.pass} passes`,
+          );
+        }
+        if (clock.now - p.at >= SLEEP_SLICE_MS) p.lateFrom ??= pass;
+        assert.ok(
+          p.lateFrom === undefined || pass - p.lateFrom < LATE_PASSES,
+          `${where(step)}: LPAR ${h.lpar}'s request (asked at ${p.at} ms, now ${clock.now}) ` +
+            `unanswered ${pass - p.lateFrom!} passes after the sleep slice`,
+        );
+      }
+    };
+
+    for (let step = 0; step < steps; step++) {
+      const what = next(100);
+      if (what < 25) {
+        // An honest guest asks, as GuestPort.call does.
+        const h = honest[next(honest.length)];
+        if (!h.attached || h.pending) continue;
+        const seq = (h.header[REQ] + 1) | 0;
+        Atomics.store(h.header, REQ, seq);
+        if (Atomics.load(h.header, HOT) === 0) Atomics.add(bell, COLD_BELL, 1);
+        Atomics.add(bell, BELL, 1);
+        h.pending = { seq, at: clock.now, pass };
+      } else if (what < 45 && hostiles > 0) {
+        // A hostile guest writes anything in its own header or the doorbell.
+        const header = hostile[next(hostile.length)];
+        const choice = next(10);
+        if (choice < 3) {
+          // Hide the honest rings: an old COLD_BELL value back.
+          Atomics.store(bell, COLD_BELL, bells[next(bells.length)]);
+        } else if (choice < 4) {
+          Atomics.store(bell, next(3), next(1 << 30) - (1 << 29));
+        } else if (choice < 6) {
+          Atomics.store(header, HOT, next(3));
+        } else if (choice < 8) {
+          // A request, with or without a ring.
+          Atomics.store(header, REQ, (header[REQ] + 1) | 0);
+          if (next(2) === 0) Atomics.add(bell, COLD_BELL, 1);
+        } else {
+          Atomics.store(header, next(HEADER_WORDS), next(4) === 0 ? -1 : next(5));
+        }
+      } else if (what < 80) {
+        for (let n = 1 + next(40); n > 0; n--) {
+          dispatcher.serveOnce();
+          pass++;
+          check(step, false);
+        }
+      } else if (what < 86) {
+        dispatcher.serveOnce(true);
+        pass++;
+        check(step, true);
+      } else if (what < 96) {
+        clock.now += next(4) === 0 ? next(30) : next(300) / 100;
+      } else {
+        // Detach an honest LPAR (its request goes with it), or attach it
+        // again on a fresh channel, as the threads runtime does.
+        const h = honest[next(honest.length)];
+        if (h.attached) {
+          dispatcher.detach(h.lpar);
+          h.attached = false;
+          h.pending = undefined;
+        } else {
+          h.header = channelViews(createChannel()).header;
+          dispatcher.attach(h.lpar, h.header.buffer as SharedArrayBuffer);
+          h.attached = true;
+        }
+      }
+      const b = Atomics.load(bell, COLD_BELL);
+      if (bells.at(-1) !== b && bells.length < 64) bells.push(b);
+    }
+    // Every request still pending is answered once the slice has passed.
+    clock.now += SLEEP_SLICE_MS;
+    for (let n = 0; n < LATE_PASSES; n++) {
+      dispatcher.serveOnce();
+      pass++;
+    }
+    for (const h of honest) {
+      assert.ok(
+        !h.pending || Atomics.load(h.header, RESP) === h.pending.seq,
+        `seed ${seed}: LPAR ${h.lpar}'s request was lost`,
+      );
+    }
+  });
+}
+
+Deno.test("dispatcher fuzz: honest guests only, every request answered within 16 passes", () => {
+  for (let seed = 1; seed <= 300; seed++) fuzz(seed, 2_000, 0);
+});
+
+Deno.test("dispatcher fuzz: hostile guests delay an honest request by the sleep slice at most", () => {
+  for (let seed = 1; seed <= 300; seed++) fuzz(seed, 2_000, 2);
+});
+
+Deno.test("dispatcher: a hostile guest hiding another's COLD_BELL ring delays it, never loses it", () => {
+  withClock((clock) => {
+    const doorbell = createDoorbell();
+    const bell = new Int32Array(doorbell);
+    const victim = channelViews(createChannel()).header;
+    const dispatcher = new Dispatcher(doorbell, () => ({ rc: 0, rets: NO_RETS }), () => ({
+      rc: -2,
+      rets: NO_RETS,
+    }));
+    dispatcher.attach(1, victim.buffer as SharedArrayBuffer);
+    dispatcher.serveOnce(true); // the first look at the cold channels
+    const before = Atomics.load(bell, COLD_BELL);
+    Atomics.store(victim, REQ, 1);
+    Atomics.add(bell, COLD_BELL, 1);
+    Atomics.store(bell, COLD_BELL, before); // the hostile guest puts it back
+    for (let i = 0; i < 100; i++) dispatcher.serveOnce(i % 2 === 0);
+    assert.equal(victim[RESP], 0, "answered before the slice: the test shows nothing");
+    clock.now += SLEEP_SLICE_MS;
+    for (let i = 0; i < LATE_PASSES && Atomics.load(victim, RESP) !== 1; i++) dispatcher.serveOnce();
+    assert.equal(victim[RESP], 1);
+    assert.equal(victim[STOP], 0);
+  });
+});
