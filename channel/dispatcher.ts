@@ -555,7 +555,11 @@ export class Dispatcher {
     }
     // Still nothing: sleep with the event loop free for control messages.
     if (this.#busy()) return false;
-    const waiting = Atomics.waitAsync(bell, BELL, seen, SLEEP_SLICE_MS);
+    // No longer than until the cold channels are due a look whatever
+    // COLD_BELL says: a ring a guest hid before this sleep would otherwise
+    // wait out the slice left before it and then a whole one (two, not one).
+    const due = this.#coldLookedAt + SLEEP_SLICE_MS - performance.now();
+    const waiting = Atomics.waitAsync(bell, BELL, seen, Math.max(0, Math.min(SLEEP_SLICE_MS, due)));
     if (!waiting.async) return false;
     const asleep = performance.now();
     const outcome = await waiting.value;

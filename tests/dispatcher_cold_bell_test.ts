@@ -223,8 +223,50 @@ Deno.test("dispatcher: a hostile guest hiding another's COLD_BELL ring delays it
     for (let i = 0; i < 100; i++) dispatcher.serveOnce(i % 2 === 0);
     assert.equal(victim[RESP], 0, "answered before the slice: the test shows nothing");
     clock.now += SLEEP_SLICE_MS;
-    for (let i = 0; i < LATE_PASSES && Atomics.load(victim, RESP) !== 1; i++) dispatcher.serveOnce();
+    for (let i = 0; i < LATE_PASSES && Atomics.load(victim, RESP) !== 1; i++) {
+      dispatcher.serveOnce();
+    }
     assert.equal(victim[RESP], 1);
     assert.equal(victim[STOP], 0);
   });
+});
+
+Deno.test("dispatcher: an idle hypervisor sleeps no longer than until the cold channels are due a look", async () => {
+  // A ring hidden just after a look at the cold channels is found by the
+  // look SLEEP_SLICE_MS later; a sleep of a whole slice begun 15 ms after the
+  // look would put that look off to 35 ms. The sleep's timeouts are recorded.
+  const clock = { now: 1_000 };
+  const timeouts: number[] = [];
+  const { wait, waitAsync } = Atomics;
+  Object.defineProperty(performance, "now", {
+    // Time moves a little at each reading, so the idle window runs out.
+    value: () => (clock.now += 0.001),
+    configurable: true,
+  });
+  let dispatcher: Dispatcher | undefined;
+  try {
+    Atomics.wait = () => "timed-out";
+    Atomics.waitAsync = ((_: Int32Array, __: number, ___: number, timeout?: number) => {
+      timeouts.push(timeout ?? Infinity);
+      dispatcher!.stop();
+      return { async: false, value: "timed-out" };
+    }) as typeof Atomics.waitAsync;
+    dispatcher = new Dispatcher(createDoorbell(), () => ({ rc: 0, rets: NO_RETS }), () => ({
+      rc: -2,
+      rets: NO_RETS,
+    }));
+    dispatcher.attach(1, createChannel());
+    dispatcher.serveOnce(true); // the look at the cold channels, at 1,000 ms
+    clock.now += 15;
+    await dispatcher.run();
+  } finally {
+    Atomics.wait = wait;
+    Atomics.waitAsync = waitAsync;
+    delete (performance as unknown as Record<string, unknown>).now;
+  }
+  assert.equal(timeouts.length, 1);
+  assert.ok(
+    timeouts[0] <= SLEEP_SLICE_MS - 14,
+    `slept ${timeouts[0]} ms, 15 ms after the look: the hidden ring waits ${15 + timeouts[0]} ms`,
+  );
 });
