@@ -25,6 +25,7 @@
  * @module
  */
 import process from "node:process";
+import { fileURLToPath } from "node:url";
 import * as Comlink from "comlink";
 import { H, OP } from "../abi/hcalls.ts";
 import type { BenchWorker } from "./bench_worker.ts";
@@ -113,44 +114,79 @@ export interface ScaleFigures {
   processMs?: number;
 }
 
+/** Most characters of a failed scale process's stderr quoted in the error (its end). */
+const STDERR_QUOTED = 4000;
+
 /**
  * Runs `bench/scale.ts lpars` as a process of its own (with this process's
  * Deno and environment) and times it until it exits.
  */
 async function scaleProcess(lpars: number): Promise<ScaleFigures> {
-  const script = new URL("./scale.ts", import.meta.url);
-  const root = new URL("../", import.meta.url);
+  const script = fileURLToPath(new URL("./scale.ts", import.meta.url));
+  const root = fileURLToPath(new URL("../", import.meta.url));
   const started = performance.now();
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", `--allow-read=${root.pathname}`, script.pathname, String(lpars)],
+    args: ["run", `--allow-read=${root}`, script, String(lpars)],
     stdout: "piped",
     stderr: "piped",
   }).output();
   const processMs = performance.now() - started;
-  const text = new TextDecoder().decode(stdout).trim();
   if (code !== 0) {
+    const text = new TextDecoder().decode(stderr);
     throw new Error(
-      `scale run of ${lpars} LPARs exited with ${code}: ${new TextDecoder().decode(stderr)}`,
+      `scale run of ${lpars} LPARs exited with ${code}: ${text.slice(-STDERR_QUOTED)}`,
     );
   }
-  const line = JSON.parse(text.split("\n").at(-1)!) as {
-    wallS: number;
-    stopS: number;
-    cpuUserS: number;
-    cpuSystemS: number;
-    peakMiB: number;
-    ok: boolean;
+  return { ...parseScaleOutput(new TextDecoder().decode(stdout), lpars), processMs };
+}
+
+/**
+ * The figures in the last line `bench/scale.ts` printed for a run of
+ * `lpars` LPARs (one JSON object), checked: output that is not that line is
+ * a clear error, not a NaN in the report.
+ * @example
+ * ```ts
+ * const line = '{"lpars":2,"wallS":1,"stopS":0.5,"cpuUserS":1,"cpuSystemS":0.1,"peakMiB":80,"ok":true}';
+ * parseScaleOutput(line + "\n", 2).wallMs; // 1000
+ * ```
+ */
+export function parseScaleOutput(stdout: string, lpars: number): ScaleFigures {
+  const last = stdout.trim().split("\n").at(-1) ?? "";
+  const bad = (what: string) =>
+    new Error(
+      `scale run of ${lpars} LPARs: ${what}; expected bench/scale.ts's JSON line ` +
+        `{lpars, wallS, stopS, cpuUserS, cpuSystemS, peakMiB, ok}, got ${
+          JSON.stringify(last.slice(0, 300))
+        }`,
+    );
+  let line: unknown;
+  try {
+    line = JSON.parse(last);
+  } catch {
+    throw bad("its last line is not JSON");
+  }
+  if (typeof line !== "object" || line === null || Array.isArray(line)) {
+    throw bad("its last line is not an object");
+  }
+  const fields = line as Record<string, unknown>;
+  const number = (key: string): number => {
+    const value = fields[key];
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+      throw bad(`${key} is not a number >= 0`);
+    }
+    return value;
   };
+  if (fields.lpars !== lpars) throw bad(`lpars is not ${lpars}`);
+  if (typeof fields.ok !== "boolean") throw bad("ok is not true or false");
   return {
     lpars,
     nvdimms: 2,
-    wallMs: line.wallS * 1000,
-    stopMs: line.stopS * 1000,
-    cpuUserMs: line.cpuUserS * 1000,
-    cpuSystemMs: line.cpuSystemS * 1000,
-    peakRssMiB: line.peakMiB,
-    ok: line.ok,
-    processMs,
+    wallMs: number("wallS") * 1000,
+    stopMs: number("stopS") * 1000,
+    cpuUserMs: number("cpuUserS") * 1000,
+    cpuSystemMs: number("cpuSystemS") * 1000,
+    peakRssMiB: number("peakMiB"),
+    ok: fields.ok,
   };
 }
 
