@@ -127,13 +127,25 @@ const SYNC_SLEEP_MS = 1;
  * ones only, so its cost follows the LPARs at work, not every LPAR attached
  * (1,000 LPARs booting a few at a time: a pass over all of them made each
  * hcall cost more the more LPARs there were). A cold LPAR's first request
- * waits at most this many passes, and a pass before sleeping looks at the
- * cold channels too if one rang. Looking at them only when one rang matters
- * at scale: the look before each sleep went over every channel, each on its
- * own page, and booting 1,000 LPARs slept often enough that this took a third
- * of the hypervisor's time.
+ * waits at most this many passes (`COLD_SCAN_MAX_EVERY` while some guest
+ * rings for nothing, and never past `SLEEP_SLICE_MS`), and a pass before
+ * sleeping looks at the cold channels too if one rang. Looking at them only
+ * when one rang matters at scale: the look before each sleep went over every
+ * channel, each on its own page, and booting 1,000 LPARs slept often enough
+ * that this took a third of the hypervisor's time.
  */
 const COLD_SCAN_EVERY = 16;
+/**
+ * Most passes between looks at the cold channels while their rings find
+ * nothing there: a guest can ring `COLD_BELL` at will, and each look it makes
+ * the hypervisor take costs every channel attached. After
+ * {@link SPURIOUS_RINGS} looks in a row that a ring made and that found no
+ * request, the interval doubles up to this (a power of two, as
+ * `COLD_SCAN_EVERY` is); a look that finds one sets it back.
+ */
+const COLD_SCAN_MAX_EVERY = 256;
+/** Looks in a row a ring made that found nothing before the interval grows. */
+const SPURIOUS_RINGS = 4;
 
 interface Slot {
   lpar: LparId;
@@ -178,6 +190,10 @@ export class Dispatcher {
   #coldSeen = 0;
   /** When (ms) the cold channels were last looked at. */
   #coldLookedAt = -Infinity;
+  /** Passes between looks at the cold channels when one rang (see COLD_SCAN_MAX_EVERY). */
+  #coldEvery = COLD_SCAN_EVERY;
+  /** Looks in a row that a ring made and that found nothing. */
+  #spurious = 0;
   readonly #args: bigint[] = new Array(ARG_COUNT).fill(0n);
   #clock = performance.now();
   #passes = 0;
@@ -273,7 +289,10 @@ export class Dispatcher {
     let cold = false;
     if (full || pass % COLD_SCAN_EVERY === 0) {
       this.#cool(now);
-      cold = this.#coldRang(now);
+      // A ring is heard every #coldEvery passes; the sleep slice, every 16th.
+      cold = full || pass % this.#coldEvery === 0
+        ? this.#coldRang(now)
+        : now - this.#coldLookedAt >= SLEEP_SLICE_MS;
     }
     const hot = this.#hot;
     this.#looks += hot.length;
@@ -312,9 +331,12 @@ export class Dispatcher {
     if (cold) {
       // The cold channels: one that asks is hot from now on. A ring after
       // this load is seen by the next look.
-      this.#coldSeen = Atomics.load(this.#bell, COLD_BELL);
+      const seen = Atomics.load(this.#bell, COLD_BELL);
+      const rang = seen !== this.#coldSeen;
+      this.#coldSeen = seen;
       this.#coldLookedAt = now;
       this.#looks += this.#slots.length - hot.length;
+      const before = hot.length;
       for (const s of this.#slots) {
         if (s.hot) continue;
         const header = s.header;
@@ -324,6 +346,13 @@ export class Dispatcher {
         s.hot = true;
         Atomics.store(header, HOT, 1);
         hot.push(s);
+      }
+      if (hot.length > before) {
+        this.#coldEvery = COLD_SCAN_EVERY;
+        this.#spurious = 0;
+      } else if (rang && ++this.#spurious >= SPURIOUS_RINGS) {
+        this.#coldEvery = Math.min(this.#coldEvery * 2, COLD_SCAN_MAX_EVERY);
+        this.#spurious = 0;
       }
     }
     let best: Slot | undefined;

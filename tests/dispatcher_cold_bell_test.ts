@@ -270,3 +270,59 @@ Deno.test("dispatcher: an idle hypervisor sleeps no longer than until the cold c
     `slept ${timeouts[0]} ms, 15 ms after the look: the hidden ring waits ${15 + timeouts[0]} ms`,
   );
 });
+
+Deno.test("dispatcher: a guest ringing COLD_BELL at will cannot make passes look at every channel", () => {
+  // 1,000 LPARs; one hostile guest rings COLD_BELL on every pass. Each look
+  // at the cold channels costs all 1,000: heeded every 16th pass, the rings
+  // would cost 62 looks a pass, against the 1 or 2 of the channels at work.
+  withClock(() => {
+    const lpars = 1000;
+    const doorbell = createDoorbell();
+    const bell = new Int32Array(doorbell);
+    const headers = Array.from({ length: lpars }, () => channelViews(createChannel()).header);
+    // Turns to spare: a request seen is answered in its pass (the clock
+    // stands still, so no turn is given up).
+    const dispatcher = new Dispatcher(doorbell, () => ({ rc: 0, rets: NO_RETS }), () => ({
+      rc: -2,
+      rets: NO_RETS,
+    }), { maxActive: 8 });
+    headers.forEach((h, i) => dispatcher.attach(i + 1, h.buffer as SharedArrayBuffer));
+    const passes = 25_600;
+    const before = dispatcher.looks;
+    for (let i = 0; i < passes; i++) {
+      Atomics.add(bell, COLD_BELL, 1);
+      dispatcher.serveOnce();
+    }
+    const looks = dispatcher.looks - before;
+    // 1 look a pass (the backoff's first looks, at 16, 32, 64 and 128 passes,
+    // cost 16 x 1,000 in all), then one look at all every 256 passes.
+    assert.ok(looks <= passes * 5, `${looks} channels looked at in ${passes} passes`);
+    // Still ringing: an honest cold request is seen within COLD_SCAN_MAX_EVERY passes...
+    const victim = headers[700];
+    Atomics.store(victim, REQ, 1);
+    Atomics.add(bell, COLD_BELL, 1);
+    let waited = 0;
+    while (Atomics.load(victim, RESP) !== 1) {
+      assert.ok(++waited <= 256, `an honest cold request waited ${waited} passes`);
+      Atomics.add(bell, COLD_BELL, 1);
+      dispatcher.serveOnce();
+    }
+    // ... and a look that finds one heeds rings every 16th pass again.
+    const next = headers[701];
+    Atomics.store(next, REQ, 1);
+    Atomics.add(bell, COLD_BELL, 1);
+    for (waited = 0; Atomics.load(next, RESP) !== 1;) {
+      assert.ok(++waited <= COLD_SCAN_EVERY, `the next cold request waited ${waited} passes`);
+      dispatcher.serveOnce();
+    }
+    // A pass before sleeping heeds a ring at once, whatever the interval.
+    for (let i = 0; i < 4096; i++) {
+      Atomics.add(bell, COLD_BELL, 1);
+      dispatcher.serveOnce();
+    }
+    Atomics.store(headers[702], REQ, 1);
+    Atomics.add(bell, COLD_BELL, 1);
+    dispatcher.serveOnce(true);
+    assert.equal(Atomics.load(headers[702], RESP), 1);
+  });
+});
