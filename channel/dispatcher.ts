@@ -244,6 +244,9 @@ export class Dispatcher {
     const { header, regs } = channelViews(channel);
     // Not looked at on every pass yet: its first request rings COLD_BELL.
     Atomics.store(header, HOT, 0);
+    // A request made before the attach may have rung while no slot read it:
+    // the next look at the cold channels is due now, whatever the bell says.
+    this.#coldLookedAt = -Infinity;
     this.#slots = [...this.#slots, {
       lpar,
       header,

@@ -326,3 +326,24 @@ Deno.test("dispatcher: a guest ringing COLD_BELL at will cannot make passes look
     assert.equal(Atomics.load(headers[702], RESP), 1);
   });
 });
+
+Deno.test("dispatcher: a request made on a channel before it is attached is seen by the next look", () => {
+  withClock(() => {
+    const doorbell = createDoorbell();
+    const bell = new Int32Array(doorbell);
+    const dispatcher = new Dispatcher(doorbell, () => ({ rc: 0, rets: NO_RETS }), () => ({
+      rc: -2,
+      rets: NO_RETS,
+    }));
+    dispatcher.attach(1, createChannel());
+    // The guest asks (and rings) before its channel is attached; a look at
+    // the cold channels then takes the ring with it.
+    const late = channelViews(createChannel()).header;
+    Atomics.store(late, REQ, 1);
+    Atomics.add(bell, COLD_BELL, 1);
+    dispatcher.serveOnce(true);
+    dispatcher.attach(2, late.buffer as SharedArrayBuffer);
+    dispatcher.serveOnce(true);
+    assert.equal(Atomics.load(late, RESP), 1, "seen only SLEEP_SLICE_MS later");
+  });
+});
