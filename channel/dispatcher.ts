@@ -292,10 +292,12 @@ export class Dispatcher {
     let cold = false;
     if (full || pass % COLD_SCAN_EVERY === 0) {
       this.#cool();
-      // A ring is heard every #coldEvery passes; the sleep slice, every 16th.
-      cold = full || pass % this.#coldEvery === 0
-        ? this.#coldRang()
-        : now - this.#coldLookedAt >= SLEEP_SLICE_MS;
+      // The cold channels are looked at once SLEEP_SLICE_MS has passed, whatever
+      // the bell says (a guest can tamper with it: a request it hides is late by
+      // at most that, never lost), or when one rang, heard every #coldEvery passes.
+      cold = now - this.#coldLookedAt >= SLEEP_SLICE_MS ||
+        ((full || pass % this.#coldEvery === 0) &&
+          Atomics.load(this.#bell, COLD_BELL) !== this.#coldSeen);
     }
     const hot = this.#hot;
     this.#looks += hot.length;
@@ -404,17 +406,6 @@ export class Dispatcher {
       this.#coldEvery = Math.min(this.#coldEvery * 2, COLD_SCAN_MAX_EVERY);
       this.#spurious = 0;
     }
-  }
-
-  /**
-   * Whether the cold channels are to be looked at: one rang `COLD_BELL` since
-   * the last look, or `SLEEP_SLICE_MS` passed (a guest can tamper with the
-   * bell; a request it hides is late by at most that, never lost).
-   */
-  #coldRang(): boolean {
-    const now = this.#clock;
-    return Atomics.load(this.#bell, COLD_BELL) !== this.#coldSeen ||
-      now - this.#coldLookedAt >= SLEEP_SLICE_MS;
   }
 
   /**
