@@ -31,7 +31,7 @@ import { H, OP } from "../abi/hcalls.ts";
 import type { BenchWorker } from "./bench_worker.ts";
 import { ATOMICS_WORDS, type HammerResult } from "./protocol.ts";
 import { Rig } from "./rig.ts";
-import { runScale, type ScaleReport } from "./scale.ts";
+import { runScale, scaleClean, type ScaleReport } from "./scale.ts";
 import { measureWorkerCost, type WorkerCost } from "./worker_cost.ts";
 
 /** Calls per timed batch on the channel. */
@@ -199,8 +199,7 @@ function scaleFigures(r: ScaleReport): ScaleFigures {
     cpuUserMs: r.cpuUserMs,
     cpuSystemMs: r.cpuSystemMs,
     peakRssMiB: r.peakRssMiB,
-    ok: r.invariants.length === 0 && r.errors.length === 0 &&
-      Object.values(r.regionsAfter).every((regions) => regions.length === r.nvdimms),
+    ok: scaleClean(r),
   };
 }
 

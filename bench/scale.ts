@@ -57,6 +57,12 @@ export interface ScaleReport {
   errors: string[];
 }
 
+/** Whether a scale run came out clean: no invariant broken, no worker error, every region back. */
+export function scaleClean(r: ScaleReport): boolean {
+  return r.invariants.length === 0 && r.errors.length === 0 &&
+    Object.values(r.regionsAfter).every((regions) => regions.length === r.nvdimms);
+}
+
 /** DRC index of nvdimm `j` of LPAR `i` (both 0-based). */
 export function scaleDrc(i: number, j: number): number {
   return 0x44300000 + i * 16 + j;
@@ -152,8 +158,7 @@ if (import.meta.main) {
       cpuUserS: s(r.cpuUserMs),
       cpuSystemS: s(r.cpuSystemMs),
       peakMiB: Math.round(r.peakRssMiB),
-      ok: r.invariants.length === 0 && r.errors.length === 0 &&
-        Object.values(r.regionsAfter).every((regions) => regions.length === r.nvdimms),
+      ok: scaleClean(r),
     }));
   }
 }
