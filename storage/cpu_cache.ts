@@ -24,6 +24,8 @@ import type { DurableDrc } from "./types.ts";
 export const LINE_BYTES = 64;
 /** Default capacity of the modelled cache, every nvdimm together: 65,536 lines (4 MiB). */
 export const DEFAULT_CACHE_LINES = 1 << 16;
+/** What withdraws a flush intent when a write of its batch failed. */
+const NO_LINES: ReadonlyMap<number, Uint8Array> = new Map();
 
 /** What the model tells whoever watches it (the persistence controller, a crash recorder). */
 export interface CacheEvents {
@@ -46,11 +48,30 @@ export class CpuCache {
     }
     this.capacity = capacity;
   }
-  /** Makes room for one line, evicting the writer's oldest line first, else anyone's. */
+  /**
+   * Makes room for one line, evicting the writer's oldest line first, else
+   * anyone's. A line whose write-back fails stays cached: the writer's own
+   * failure is its error (a device whose file fails takes no one's room); a
+   * neighbour's passes to the next device, and when none could make room the
+   * writer hears it.
+   */
   makeRoom(writer: CachedScm): void {
     if (this.used < this.capacity) return;
     if (writer.evictOne()) return;
-    for (const other of this.members) if (other.evictOne()) return;
+    let failure: unknown;
+    for (const other of this.members) {
+      try {
+        if (other.evictOne()) return;
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    if (failure === undefined) return;
+    throw new Error(
+      `the CPU cache is full (${this.capacity} lines) and no line could be written back to ` +
+        `make room: ${failure instanceof Error ? failure.message : failure}`,
+      { cause: failure },
+    );
   }
 }
 
@@ -129,52 +150,79 @@ export class CachedScm implements ScmMemory {
     if (!this.holding) this.#events.holding(this.index, true);
     const first = Math.floor(offset / LINE_BYTES);
     const last = Math.floor((offset + bytes.length - 1) / LINE_BYTES);
-    for (let line = first; line <= last; line++) {
-      let cached = this.dirty.get(line);
-      if (cached) {
-        // Oldest first: a line stored again moves to the end.
-        this.dirty.delete(line);
-      } else {
-        this.#cache.makeRoom(this);
-        cached = this.pending.get(line)?.slice() ??
-          this.durable.read(line * LINE_BYTES, LINE_BYTES);
-        this.#cache.used++;
+    try {
+      for (let line = first; line <= last; line++) {
+        let cached = this.dirty.get(line);
+        if (cached) {
+          // Oldest first: a line stored again moves to the end.
+          this.dirty.delete(line);
+        } else {
+          this.#cache.makeRoom(this);
+          cached = this.pending.get(line)?.slice() ??
+            this.durable.read(line * LINE_BYTES, LINE_BYTES);
+          this.#cache.used++;
+        }
+        const start = line * LINE_BYTES;
+        const from = Math.max(start, offset),
+          to = Math.min(start + LINE_BYTES, offset + bytes.length);
+        cached.set(bytes.subarray(from - offset, to - offset), from - start);
+        this.dirty.set(line, cached);
+        this.#events.stored(this.index, line, cached);
       }
-      const start = line * LINE_BYTES;
-      const from = Math.max(start, offset),
-        to = Math.min(start + LINE_BYTES, offset + bytes.length);
-      cached.set(bytes.subarray(from - offset, to - offset), from - start);
-      this.dirty.set(line, cached);
-      this.#events.stored(this.index, line, cached);
+    } catch (error) {
+      // No room (a write-back failed): the lines before it are stored; a
+      // device left holding nothing has its mark cleared again.
+      this.#settled();
+      throw error;
     }
   }
 
-  /** The kernel's cache write-back of the whole device: dirty lines go to memory. */
+  /**
+   * The kernel's cache write-back of the whole device: dirty lines go to
+   * memory. A write that fails throws; that line and the ones after it stay
+   * dirty, for a later write-back to retry.
+   */
   writeBack(): number {
     const n = this.dirty.size;
     // A normal device holds nothing volatile after it (an hcall-flush one still holds them).
-    if (n > 0 && !this.hcallFlush) this.durable.intendFlush?.(this.dirty);
-    for (const [line, bytes] of this.dirty) this.#toMemory(line, bytes);
-    this.dirty.clear();
+    const settling = n > 0 && !this.hcallFlush;
+    if (settling) this.durable.intendFlush?.(this.dirty);
+    try {
+      for (const [line, bytes] of this.dirty) {
+        this.#toMemory(line, bytes);
+        this.dirty.delete(line);
+      }
+    } catch (error) {
+      if (settling) this.durable.intendFlush?.(NO_LINES);
+      throw error;
+    }
     this.#settled();
     return n;
   }
 
-  /** H_SCM_FLUSH completed: what was written back is durable. */
+  /** H_SCM_FLUSH completed: what was written back is durable (a failed write stays pending). */
   commit(): number {
     const n = this.pending.size;
-    if (n > 0 && this.dirty.size === 0) this.durable.intendFlush?.(this.pending);
-    for (const [line, bytes] of this.pending) this.#persist(line, bytes);
-    this.pending.clear();
+    const settling = n > 0 && this.dirty.size === 0;
+    if (settling) this.durable.intendFlush?.(this.pending);
+    try {
+      for (const [line, bytes] of this.pending) {
+        this.#persist(line, bytes);
+        this.pending.delete(line);
+      }
+    } catch (error) {
+      if (settling) this.durable.intendFlush?.(NO_LINES);
+      throw error;
+    }
     this.#settled();
     return n;
   }
 
-  /** Evicts its oldest dirty line; false when it holds none. */
+  /** Evicts its oldest dirty line; false when it holds none. A failed write keeps it, and throws. */
   evictOne(): boolean {
     for (const [line, bytes] of this.dirty) {
-      this.dirty.delete(line);
       this.#toMemory(line, bytes);
+      this.dirty.delete(line);
       return true;
     }
     return false;
@@ -198,18 +246,22 @@ export class CachedScm implements ScmMemory {
   /**
    * A line leaves the CPU cache: durable, or for an hcall-flush device into
    * the host's buffer (as many lines as the cache holds; past that the host
-   * writes its oldest back, durable).
+   * writes its oldest back, durable). Nothing changes when a write fails:
+   * the caller still holds the line.
    */
   #toMemory(line: number, bytes: Uint8Array): void {
-    this.#cache.used--;
-    if (!this.hcallFlush) return this.#persist(line, bytes);
-    this.pending.delete(line);
-    this.pending.set(line, bytes);
-    if (this.pending.size > this.#cache.capacity) {
-      const [oldest, content] = this.pending.entries().next().value!;
-      this.pending.delete(oldest);
-      this.#persist(oldest, content);
+    if (!this.hcallFlush) {
+      this.#persist(line, bytes);
+    } else {
+      if (!this.pending.has(line) && this.pending.size >= this.#cache.capacity) {
+        const [oldest, content] = this.pending.entries().next().value!;
+        this.#persist(oldest, content);
+        this.pending.delete(oldest);
+      }
+      this.pending.delete(line);
+      this.pending.set(line, bytes);
     }
+    this.#cache.used--;
   }
 
   #persist(line: number, bytes: Uint8Array): void {

@@ -127,6 +127,8 @@ class FileDrc implements DurableDrc {
     this.#facts = { ...this.#facts, unflushed: on };
   }
   intendFlush(lines: ReadonlyMap<number, Uint8Array>): void {
+    // None: the batch failed, its intent is withdrawn (the plain mark again).
+    if (lines.size === 0) return this.#setMark(true);
     // Too many lines for one page: the plain mark stays (a kill inside is counted).
     const record = intentRecord(this.#facts.epoch, lines, this.#page);
     if (!record) return;

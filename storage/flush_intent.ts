@@ -33,8 +33,9 @@
  * offset, and Linux checks for a fatal signal only between the page-sized
  * chunks of a buffered write (mm/filemap.c, `generic_perform_write`). Should
  * one be torn or garbled anyway, its CRC fails and it is judged as a plain
- * mark (a loss when it names the current epoch). A record whose fields are
- * out of their range is not one of ours: the store refuses it.
+ * mark (a loss when it names the current epoch), whatever its fields say:
+ * the CRC is checked before any field. A record whose CRC holds and whose
+ * fields are out of their range is not one of ours: the store refuses it.
  *
  * The limit: an intent holds at most `INTENT_MAX_LINES` (56) lines, what
  * fits in the page. A settling flush of more lines keeps the plain mark, so a
@@ -153,8 +154,9 @@ export function markSizeProblem(length: number): string | undefined {
 
 /**
  * Reads a mark file's bytes; a string saying what is wrong when they are
- * not a mark (wrong size, a field out of its range). A record that fails
- * its CRC is a torn mark, not an error.
+ * not a mark (wrong size, or a record whose CRC holds with a field out of
+ * its range). A record that fails its CRC is a torn mark, not an error,
+ * whatever its fields say.
  */
 export function parseMark(bytes: Uint8Array, deviceLines: number): Mark | string {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -166,6 +168,12 @@ export function parseMark(bytes: Uint8Array, deviceLines: number): Mark | string
   if (wrongSize) return wrongSize;
   const epoch = view.getUint32(0, true), kind = view.getUint32(4, true);
   const entries = view.getUint32(8, true), crc = view.getUint32(12, true);
+  // The CRC first: torn bytes are a torn mark whatever their fields say. It
+  // covers the header, so a count past the page (torn, or not ours) is read
+  // as the most the page holds; only a record whose CRC holds is not ours.
+  if (recordCrc(bytes, Math.min(entries, INTENT_MAX_LINES)) !== crc) {
+    return { kind: "mark", epoch, torn: true };
+  }
   if (kind !== KIND.clear && kind !== KIND.mark && kind !== KIND.intent) {
     return `kind ${kind} at byte 4: expected 0 (clear), 1 (mark) or 2 (flush intent)`;
   }
@@ -173,7 +181,6 @@ export function parseMark(bytes: Uint8Array, deviceLines: number): Mark | string
     const want = kind === KIND.intent ? `1 to ${INTENT_MAX_LINES}` : "0";
     return `line count ${entries} at byte 8: expected ${want} for kind ${kind}`;
   }
-  if (recordCrc(bytes, entries) !== crc) return { kind: "mark", epoch, torn: true };
   if (kind === KIND.clear) {
     return epoch === 0 ? { kind: "clear" } : `epoch ${epoch} in a clear record: expected 0`;
   }

@@ -72,7 +72,9 @@ export interface DurableDrc {
    * outlives the process records them with its unflushed mark, so the
    * power-on after a kill inside the flush counts a loss only when a line
    * did not arrive (`FileStore`: up to 56 lines); one that cannot, or need
-   * not, leaves it out (`MemoryStore`).
+   * not, leaves it out (`MemoryStore`). Called again with no lines when a
+   * write of the batch failed: the intent is withdrawn (the device still
+   * holds lines, and later stores are not in it), the plain mark stays.
    */
   intendFlush?(lines: ReadonlyMap<number, Uint8Array>): void;
   /** A copy of the whole label area. */

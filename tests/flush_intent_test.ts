@@ -6,6 +6,7 @@
  * killed process would, and the directory is then powered on afresh.
  */
 import assert from "node:assert/strict";
+import { crc32 } from "node:zlib";
 import { ManagedSystem } from "../actors/managed_system.ts";
 import { FileStore } from "../storage/file_store.ts";
 import {
@@ -247,6 +248,38 @@ Deno.test("a torn or garbled flush intent is judged as a plain mark: counted", a
   }
 });
 
+Deno.test("a torn header is a torn mark, whatever its fields say: counted", async (t) => {
+  // Garbled kind or line count: the CRC fails, so it is torn, not a record to refuse.
+  const garble: Array<[string, number, number]> = [
+    ["the kind", 4, 0x40],
+    ["the line count, past the page", 8 + 3, 0x80],
+    ["the line count, to none", 8, 0x03],
+  ];
+  for (const [what, at, bits] of garble) {
+    await t.step(
+      what,
+      withDir((dir) => {
+        powerOnAfresh(dir);
+        flushKilledAt(dir, 3, 4, false); // every line on the media, the intent still there
+        const page = Deno.readFileSync(`${dir}/${MARK}`);
+        page[at] ^= bits;
+        Deno.writeFileSync(`${dir}/${MARK}`, page);
+        // It names this epoch: a plain mark's judgement, a loss.
+        assert.equal(powerOnAfresh(dir).count, 1);
+        assert.equal(powerOnAfresh(dir).count, 1, "counted once");
+      }),
+    );
+  }
+});
+
+/** Sets a record's CRC (bytes 12..16) to what its header and entries give. */
+function seal(view: DataView): void {
+  const bytes = new Uint8Array(view.buffer);
+  const entries = Math.min(view.getUint32(8, true), INTENT_MAX_LINES);
+  const crc = crc32(bytes.subarray(16, 16 + entries * (8 + 64)), crc32(bytes.subarray(0, 12)));
+  view.setUint32(12, crc, true);
+}
+
 Deno.test("a mark file of the wrong size or shape is refused, naming it", async (t) => {
   const open = (dir: string) => {
     const store = FileStore.open(dir);
@@ -266,10 +299,13 @@ Deno.test("a mark file of the wrong size or shape is refused, naming it", async 
         message.test(e.message) && /it is not an unflushed mark/.test(e.message),
     );
   };
+  // Each record's CRC holds (torn bytes are no error): its fields are what is wrong.
   const page = (record: Uint8Array, change?: (view: DataView) => void) => {
     const bytes = new Uint8Array(MARK_BYTES);
     bytes.set(record);
-    change?.(new DataView(bytes.buffer));
+    const view = new DataView(bytes.buffer);
+    change?.(view);
+    seal(view);
     return bytes;
   };
   const one = new Map([[0, content(0)]]);
@@ -291,7 +327,17 @@ Deno.test("a mark file of the wrong size or shape is refused, naming it", async 
       page(markRecord(1), (v) => v.setUint32(8, 1, true)),
       /line count 1 at byte 8: expected 0 for kind 1/,
     ],
+    [
+      "an intent of a count past the page",
+      page(intentRecord(1, one)!, (v) => v.setUint32(8, 0xFFFF_FFFF, true)),
+      /line count 4294967295 at byte 8: expected 1 to 56 for kind 2/,
+    ],
     ["a mark of epoch 0", page(markRecord(0)), /epoch 0 in a kind 1 record: expected an epoch/],
+    [
+      "a clear record naming an epoch",
+      page(clearRecord(), (v) => v.setUint32(0, 5, true)),
+      /epoch 5 in a clear record: expected 0/,
+    ],
     [
       "an intent for a line outside the device",
       page(intentRecord(1, new Map([[1 << 14, content(0)]]))!),

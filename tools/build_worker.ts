@@ -6,14 +6,21 @@
  * forty, and no inline source maps, make a worker start sooner and hold
  * less: measured by bench/worker_cost.ts against the modules themselves.
  *
- * The bundle's first lines name the modules it was made from and a SHA-256
+ * The bundle's first lines name the modules it was made from (and
+ * deno.json, whose import map and compiler options it follows) and a SHA-256
  * of their text, so tests/worker_bundle_test.ts (part of `deno task test`)
  * fails, saying to run this, when any of them changed since.
  *
  * Usage: deno run --allow-read=. --allow-write=workers --allow-run tools/build_worker.ts
  * @module
  */
-import { BUNDLE_PATH, ENTRY_PATH, sourcesDigest, stamp } from "../workers/bundle_stamp.ts";
+import {
+  BUNDLE_PATH,
+  CONFIG_PATH,
+  ENTRY_PATH,
+  sourcesDigest,
+  stamp,
+} from "../workers/bundle_stamp.ts";
 
 const deno = Deno.execPath();
 const root = new URL("../", import.meta.url);
@@ -28,7 +35,7 @@ async function run(args: string[]): Promise<string> {
 }
 
 // The project's own modules in the worker's graph (type-only imports too: a change there
-// asks for a rebuild that may change nothing, which is cheap).
+// asks for a rebuild that may change nothing, which is cheap), and the configuration.
 const graph = JSON.parse(await run(["info", "--json", ENTRY_PATH])) as {
   modules: { specifier: string }[];
 };
@@ -37,6 +44,7 @@ const sources = graph.modules
   .map((m) => m.specifier)
   .filter((s) => s.startsWith(rootPath))
   .map((s) => s.slice(rootPath.length))
+  .concat(CONFIG_PATH)
   .sort();
 
 const temporary = new URL(`${BUNDLE_PATH}.tmp`, root);
@@ -56,7 +64,9 @@ try {
   const code = await Deno.readTextFile(temporary);
   const digest = await sourcesDigest(sources, (path) => Deno.readFile(new URL(path, root)));
   await Deno.writeTextFile(new URL(BUNDLE_PATH, root), stamp(sources, digest) + code);
-  console.log(`${BUNDLE_PATH}: ${code.length} bytes from ${sources.length} modules`);
+  console.log(
+    `${BUNDLE_PATH}: ${code.length} bytes from ${sources.length - 1} modules and ${CONFIG_PATH}`,
+  );
 } finally {
   await Deno.remove(temporary).catch(() => {});
 }

@@ -1,0 +1,125 @@
+/**
+ * The wake-up grace (channel/dispatcher.ts `WAKE_GRACE_MS`): a turn given to
+ * a guest whose `GUEST_WAITING` word is set waits up to 3 ms for its next
+ * hcall. The word is the guest's to write, so a hostile guest can claim the
+ * grace while it spins. What that buys it is bounded: the grace is set only
+ * when a turn is given, and lasts only until the turn's second answer; after
+ * it, a waiting neighbour gets the turn. Any guest can hold a turn idle far
+ * longer by the turn rules alone, with no word forged: 64 answers, then one
+ * hcall every `releaseAfterMs` (2 ms) keeps it until `maxTurnMs` (25 ms).
+ * The clock is one the test moves (`performance.now` replaced), so the
+ * bounds are in virtual milliseconds, never in the machine's speed.
+ */
+import assert from "node:assert/strict";
+import { Dispatcher } from "../channel/dispatcher.ts";
+import {
+  channelViews,
+  COLD_BELL,
+  createChannel,
+  createDoorbell,
+  GUEST_WAITING,
+  HOT,
+  REQ,
+  RESP,
+} from "../channel/layout.ts";
+import type { HcallResult } from "../core/types.ts";
+
+const NO_RETS = new Array(9).fill(0n);
+const HOSTILE = 1, NEIGHBOUR = 2;
+/** channel/dispatcher.ts's WAKE_GRACE_MS, and its default maxTurnMs. */
+const WAKE_GRACE_MS = 3, MAX_TURN_MS = 25;
+/** Passes that let the dispatcher read the clock (it does every 32) and scan (every 16). */
+const CLOCK_PASSES = 64;
+
+/** Runs `body` with `performance.now` reading a clock the test moves. */
+function withClock(body: (clock: { now: number }) => void): void {
+  const clock = { now: 1_000 };
+  Object.defineProperty(performance, "now", { value: () => clock.now, configurable: true });
+  try {
+    body(clock);
+  } finally {
+    delete (performance as unknown as Record<string, unknown>).now;
+  }
+}
+
+/** Asks as GuestPort.call does: a new REQ, and COLD_BELL rung if the channel is not hot. */
+function ask(header: Int32Array, bell: Int32Array): void {
+  Atomics.store(header, REQ, (header[REQ] + 1) | 0);
+  if (Atomics.load(header, HOT) === 0) Atomics.add(bell, COLD_BELL, 1);
+}
+
+/** One turn for two LPARs; the hostile one holds it, the neighbour asks. */
+function twoLpars() {
+  const doorbell = createDoorbell();
+  const bell = new Int32Array(doorbell);
+  const hostile = channelViews(createChannel()).header;
+  const neighbour = channelViews(createChannel()).header;
+  const answers = new Map<number, number>();
+  const dispatcher = new Dispatcher(
+    doorbell,
+    (lpar): HcallResult => {
+      answers.set(lpar, (answers.get(lpar) ?? 0) + 1);
+      return { rc: 0, rets: NO_RETS };
+    },
+    () => ({ rc: -2, rets: NO_RETS }),
+    { maxActive: 1 },
+  );
+  dispatcher.attach(HOSTILE, hostile.buffer as SharedArrayBuffer);
+  dispatcher.attach(NEIGHBOUR, neighbour.buffer as SharedArrayBuffer);
+  const passes = (n = CLOCK_PASSES) => {
+    for (let i = 0; i < n; i++) dispatcher.serveOnce();
+  };
+  return { bell, hostile, neighbour, answers, dispatcher, passes };
+}
+
+Deno.test("dispatcher: a guest that sets its own GUEST_WAITING holds a turn at most the grace", () => {
+  withClock((clock) => {
+    const { bell, hostile, neighbour, answers, dispatcher, passes } = twoLpars();
+    // It spins, yet says it sleeps: its turn is given with the grace.
+    Atomics.store(hostile, GUEST_WAITING, 1);
+    ask(hostile, bell);
+    dispatcher.serveOnce(true);
+    assert.equal(hostile[RESP], 1);
+    const start = clock.now;
+    ask(neighbour, bell);
+    passes();
+    assert.equal(neighbour[RESP], 0, "the neighbour waits for the one turn");
+    // It never asks again; the grace holds the turn almost to its end...
+    clock.now = start + WAKE_GRACE_MS - 0.1;
+    passes();
+    assert.equal(neighbour[RESP], 0, "the grace held the turn (else this test shows nothing)");
+    // ...and no longer: the neighbour is answered once it has passed.
+    clock.now = start + WAKE_GRACE_MS + 0.1;
+    passes();
+    assert.equal(neighbour[RESP], 1, `not answered ${WAKE_GRACE_MS + 0.1} ms after it asked`);
+    assert.equal(answers.get(HOSTILE), 1);
+  });
+});
+
+Deno.test("dispatcher: without forging a word, a guest can hold a turn idle for maxTurnMs", () => {
+  withClock((clock) => {
+    const { bell, hostile, neighbour, answers, dispatcher, passes } = twoLpars();
+    // 64 answers make it a hammering LPAR, which keeps its turn through 2 ms pauses.
+    for (let i = 0; i < 64; i++) {
+      ask(hostile, bell);
+      dispatcher.serveOnce(true);
+    }
+    assert.equal(hostile[RESP], 64);
+    const start = clock.now;
+    ask(neighbour, bell);
+    passes();
+    // Then one hcall every 1.9 ms: the turn is held, nearly idle, until maxTurnMs.
+    while (neighbour[RESP] === 0) {
+      assert.ok(clock.now - start < 2 * MAX_TURN_MS, "the neighbour was never answered");
+      clock.now += 1.9;
+      passes();
+      if (neighbour[RESP] !== 0) break;
+      ask(hostile, bell);
+      passes();
+    }
+    const held = clock.now - start;
+    assert.ok(held >= MAX_TURN_MS - 2, `held ${held} ms: the grace would be the larger hold`);
+    assert.ok(held > 5 * WAKE_GRACE_MS);
+    assert.ok(answers.get(HOSTILE)! < 64 + 20, `${answers.get(HOSTILE)} answers to hold it`);
+  });
+});
