@@ -62,10 +62,14 @@ export interface StartOptions {
    * seed gives the same run, byte for byte.
    *
    * With hundreds of partitions on `threads`, run Deno with
-   * `GLIBC_TUNABLES=glibc.malloc.arena_max=1` in its environment, as the
-   * project's tasks do: Deno trims the whole malloc heap each time a worker
-   * ends, and with glibc's default arenas ending 1,000 workers takes about
-   * four times as long.
+   * `GLIBC_TUNABLES=glibc.malloc.arena_max=1` and
+   * `DENO_V8_FLAGS=--no-short-builtin-calls,--no-memory-reducer` in its
+   * environment, as the project's tasks do. Deno trims the whole malloc heap
+   * each time a worker ends, and with glibc's default arenas ending 1,000
+   * workers takes about four times as long; by default V8 reads the whole of
+   * `/proc/self/maps`, which grows with every worker, to map its builtins
+   * into each new worker; and its memory reducer runs extra full collections
+   * in every young isolate (see the README's "How fast").
    */
   runtime?: RuntimeKind;
   /** Seed of the `sim` runtime's scheduler and of the hypervisor's tokens (default 1). */

@@ -34,9 +34,14 @@ const CORES = Math.max(1, globalThis.navigator?.hardwareConcurrency ?? 2);
 const GUEST_SLOTS = Math.max(4, 4 * CORES);
 /**
  * Workers starting at once. `new Worker` itself blocks the main thread until
- * the worker's runtime exists (about 20 ms of CPU each, so starts are serial
+ * the worker's runtime exists (about 15 ms of CPU each, so starts are serial
  * there); what runs in parallel is each worker loading its modules, and a
  * few per core keep the cores busy without hundreds of threads competing.
+ * By default V8 also reads the whole of `/proc/self/maps` in each new worker
+ * to map its builtins next to the worker's code (short builtin calls; V8
+ * src/heap/code-range.cc, `CodeRange::RemapEmbeddedBuiltins`): a read that
+ * grows with every worker already running, so the tasks run Deno with
+ * `DENO_V8_FLAGS=--no-short-builtin-calls`.
  */
 const START_SLOTS = 4 * CORES;
 
