@@ -18,7 +18,7 @@
  * @module
  */
 import type { ScmMemory } from "../core/dax.ts";
-import type { DurableDrc } from "./types.ts";
+import { type DurableDrc, StorageIoError } from "./types.ts";
 
 /** Bytes per cache line: the unit that is durable or not. */
 export const LINE_BYTES = 64;
@@ -67,9 +67,11 @@ export class CpuCache {
       }
     }
     if (failure === undefined) return;
-    throw new Error(
+    // Only the host's I/O failing is the writer's error; anything else is a bug.
+    if (!(failure instanceof StorageIoError)) throw failure;
+    throw new StorageIoError(
       `the CPU cache is full (${this.capacity} lines) and no line could be written back to ` +
-        `make room: ${failure instanceof Error ? failure.message : failure}`,
+        `make room: ${failure.message}`,
       { cause: failure },
     );
   }
