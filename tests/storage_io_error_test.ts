@@ -79,6 +79,14 @@ async function story(runtime: RuntimeKind): Promise<string[]> {
     said.push(await failure(a.flush("region0"), dir));
     await neighbourWorks(11);
 
+    // A label write whose bytes cannot be written: H_HARDWARE, -EIO to libnvdimm.
+    await system.traceStart();
+    said.push(JSON.stringify(await a.writeLabel("nmem0", 0, new Uint8Array([5]))));
+    assert.deepEqual(await system.traceTake(), [
+      { lpar: "a", hcall: "H_SCM_WRITE_METADATA", rc: "H_HARDWARE" },
+    ]);
+    await neighbourWorks(14);
+
     // A failing disk: a load fails too.
     await system.setStorageFault(A, "eio");
     said.push(await failure(a.read("region0", 0, 100), dir));
@@ -130,8 +138,10 @@ workerTest(
       sim[1],
       /^machine check: \d+ bytes at 0x[0-9a-f]+ could not be written back: uncorrectable error \(drc 0x44100002 \(DIR\): write a flush intent: No space left on device \(os error 28\) \(injected\)\)$/,
     );
+    // papr_scm_meta_set gives -EINVAL for any hcall error but H_PARAMETER.
+    assert.equal(sim[2], '{"rc":-22,"error":"EINVAL"}');
     assert.match(
-      sim[2],
+      sim[3],
       /^machine check: 100 bytes at 0x[0-9a-f]+ could not be loaded: uncorrectable error \(drc 0x44100002 \(DIR\): read 100 bytes of SCM at 0: Input\/output error \(os error 5\) \(injected\)\)$/,
     );
     assert.deepEqual(threads, sim, "the same words on both runtimes");
