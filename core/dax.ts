@@ -32,7 +32,9 @@ export type MediaAction = "loaded" | "stored" | "written back";
  * arch/powerpc/platforms/pseries/papr_scm.c `handle_mce_ue`: an
  * `MCE_ERROR_TYPE_UE` inside a region marks one cache line bad,
  * `papr_scm_add_badblock`), so it reaches the partition that made the
- * access and no other. `hostError` is the host's own message.
+ * access and no other. `hostError` is the host's error as the partition
+ * may see it: the operation and the OS error, never a host path
+ * (StorageIoError's `guestText`).
  */
 export class MediaError extends MachineCheck {
   readonly hostError: string;
@@ -51,7 +53,7 @@ function mediaError(
 ): unknown {
   // Only the storage layer's I/O errors: anything else is a bug and stays one.
   return error instanceof StorageIoError
-    ? new MediaError(address, length, action, error.message)
+    ? new MediaError(address, length, action, error.guestText)
     : error;
 }
 

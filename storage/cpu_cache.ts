@@ -69,11 +69,12 @@ export class CpuCache {
     if (failure === undefined) return;
     // Only the host's I/O failing is the writer's error; anything else is a bug.
     if (!(failure instanceof StorageIoError)) throw failure;
-    throw new StorageIoError(
-      `the CPU cache is full (${this.capacity} lines) and no line could be written back to ` +
-        `make room: ${failure.message}`,
-      { cause: failure },
-    );
+    const full = `the CPU cache is full (${this.capacity} lines) and no line could be ` +
+      "written back to make room";
+    throw new StorageIoError(`${full}: ${failure.message}`, {
+      cause: failure,
+      guestText: `${full}: ${failure.guestText}`,
+    });
   }
 }
 

@@ -63,8 +63,17 @@ function io<T>(path: string, what: string, operation: () => T): T {
     return operation();
   } catch (error) {
     if (error instanceof StorageIoError) throw error;
-    throw new StorageIoError(`${path}: ${what}: ${reason(error)}`, { cause: error });
+    throw new StorageIoError(`${path}: ${what}: ${reason(error)}`, {
+      cause: error,
+      guestText: `${what}: ${osError(error)}`,
+    });
   }
+}
+
+/** The OS's words for an I/O error, up to its code: Deno appends the path after them. */
+function osError(error: unknown): string {
+  const words = reason(error).match(/^[^:]*?\(os error \d+\)/)?.[0];
+  return words ?? (error instanceof Error ? error.name : "I/O error");
 }
 
 /** Reads exactly `length` bytes at `offset` (zeros past the end of the file). */

@@ -53,7 +53,8 @@ export class FaultyDrc implements DurableDrc {
     const fault = this.fault;
     if (fault === "none") return;
     if (fault === "enospc" ? kind === "read" : kind === "meta") return;
-    throw new StorageIoError(`${this.#name}: ${what}: ${OS_ERROR[fault]} (injected)`);
+    const error = `${what}: ${OS_ERROR[fault]} (injected)`;
+    throw new StorageIoError(`${this.#name}: ${error}`, { guestText: error });
   }
 
   facts(): DrcFacts {

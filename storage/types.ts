@@ -123,10 +123,17 @@ export class StorageError extends Error {
  * bug and fails the hypervisor.
  */
 export class StorageIoError extends Error {
+  /**
+   * The same failure as the partition that made the access is told it: the
+   * device, the operation and the OS error, without the host's paths (a
+   * guest learns nothing of the host's file system).
+   */
+  readonly guestText: string;
   /** Makes the error; `message` names the file, the operation and the OS error. */
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(message: string, options: { guestText: string; cause?: unknown }) {
+    super(message, { cause: options.cause });
     this.name = "StorageIoError";
+    this.guestText = options.guestText;
   }
 }
 

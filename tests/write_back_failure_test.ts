@@ -40,7 +40,8 @@ class FailingDrc implements DurableDrc {
   write(offset: number, bytes: Uint8Array): void {
     if (this.failing) {
       this.failures++;
-      throw new StorageIoError(`drc.scm: write at ${offset}: Input/output error (os error 5)`);
+      const os = `write at ${offset}: Input/output error (os error 5)`;
+      throw new StorageIoError(`drc.scm: ${os}`, { guestText: os });
     }
     this.#inner.write(offset, bytes);
   }
