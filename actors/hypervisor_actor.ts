@@ -12,16 +12,19 @@ import {
   createDoorbell,
   DAX_BUFFER_BYTES,
   DAX_FAULT,
+  DAX_MEDIA_ERROR,
+  DAX_MEDIA_TEXT_BYTES,
   DAX_READ,
   DAX_REFUSED,
   DAX_WRITE,
   DAX_WRITEBACK,
 } from "../channel/layout.ts";
 import { Dispatcher, type DispatcherOptions } from "../channel/dispatcher.ts";
-import { DaxEngine, DenseScm, MachineCheck, type ScmMemory } from "../core/dax.ts";
+import { DaxEngine, DenseScm, MachineCheck, MediaError, type ScmMemory } from "../core/dax.ts";
 import { FileStore } from "../storage/file_store.ts";
 import { Persistence, type PowerLossReport } from "../storage/persistence.ts";
 import { parsePowerLossMode, type PowerLossMode } from "../storage/power_loss.ts";
+import { parseStorageFault, type StorageFault } from "../storage/io_fault.ts";
 import { SeededRandom } from "../runtime/sim/random.ts";
 import { HypervisorCore, seededEnv } from "../core/hypervisor.ts";
 import { guestMemoryOver } from "../core/guest_memory.ts";
@@ -43,6 +46,7 @@ import { sharedClockNs, type SpanRecording, type SpansTaken } from "../trace/typ
 export const REAL_MEMORY_BYTES = 1 << 20;
 /** The outputs of every DAX request: none. */
 const NO_RETS: bigint[] = new Array(RET_COUNT).fill(0n);
+const utf8 = new TextEncoder();
 
 /** How to start the hypervisor. */
 export interface HypervisorConfig {
@@ -141,18 +145,23 @@ export class HypervisorActor {
 
   #hcall(lpar: LparId, opcode: number, args: readonly bigint[]): HcallResult {
     const start = this.#spans?.now();
-    const result = this.core.hcallRegisters(lpar, opcode, args);
+    let result = this.core.hcallRegisters(lpar, opcode, args);
+    // A label write is durable before the guest sees its answer; a completed
+    // flush commits; the host's I/O failing there answers H_HARDWARE.
+    if (this.#persistence) {
+      const rc = this.#persistence.afterHcall(
+        opcode,
+        args,
+        result.rc,
+        (drc) => this.core.state.drcs.get(drc)?.metadata,
+      );
+      // A new object: a handler's answer may be shared.
+      if (rc !== result.rc) result = { rc, rets: result.rets };
+    }
     if (this.#trace.on) this.#trace.record(lpar, opcode, result.rc);
     if (start !== undefined) {
       this.#spans!.hcall(lpar, opcode, args, result, start, this.#spans!.now());
     }
-    // A label write is durable before the guest sees its answer; a completed flush commits.
-    this.#persistence?.afterHcall(
-      opcode,
-      args,
-      result.rc,
-      (drc) => this.core.state.drcs.get(drc)?.metadata,
-    );
     return result;
   }
 
@@ -170,7 +179,12 @@ export class HypervisorActor {
     const [address, count, whole] = args;
     if (kind === DAX_WRITEBACK && slot && count <= BigInt(Number.MAX_SAFE_INTEGER)) {
       // Only what this LPAR has mapped in the range is written back.
-      return { rc: this.#dax.writeBack(lpar, address, Number(count)), rets: NO_RETS };
+      try {
+        return { rc: this.#dax.writeBack(lpar, address, Number(count)), rets: NO_RETS };
+      } catch (error) {
+        if (!(error instanceof MediaError)) throw error;
+        return this.#mediaError(slot, error);
+      }
     }
     if (
       !slot || (kind !== DAX_READ && kind !== DAX_WRITE) || count > BigInt(DAX_BUFFER_BYTES) ||
@@ -185,10 +199,24 @@ export class HypervisorActor {
       if (store) this.#dax.copyIn(lpar, address, slot.bounce.slice(0, n));
       else this.#dax.copyOut(lpar, address, n, slot.bounce);
     } catch (error) {
+      if (error instanceof MediaError) return this.#mediaError(slot, error);
       if (!(error instanceof MachineCheck)) throw error;
       return { rc: DAX_FAULT, rets: NO_RETS };
     }
     return { rc: 0, rets: NO_RETS };
+  }
+
+  /**
+   * The host's storage failed this LPAR's access: a machine check to it
+   * alone, with the host's message in its bounce buffer (bounded), and
+   * nothing else changes. A bug (any other error) still fails the hypervisor.
+   */
+  #mediaError(slot: LparSlot, error: MediaError): HcallResult {
+    const text = utf8.encode(error.hostError).subarray(0, DAX_MEDIA_TEXT_BYTES);
+    slot.bounce.set(text);
+    const rets = new Array<bigint>(RET_COUNT).fill(0n);
+    rets[0] = BigInt(text.length);
+    return { rc: DAX_MEDIA_ERROR, rets };
   }
 
   #fail(error: unknown): void {
@@ -317,6 +345,17 @@ export class HypervisorActor {
   setFlushFailure(drc: number, failing: boolean): void {
     this.#check();
     this.core.setFlushFailure(drc, failing);
+  }
+
+  /** Fault injection: the DRC's store fails its I/O as `fault` says (storage/io_fault.ts). */
+  setStorageFault(drc: number, fault: StorageFault): void {
+    this.#check();
+    if (!this.#persistence) {
+      throw new Error(
+        "setStorageFault needs durable state: start the system with storage: { dir } (--state DIR)",
+      );
+    }
+    this.#persistence.setFault(drc, parseStorageFault(fault));
   }
 
   /** The binding table. */

@@ -48,6 +48,7 @@ import { FileStore } from "../storage/file_store.ts";
 import type { PowerLossReport } from "../storage/persistence.ts";
 import type { PersistenceRecorder } from "../storage/persistence.ts";
 import { parsePowerLossMode, type PowerLossMode } from "../storage/power_loss.ts";
+import { parseStorageFault, type StorageFault } from "../storage/io_fault.ts";
 import type { DurableStore } from "../storage/types.ts";
 import { openSystemTrace, type SystemRecorder, type TraceSession } from "../trace/session.ts";
 
@@ -718,6 +719,34 @@ export class ManagedSystem {
         throw new RangeError(`setFlushFailure: failing: expected true or false`);
       }
       return this.#hvCall(() => this.#hv.setFlushFailure(index, failing));
+    });
+  }
+
+  /**
+   * Fault injection, with durable state only: the nvdimm's store fails its
+   * I/O as the host's disk would: `enospc` fails every write (a full disk
+   * under a sparse backing file), `eio` every read and write of its SCM and
+   * label area; `none` ends it. The partition whose access fails gets a
+   * machine check naming the host's error (a flush's write-back too; a
+   * flush hcall or label write answers `H_HARDWARE`); nothing else changes.
+   *
+   * @example
+   * ```ts
+   * import { ManagedSystem, MemoryStore } from "../mod.ts";
+   * const config = { lpars: [{ name: "l", nvdimms: [{ drc: "0x44100002", blocks: 1 }] }] };
+   * await using system = await ManagedSystem.start(config, {
+   *   runtime: "sim",
+   *   store: new MemoryStore(),
+   * });
+   * await system.lpar("l").boot();
+   * await system.setStorageFault(0x44100002, "enospc");
+   * await system.lpar("l").write(0, 0, new Uint8Array([1])).catch((e) => console.log(e.message));
+   * ```
+   */
+  setStorageFault(drc: number, fault: StorageFault): Promise<void> {
+    return this.#withDrc("setStorageFault", drc, (index) => {
+      const checked = parseStorageFault(fault);
+      return this.#hvCall(() => this.#hv.setStorageFault(index, checked));
     });
   }
 

@@ -8,9 +8,25 @@
  * @module
  */
 import { ARG_COUNT, RET_COUNT } from "../abi/hcalls.ts";
-import { CACHE_LINE, type DaxAccess, MachineCheck } from "../core/dax.ts";
+import {
+  CACHE_LINE,
+  type DaxAccess,
+  MachineCheck,
+  type MediaAction,
+  MediaError,
+} from "../core/dax.ts";
 import type { GuestPort } from "./guest_port.ts";
-import { DAX_BUFFER_BYTES, DAX_FAULT, DAX_READ, DAX_WRITE, DAX_WRITEBACK } from "./layout.ts";
+import {
+  DAX_BUFFER_BYTES,
+  DAX_FAULT,
+  DAX_MEDIA_ERROR,
+  DAX_MEDIA_TEXT_BYTES,
+  DAX_READ,
+  DAX_WRITE,
+  DAX_WRITEBACK,
+} from "./layout.ts";
+
+const utf8 = new TextDecoder();
 
 /** Logical addresses are 64-bit: anything outside faults, as the sim runtime's engine does. */
 function checkRange(address: bigint, length: number): void {
@@ -75,6 +91,7 @@ export class ChannelDax implements DaxAccess {
     args[1] = BigInt(length);
     args[2] = 0n;
     const rc = this.#port.request(DAX_WRITEBACK, args, this.#rets);
+    if (rc === DAX_MEDIA_ERROR) throw this.#mediaError(address, length, "written back");
     if (rc < 0) throw new Error(`DAX write-back refused by the hypervisor (r3 ${rc})`);
     return rc;
   }
@@ -88,6 +105,16 @@ export class ChannelDax implements DaxAccess {
     if (rc === DAX_FAULT) {
       throw whole > 0 ? new MachineCheck(start, whole) : new MachineCheck(at, n);
     }
+    if (rc === DAX_MEDIA_ERROR) {
+      throw this.#mediaError(at, n, kind === DAX_WRITE ? "stored" : "loaded");
+    }
     if (rc !== 0) throw new Error(`DAX request refused by the hypervisor (r3 ${rc})`);
+  }
+
+  /** The machine check the hypervisor answered, with the host's message from the bounce buffer. */
+  #mediaError(address: bigint, length: number, action: MediaAction): MediaError {
+    const bytes = Math.min(Number(this.#rets[0]), DAX_MEDIA_TEXT_BYTES);
+    const text = utf8.decode(this.#bounce.subarray(0, bytes > 0 ? bytes : 0));
+    return new MediaError(address, length, action, text);
   }
 }

@@ -53,6 +53,15 @@ export const DAX_WRITEBACK = 3;
 export const DAX_FAULT = -1;
 /** r3 of a DAX request the hypervisor cannot take (bad kind or length). */
 export const DAX_REFUSED = -2;
+/**
+ * r3 of a DAX access (or write-back) the host could not complete on the
+ * device's backing: an uncorrectable error, a machine check on the range
+ * (core/dax.ts `MediaError`). r4 is the length of the host's message, in
+ * UTF-8 at the start of the bounce buffer (at most {@link DAX_MEDIA_TEXT_BYTES}).
+ */
+export const DAX_MEDIA_ERROR = -3;
+/** The most bytes of a host's message a {@link DAX_MEDIA_ERROR} answer carries. */
+export const DAX_MEDIA_TEXT_BYTES = 1024;
 /** Bytes in an LPAR's bounce buffer: the most one DAX request copies. */
 export const DAX_BUFFER_BYTES = 64 * 1024;
 /**

@@ -11,13 +11,50 @@
  * @module
  */
 import type { LparId, Mapping, MediaCounters } from "./types.ts";
+import { StorageIoError } from "../storage/types.ts";
 
-/** Raised for an access to an address that no binding maps. */
+/** Raised for an access to an address that no binding maps (or, see MediaError, that failed). */
 export class MachineCheck extends Error {
-  constructor(address: bigint, length: number) {
-    super(`machine check: ${length} bytes at 0x${address.toString(16)} are not mapped`);
+  constructor(address: bigint, length: number, what = "are not mapped") {
+    super(`machine check: ${length} bytes at 0x${address.toString(16)} ${what}`);
     this.name = "MachineCheck";
   }
+}
+
+/** What a failed access was doing, for its message. */
+export type MediaAction = "loaded" | "stored" | "written back";
+
+/**
+ * An uncorrectable error on a mapped range: the host could not complete the
+ * access to the device's backing (a StorageIoError: `EIO`, `ENOSPC`). On
+ * POWER a load or store that hits an uncorrectable error in persistent
+ * memory is a machine check on that address (Linux
+ * arch/powerpc/platforms/pseries/papr_scm.c `handle_mce_ue`: an
+ * `MCE_ERROR_TYPE_UE` inside a region marks one cache line bad,
+ * `papr_scm_add_badblock`), so it reaches the partition that made the
+ * access and no other. `hostError` is the host's error as the partition
+ * may see it: the operation and the OS error, never a host path
+ * (StorageIoError's `guestText`).
+ */
+export class MediaError extends MachineCheck {
+  readonly hostError: string;
+  constructor(address: bigint, length: number, action: MediaAction, hostError: string) {
+    super(address, length, `could not be ${action}: uncorrectable error (${hostError})`);
+    this.hostError = hostError;
+  }
+}
+
+/** The host's I/O error on a device's backing, as the machine check it is to the asker. */
+function mediaError(
+  error: unknown,
+  address: bigint,
+  length: number,
+  action: MediaAction,
+): unknown {
+  // Only the storage layer's I/O errors: anything else is a bug and stays one.
+  return error instanceof StorageIoError
+    ? new MediaError(address, length, action, error.guestText)
+    : error;
 }
 
 /** Bytes per cache line: the unit the memory controller counts. */
@@ -127,13 +164,23 @@ export class DaxEngine {
   /** Copies `length` bytes at a logical address into `out` at `at` (no counting). */
   copyOut(lpar: LparId, address: bigint, length: number, out: Uint8Array, at = 0): void {
     const [drc, start] = this.#locate(lpar, address, length);
-    out.set(this.#memoryOf(drc)!.read(start, length), at);
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#memoryOf(drc)!.read(start, length);
+    } catch (error) {
+      throw mediaError(error, address, length, "loaded");
+    }
+    out.set(bytes, at);
   }
 
   /** Stores `bytes` at a logical address (no counting). */
   copyIn(lpar: LparId, address: bigint, bytes: Uint8Array): void {
     const [drc, start] = this.#locate(lpar, address, bytes.length);
-    this.#memoryOf(drc)!.write(start, bytes);
+    try {
+      this.#memoryOf(drc)!.write(start, bytes);
+    } catch (error) {
+      throw mediaError(error, address, bytes.length, "stored");
+    }
   }
 
   /** One whole load: checked, counted, copied. */
@@ -153,7 +200,9 @@ export class DaxEngine {
   /**
    * The cache write-back of `[address, address + length)` for `lpar`: each
    * DRC mapped there writes its cached stores back (a DRC at a time, as the
-   * cache model keeps them); parts not mapped are passed over.
+   * cache model keeps them); parts not mapped are passed over. A device
+   * whose backing fails makes it a MediaError on the range (its lines stay
+   * cached for a later write-back).
    */
   writeBack(lpar: LparId, address: bigint, length: number): number {
     const end = address + BigInt(length);
@@ -162,7 +211,11 @@ export class DaxEngine {
       if (m.base < end && address < m.base + m.size) drcs.add(m.drc);
     }
     let lines = 0;
-    for (const drc of drcs) lines += this.#memoryOf(drc)?.writeBack?.() ?? 0;
+    try {
+      for (const drc of drcs) lines += this.#memoryOf(drc)?.writeBack?.() ?? 0;
+    } catch (error) {
+      throw mediaError(error, address, length, "written back");
+    }
     return lines;
   }
 

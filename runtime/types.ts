@@ -11,6 +11,7 @@ import type { GuestHost, ProbeRecord } from "../guest/host.ts";
 import type { Task } from "../guest/task.ts";
 import type { PowerLossReport } from "../storage/persistence.ts";
 import type { PowerLossMode } from "../storage/power_loss.ts";
+import type { StorageFault } from "../storage/io_fault.ts";
 import type { HcallSpan, SpansTaken } from "../trace/types.ts";
 
 /** The runtimes a managed system can run on. */
@@ -90,6 +91,11 @@ export interface HypervisorControl {
   setHealth(drc: number, bitmap: bigint): Promise<void>;
   /** Fault injection: flushes requested on the DRC end in H_HARDWARE while `failing`. */
   setFlushFailure(drc: number, failing: boolean): Promise<void>;
+  /**
+   * Fault injection, with durable state only: the DRC's store fails its I/O
+   * as `fault` says (storage/io_fault.ts) until set to `none`.
+   */
+  setStorageFault(drc: number, fault: StorageFault): Promise<void>;
   /** The binding table. */
   bindings(): Promise<BlockBinding[]>;
   /** Invariant violations of the core (none expected). */

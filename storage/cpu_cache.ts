@@ -18,7 +18,7 @@
  * @module
  */
 import type { ScmMemory } from "../core/dax.ts";
-import type { DurableDrc } from "./types.ts";
+import { type DurableDrc, StorageIoError } from "./types.ts";
 
 /** Bytes per cache line: the unit that is durable or not. */
 export const LINE_BYTES = 64;
@@ -67,11 +67,14 @@ export class CpuCache {
       }
     }
     if (failure === undefined) return;
-    throw new Error(
-      `the CPU cache is full (${this.capacity} lines) and no line could be written back to ` +
-        `make room: ${failure instanceof Error ? failure.message : failure}`,
-      { cause: failure },
-    );
+    // Only the host's I/O failing is the writer's error; anything else is a bug.
+    if (!(failure instanceof StorageIoError)) throw failure;
+    const full = `the CPU cache is full (${this.capacity} lines) and no line could be ` +
+      "written back to make room";
+    throw new StorageIoError(`${full}: ${failure.message}`, {
+      cause: failure,
+      guestText: `${full}: ${failure.guestText}`,
+    });
   }
 }
 
@@ -183,32 +186,34 @@ export class CachedScm implements ScmMemory {
    * dirty, for a later write-back to retry.
    */
   writeBack(): number {
-    const n = this.dirty.size;
     // A normal device holds nothing volatile after it (an hcall-flush one still holds them).
-    const settling = n > 0 && !this.hcallFlush;
-    if (settling) this.durable.intendFlush?.(this.dirty);
-    try {
-      for (const [line, bytes] of this.dirty) {
-        this.#toMemory(line, bytes);
-        this.dirty.delete(line);
-      }
-    } catch (error) {
-      if (settling) this.durable.intendFlush?.(NO_LINES);
-      throw error;
-    }
-    this.#settled();
-    return n;
+    const settling = this.dirty.size > 0 && !this.hcallFlush;
+    return this.#drain(this.dirty, settling, (line, bytes) => this.#toMemory(line, bytes));
   }
 
   /** H_SCM_FLUSH completed: what was written back is durable (a failed write stays pending). */
   commit(): number {
-    const n = this.pending.size;
-    const settling = n > 0 && this.dirty.size === 0;
-    if (settling) this.durable.intendFlush?.(this.pending);
+    const settling = this.pending.size > 0 && this.dirty.size === 0;
+    return this.#drain(this.pending, settling, (line, bytes) => this.#persist(line, bytes));
+  }
+
+  /**
+   * Writes `lines` out with `write` in order, each leaving `lines` once
+   * written. A settling drain (one that leaves the device holding nothing
+   * volatile) announces its lines as a flush intent first, and withdraws it
+   * when a write fails: the lines not written stay, for a retry.
+   */
+  #drain(
+    lines: Map<number, Uint8Array>,
+    settling: boolean,
+    write: (line: number, bytes: Uint8Array) => void,
+  ): number {
+    const n = lines.size;
+    if (settling) this.durable.intendFlush?.(lines);
     try {
-      for (const [line, bytes] of this.pending) {
-        this.#persist(line, bytes);
-        this.pending.delete(line);
+      for (const [line, bytes] of lines) {
+        write(line, bytes);
+        lines.delete(line);
       }
     } catch (error) {
       if (settling) this.durable.intendFlush?.(NO_LINES);

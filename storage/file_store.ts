@@ -36,6 +36,7 @@ import {
   freshFacts,
   geometryMismatch,
   StorageError,
+  StorageIoError,
 } from "./types.ts";
 import {
   clearRecord,
@@ -50,6 +51,29 @@ import { LINE_BYTES } from "./cpu_cache.ts";
 
 function reason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * One operation on a running device's file: what the OS throws (`EIO`,
+ * `ENOSPC`, a closed descriptor) becomes a StorageIoError naming the file
+ * and the operation, the asker's error and not the machine's.
+ */
+function io<T>(path: string, what: string, operation: () => T): T {
+  try {
+    return operation();
+  } catch (error) {
+    if (error instanceof StorageIoError) throw error;
+    throw new StorageIoError(`${path}: ${what}: ${reason(error)}`, {
+      cause: error,
+      guestText: `${what}: ${osError(error)}`,
+    });
+  }
+}
+
+/** The OS's words for an I/O error, up to its code: Deno appends the path after them. */
+function osError(error: unknown): string {
+  const words = reason(error).match(/^[^:]*?\(os error \d+\)/)?.[0];
+  return words ?? (error instanceof Error ? error.name : "I/O error");
 }
 
 /** Reads exactly `length` bytes at `offset` (zeros past the end of the file). */
@@ -80,6 +104,8 @@ const sameFacts = (a: DrcFacts, b: DrcFacts) =>
 class FileDrc implements DurableDrc {
   readonly size: number;
   readonly #scmPath: string;
+  readonly #labelPath: string;
+  readonly #markPath: string;
   readonly #factsPath: string;
   readonly #scm: Deno.FsFile;
   readonly #label: Deno.FsFile;
@@ -89,13 +115,15 @@ class FileDrc implements DurableDrc {
   #plain: { epoch: number; record: Uint8Array } = { epoch: 0, record: new Uint8Array(0) };
   readonly #page = new Uint8Array(MARK_BYTES);
   constructor(
-    paths: { scm: string; label: string; facts: string },
+    paths: { scm: string; label: string; facts: string; mark: string },
     files: { scm: Deno.FsFile; label: Deno.FsFile; mark: Deno.FsFile },
     size: number,
     facts: StoredFacts,
   ) {
     this.size = size;
     this.#scmPath = paths.scm;
+    this.#labelPath = paths.label;
+    this.#markPath = paths.mark;
     this.#factsPath = paths.facts;
     this.#scm = files.scm;
     this.#label = files.label;
@@ -112,7 +140,7 @@ class FileDrc implements DurableDrc {
       // The power-on that counts a loss leaves its epoch in the same rename as the count.
       const epoch = was.unflushed && !facts.unflushed ? was.epoch + 1 : was.epoch;
       const next: StoredFacts = { ...facts, epoch };
-      writeFacts(this.#factsPath, next);
+      io(this.#factsPath, "replace", () => writeFacts(this.#factsPath, next));
       this.#facts = next;
       // A new epoch already clears the mark; an unchanged one keeps what it says.
       if (epoch !== was.epoch) return this.#setMark(facts.unflushed);
@@ -123,7 +151,8 @@ class FileDrc implements DurableDrc {
     if (on && this.#plain.epoch !== this.#facts.epoch) {
       this.#plain = { epoch: this.#facts.epoch, record: markRecord(this.#facts.epoch) };
     }
-    writeAt(this.#mark, 0, on ? this.#plain.record : CLEAR);
+    const record = on ? this.#plain.record : CLEAR;
+    io(this.#markPath, on ? "set" : "clear", () => writeAt(this.#mark, 0, record));
     this.#facts = { ...this.#facts, unflushed: on };
   }
   intendFlush(lines: ReadonlyMap<number, Uint8Array>): void {
@@ -132,20 +161,32 @@ class FileDrc implements DurableDrc {
     // Too many lines for one page: the plain mark stays (a kill inside is counted).
     const record = intentRecord(this.#facts.epoch, lines, this.#page);
     if (!record) return;
-    writeAt(this.#mark, 0, record);
+    io(this.#markPath, "write a flush intent", () => writeAt(this.#mark, 0, record));
     this.#facts = { ...this.#facts, unflushed: true };
   }
   read(offset: number, length: number): Uint8Array {
-    return readAt(this.#scm, offset, length);
+    return io(
+      this.#scmPath,
+      `read ${length} bytes at ${offset}`,
+      () => readAt(this.#scm, offset, length),
+    );
   }
   write(offset: number, bytes: Uint8Array): void {
-    writeAt(this.#scm, offset, bytes);
+    io(
+      this.#scmPath,
+      `write ${bytes.length} bytes at ${offset}`,
+      () => writeAt(this.#scm, offset, bytes),
+    );
   }
   label(): Uint8Array {
-    return readAt(this.#label, 0, this.#facts.metadataSize);
+    return io(this.#labelPath, "read", () => readAt(this.#label, 0, this.#facts.metadataSize));
   }
   writeLabel(offset: number, bytes: Uint8Array): void {
-    writeAt(this.#label, offset, bytes);
+    io(
+      this.#labelPath,
+      `write ${bytes.length} bytes at ${offset}`,
+      () => writeAt(this.#label, offset, bytes),
+    );
   }
   usedBytes(): number {
     return (Deno.statSync(this.#scmPath).blocks ?? 0) * 512;

@@ -19,7 +19,8 @@ import { HEALTH } from "../abi/health.ts";
 import type { SeededRandom } from "../runtime/sim/random.ts";
 import { CachedScm, type CacheEvents, CpuCache, LINE_BYTES } from "./cpu_cache.ts";
 import { lineAfterLoss, POWER_LOSS_MODES, type PowerLossMode } from "./power_loss.ts";
-import type { DrcGeometry, DurableStore } from "./types.ts";
+import { type DrcGeometry, type DurableStore, StorageIoError } from "./types.ts";
+import { FaultyDrc, type StorageFault } from "./io_fault.ts";
 
 /** What a power-on found for one nvdimm. */
 export interface PoweredOn {
@@ -83,7 +84,11 @@ export class Persistence {
   /** Powers an nvdimm on: its durable state, the count and health updated as above. */
   powerOn(g: DrcGeometry & { hcallFlushRequired?: boolean }): PoweredOn {
     if (this.#drcs.has(g.index)) throw new RangeError(`drc 0x${g.index.toString(16)} is on`);
-    const durable = this.store.open(g);
+    // Behind a fault injector (storage/io_fault.ts), which does nothing until asked.
+    const durable = new FaultyDrc(
+      this.store.open(g),
+      `drc 0x${g.index.toString(16)} (${this.store.where})`,
+    );
     const facts = durable.facts();
     const dirtyShutdown = facts.unflushed;
     let health = BigInt(`0x${facts.health}`);
@@ -127,35 +132,61 @@ export class Persistence {
     durable.saveFacts(facts);
   }
 
+  /**
+   * Fault injection: the nvdimm's store fails its I/O as `fault` says
+   * (storage/io_fault.ts) until set to `none`.
+   */
+  setFault(drc: number, fault: StorageFault): void {
+    const memory = this.#drcs.get(drc);
+    if (!memory) throw new RangeError(`drc 0x${drc.toString(16)} is not powered on`);
+    (memory.durable as FaultyDrc).fault = fault;
+  }
+
+  #clearFaults(): void {
+    for (const memory of this.#drcs.values()) (memory.durable as FaultyDrc).fault = "none";
+  }
+
   /** An nvdimm's SCM, or undefined. */
   memory(drc: number): CachedScm | undefined {
     return this.#drcs.get(drc);
   }
 
   /**
-   * Sees an hcall's answer: WRITE_METADATA that succeeded made its bytes
-   * durable (read from the hypervisor's label area); H_SCM_FLUSH that
-   * completed made the written-back lines durable.
+   * Sees an hcall's answer and gives the one to send: WRITE_METADATA that
+   * succeeded made its bytes durable (read from the hypervisor's label
+   * area); H_SCM_FLUSH that completed made the written-back lines durable.
+   * When the host cannot write them (a StorageIoError) the answer is
+   * `H_HARDWARE`, as QEMU answers a flush whose `fdatasync` of the backing
+   * file failed (hw/ppc/spapr_nvdimm.c `flush_worker_cb`); a flush's lines
+   * stay pending for the next one, a label write's bytes stay in the
+   * hypervisor's label area but not in the store. Other errors are bugs and
+   * are thrown.
    */
   afterHcall(
     opcode: number,
     args: readonly bigint[],
     rc: number,
     labelArea: (drc: number) => Uint8Array | undefined,
-  ): void {
-    if (rc !== H.SUCCESS || this.#ended) return;
-    if (opcode === OP.H_SCM_WRITE_METADATA) {
-      const drc = Number(args[0] & 0xFFFF_FFFFn);
-      const area = labelArea(drc);
-      const durable = this.#drcs.get(drc)?.durable;
-      if (!area || !durable) return;
-      const offset = Number(args[1]), length = Number(args[3]);
-      const bytes = area.slice(offset, offset + length);
-      durable.writeLabel(offset, bytes);
-      this.#recorder?.label(drc, offset, bytes);
-    } else if (opcode === OP.H_SCM_FLUSH) {
-      this.#drcs.get(Number(args[0] & 0xFFFF_FFFFn))?.commit();
+  ): number {
+    if (rc !== H.SUCCESS || this.#ended) return rc;
+    try {
+      if (opcode === OP.H_SCM_WRITE_METADATA) {
+        const drc = Number(args[0] & 0xFFFF_FFFFn);
+        const area = labelArea(drc);
+        const durable = this.#drcs.get(drc)?.durable;
+        if (!area || !durable) return rc;
+        const offset = Number(args[1]), length = Number(args[3]);
+        const bytes = area.slice(offset, offset + length);
+        durable.writeLabel(offset, bytes);
+        this.#recorder?.label(drc, offset, bytes);
+      } else if (opcode === OP.H_SCM_FLUSH) {
+        this.#drcs.get(Number(args[0] & 0xFFFF_FFFFn))?.commit();
+      }
+    } catch (error) {
+      if (error instanceof StorageIoError) return H.HARDWARE;
+      throw error;
     }
+    return rc;
   }
 
   /** Makes health durable (control-plane fault injection). */
@@ -167,14 +198,27 @@ export class Persistence {
     durable.saveFacts(facts);
   }
 
-  /** An orderly power-off: caches are written back and buffers flushed; nothing is lost. */
-  powerOff(): void {
-    if (this.#ended) return;
+  /**
+   * An orderly power-off: caches are written back and buffers flushed;
+   * nothing is lost. A device whose store fails (a StorageIoError) loses
+   * what it could not write, as at a kill: its mark stays set and the next
+   * power-on counts it; the others power off as usual. The failures' messages.
+   */
+  powerOff(): string[] {
+    if (this.#ended) return [];
+    const failures: string[] = [];
     for (const memory of this.#drcs.values()) {
-      memory.writeBack();
-      memory.commit();
+      try {
+        memory.writeBack();
+        memory.commit();
+      } catch (error) {
+        if (!(error instanceof StorageIoError)) throw error;
+        memory.drop();
+        failures.push(error.message);
+      }
     }
     this.#end();
+    return failures;
   }
 
   /**
@@ -185,6 +229,8 @@ export class Persistence {
   powerLoss(random: SeededRandom, mode?: PowerLossMode): PowerLossReport {
     if (this.#ended) throw new Error("the machine is already powered off");
     const chosen = mode ?? POWER_LOSS_MODES[random.below(POWER_LOSS_MODES.length)];
+    // What survives is the model's choice, not the host's I/O.
+    this.#clearFaults();
     const drcs: DrcLoss[] = [];
     for (const memory of this.#drcs.values()) {
       const lines = memory.volatileLines();

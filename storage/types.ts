@@ -112,6 +112,31 @@ export class StorageError extends Error {
   }
 }
 
+/**
+ * The host could not complete a read or write of a device's backing (its
+ * file: `EIO`, `ENOSPC` on a sparse file, a closed descriptor) while the
+ * machine runs. The message names the file, the operation and the OS error.
+ * It is the asker's error, never the machine's: the DAX engine turns it into
+ * a machine check on the range asked for (core/dax.ts `MediaError`), a
+ * flush or label write whose bytes could not be written answers
+ * `H_HARDWARE` (storage/persistence.ts). Anything else a store throws is a
+ * bug and fails the hypervisor.
+ */
+export class StorageIoError extends Error {
+  /**
+   * The same failure as the partition that made the access is told it: the
+   * device, the operation and the OS error, without the host's paths (a
+   * guest learns nothing of the host's file system).
+   */
+  readonly guestText: string;
+  /** Makes the error; `message` names the file, the operation and the OS error. */
+  constructor(message: string, options: { guestText: string; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.name = "StorageIoError";
+    this.guestText = options.guestText;
+  }
+}
+
 /** Facts for a new device. */
 export function freshFacts(g: DrcGeometry): DrcFacts {
   return {

@@ -10,7 +10,12 @@ import assert from "node:assert/strict";
 import { CachedScm, CpuCache, LINE_BYTES } from "../storage/cpu_cache.ts";
 import { FileStore } from "../storage/file_store.ts";
 import { MemoryStore } from "../storage/memory_store.ts";
-import type { DrcFacts, DrcGeometry, DurableDrc } from "../storage/types.ts";
+import {
+  type DrcFacts,
+  type DrcGeometry,
+  type DurableDrc,
+  StorageIoError,
+} from "../storage/types.ts";
 
 /** A durable device whose SCM writes fail with an I/O error while `failing` is set. */
 class FailingDrc implements DurableDrc {
@@ -35,7 +40,8 @@ class FailingDrc implements DurableDrc {
   write(offset: number, bytes: Uint8Array): void {
     if (this.failing) {
       this.failures++;
-      throw new Error(`drc.scm: write at ${offset}: Input/output error (os error 5)`);
+      const os = `write at ${offset}: Input/output error (os error 5)`;
+      throw new StorageIoError(`drc.scm: ${os}`, { guestText: os });
     }
     this.#inner.write(offset, bytes);
   }

@@ -36,6 +36,7 @@ import {
   type PowerLossReport,
 } from "../../storage/persistence.ts";
 import type { PowerLossMode } from "../../storage/power_loss.ts";
+import { parseStorageFault } from "../../storage/io_fault.ts";
 import type { DurableStore } from "../../storage/types.ts";
 import { HypervisorSpans } from "../../trace/hypervisor_spans.ts";
 import type { SpanRecording } from "../../trace/types.ts";
@@ -201,12 +202,15 @@ export class SimRuntime implements Runtime {
     // The guest gets its own registers, as the channel gives a copy.
     const result: PlparResult = { rc: answer.rc, rets: [...answer.rets] };
     const elapsedNs = HCALL_NS + Number(this.core.takeElapsedNs());
-    this.#persistence?.afterHcall(
-      opcode,
-      args,
-      result.rc,
-      (drc) => this.core.state.drcs.get(drc)?.metadata,
-    );
+    // The host's I/O on the store may turn a success into H_HARDWARE (see afterHcall).
+    if (this.#persistence) {
+      result.rc = this.#persistence.afterHcall(
+        opcode,
+        args,
+        result.rc,
+        (drc) => this.core.state.drcs.get(drc)?.metadata,
+      );
+    }
     if (this.#records.on) this.#records.record(lpar, opcode, result.rc);
     const now = this.scheduler.now;
     this.#spans?.hcall(lpar, opcode, args, result, now, now + elapsedNs);
@@ -260,6 +264,16 @@ export class SimRuntime implements Runtime {
           this.#persistence?.setHealth(drc, this.core.state.drcs.get(drc)!.health);
         }),
       setFlushFailure: (drc, failing) => now(() => this.core.setFlushFailure(drc, failing)),
+      setStorageFault: (drc, fault) =>
+        now(() => {
+          if (!this.#persistence) {
+            throw new Error(
+              "setStorageFault needs durable state: start the system with storage: { dir } " +
+                "(--state DIR) or StartOptions store (a MemoryStore)",
+            );
+          }
+          this.#persistence.setFault(drc, parseStorageFault(fault));
+        }),
       bindings: () => now(() => this.core.bindings()),
       invariants: () => now(() => this.core.invariants()),
       media: (drc) => now(() => this.#dax.media(drc)),
