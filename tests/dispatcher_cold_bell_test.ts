@@ -28,6 +28,7 @@ import {
   RESP,
   STOP,
 } from "../channel/layout.ts";
+import { withClock } from "./virtual_clock.ts";
 
 const NO_RETS = new Array(9).fill(0n);
 /** channel/dispatcher.ts's SLEEP_SLICE_MS and COLD_SCAN_EVERY. */
@@ -48,18 +49,6 @@ function rng(seed: number): (n: number) => number {
     x ^= x << 5;
     return (x >>> 0) % n;
   };
-}
-
-/** Runs `body` with `performance.now` reading a clock the test moves. */
-function withClock(body: (clock: { now: number }) => void): void {
-  const clock = { now: 1_000 };
-  Object.defineProperty(performance, "now", { value: () => clock.now, configurable: true });
-  try {
-    body(clock);
-  } finally {
-    // The own property hides the prototype's now(): removing it restores that.
-    delete (performance as unknown as Record<string, unknown>).now;
-  }
 }
 
 interface Honest {

@@ -23,6 +23,7 @@ import {
   RESP,
 } from "../channel/layout.ts";
 import type { HcallResult } from "../core/types.ts";
+import { withClock } from "./virtual_clock.ts";
 
 const NO_RETS = new Array(9).fill(0n);
 const HOSTILE = 1, NEIGHBOUR = 2;
@@ -30,17 +31,6 @@ const HOSTILE = 1, NEIGHBOUR = 2;
 const WAKE_GRACE_MS = 3, MAX_TURN_MS = 25;
 /** Passes that let the dispatcher read the clock (it does every 32) and scan (every 16). */
 const CLOCK_PASSES = 64;
-
-/** Runs `body` with `performance.now` reading a clock the test moves. */
-function withClock(body: (clock: { now: number }) => void): void {
-  const clock = { now: 1_000 };
-  Object.defineProperty(performance, "now", { value: () => clock.now, configurable: true });
-  try {
-    body(clock);
-  } finally {
-    delete (performance as unknown as Record<string, unknown>).now;
-  }
-}
 
 /** Asks as GuestPort.call does: a new REQ, and COLD_BELL rung if the channel is not hot. */
 function ask(header: Int32Array, bell: Int32Array): void {
