@@ -20,6 +20,7 @@
  */
 import type { Media, Namespace, Nvdimm, Region } from "../libnvdimm.ts";
 import type { Task } from "../task.ts";
+import { MachineCheck } from "../../core/dax.ts";
 import { NSLABEL_FLAG_UPDATING, NULL_UUID, NVDIMM_PFN_GUID } from "./format.ts";
 import { decodePfnInfo, encodePfnInfo, fsdaxLayout, PFN_ALIGN, PFN_INFO_OFFSET } from "./pfn.ts";
 
@@ -140,10 +141,28 @@ export function probeNamespace(region: Region, ns: Namespace, media?: Media): nu
   ns.pfn = undefined;
   if (media) {
     const at = region.start + ns.dpa + BigInt(PFN_INFO_OFFSET);
-    ns.pfn = decodePfnInfo(media.read(at, 4096), ns.uuid);
+    const info = readInfoBlock(media, at);
+    if (info) ns.pfn = decodePfnInfo(info, ns.uuid);
   }
   ns.enabled = true;
   return 0;
+}
+
+/**
+ * The info block as `nd_pfn_validate` reads it, through `nvdimm_read_bytes`:
+ * the pmem copy there is machine-check safe (drivers/nvdimm/claim.c
+ * `nsio_rw_bytes`, `copy_mc_to_kernel`), so a read the media cannot
+ * complete is -EIO, not a crash; the pfn probe then fails and
+ * `nd_pmem_probe` attaches the namespace as raw pmem
+ * (drivers/nvdimm/pmem.c). Undefined for that read.
+ */
+function readInfoBlock(media: Media, at: bigint): Uint8Array | undefined {
+  try {
+    return media.read(at, 4096);
+  } catch (error) {
+    if (error instanceof MachineCheck) return undefined;
+    throw error;
+  }
 }
 
 /** Disabling a region unregisters its namespaces (the nd_region driver's remove). */
@@ -233,7 +252,8 @@ export function* setSize(region: Region, ns: Namespace, size: bigint): Task<numb
  * info block is written 4 KiB into the namespace, on the media, as
  * `nvdimm_write_bytes` does it (drivers/nvdimm/claim.c `nsio_rw_bytes`:
  * `memcpy_flushcache`, then `nvdimm_flush` of the region), so it is durable
- * before the namespace is enabled. 0, or -EIO when the region's flush failed.
+ * before the namespace is enabled. 0, or -EIO when the block could not be
+ * written or the region's flush failed.
  */
 export function* writePfnInfo(
   region: Region,
@@ -251,8 +271,16 @@ export function* writePfnInfo(
   };
   const at = region.start + ns.dpa + BigInt(PFN_INFO_OFFSET);
   const info = encodePfnInfo(ns.pfn);
-  media.write(at, info);
-  media.writeBack?.(at, info.length);
+  try {
+    media.write(at, info);
+    media.writeBack?.(at, info.length);
+  } catch (error) {
+    // The host could not take the block (a machine check on the range):
+    // nvdimm_write_bytes fails the info block's write with -EIO.
+    if (!(error instanceof MachineCheck)) throw error;
+    ns.pfn = undefined;
+    return -EIO;
+  }
   // nvdimm_flush: the provider's flush (H_SCM_FLUSH for an hcall-flush region).
   if (region.flush && (yield* region.flush()) !== 0) return -EIO;
   return 0;
