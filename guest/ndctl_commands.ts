@@ -19,7 +19,8 @@
  * ```
  * @module
  */
-import type { Libnvdimm, Namespace, Nvdimm, Region } from "./libnvdimm.ts";
+import type { Libnvdimm, Media, Namespace, Nvdimm, Region } from "./libnvdimm.ts";
+import { MachineCheck } from "../core/dax.ts";
 import { ERRNO } from "./libnvdimm.ts";
 import {
   decodeIndex,
@@ -30,6 +31,7 @@ import {
   validateIndexes,
 } from "./labels/format.ts";
 import {
+  blockDevice,
   dimmActive,
   disableRegion,
   enableRegion,
@@ -614,22 +616,48 @@ function* destroyOne(
     return EBUSY;
   }
   ns.enabled = false;
-  // zero_info_block: the first 8 KiB of the namespace, if not zero already, by an
-  // O_DIRECT write to the pmem block device, whose write_pmem is memcpy_flushcache
-  // (drivers/nvdimm/pmem.c); no REQ_FUA, so no nvdimm_flush.
   const media = ctx.lib.media;
   if (media && ns.size > 0n) {
-    const at = region.start + ns.dpa;
-    if (media.read(at, 8192).some((b) => b !== 0)) {
-      media.write(at, new Uint8Array(8192));
-      media.writeBack?.(at, 8192);
-    }
+    const rc = zeroInfoBlock(out, media, region, ns);
+    if (rc < 0) return rc;
   }
   ns.pfn = undefined;
   ns.claim = "none";
   if (ns.size === 0n) return 1;
   const rc = yield* setSize(region, ns, 0n);
   return rc === ENXIO ? 0 : rc;
+}
+
+/**
+ * ndctl/namespace.c `zero_info_block`: the first 8 KiB of the namespace, if
+ * not zero already, by an O_DIRECT write to its raw pmem block device, whose
+ * write_pmem is memcpy_flushcache (drivers/nvdimm/pmem.c; no REQ_FUA, so no
+ * nvdimm_flush). The pmem driver's reads are machine-check safe, so a range
+ * the host cannot complete is an I/O error to ndctl, not a crash: a failed
+ * `pread` is reported and the zeroing goes on (its buffer then holds no
+ * info block ndctl can trust, taken here as not zero); a failed `pwrite` is
+ * reported and ends the destroy with -ENXIO. 0 when zeroed, 1 when already zero.
+ */
+function zeroInfoBlock(out: Out, media: Media, region: Region, ns: Namespace): number {
+  const at = region.start + ns.dpa;
+  const path = `/dev/${blockDevice(region, ns)}`;
+  let zero = false;
+  try {
+    zero = !media.read(at, 8192).some((b) => b !== 0);
+  } catch (error) {
+    if (!(error instanceof MachineCheck)) throw error;
+    out.err("destroy-namespace", `${ns.dev}: failed to read info block, continuing\n`);
+  }
+  if (zero) return 1;
+  try {
+    media.write(at, new Uint8Array(8192));
+    media.writeBack?.(at, 8192);
+  } catch (error) {
+    if (!(error instanceof MachineCheck)) throw error;
+    out.err("destroy-namespace", `${ns.dev}: failed to zero info block ${path}\n`);
+    return ENXIO;
+  }
+  return 0;
 }
 
 function xableNamespace(

@@ -34,6 +34,15 @@ async function story(runtime: RuntimeKind): Promise<string[][]> {
     await lpar.kexec();
     assert.equal(lpar.state, "running");
     seen.push(modes((await lpar.ndctlRun(["list", "-N"])).stdout));
+    // Nor zeroed: ndctl reports both failures and destroys nothing.
+    const destroy = await lpar.ndctlRun(["destroy-namespace", "-f", "namespace0.0"]);
+    assert.deepEqual([destroy.rc, destroy.stdout, destroy.stderr], [
+      -6,
+      "",
+      "  Error: destroy-namespace: namespace0.0: failed to read info block, continuing\n\n" +
+      "  Error: destroy-namespace: namespace0.0: failed to zero info block /dev/pmem0\n\n" +
+      "destroyed 0 namespaces\n",
+    ]);
     // The disk is back: the block was never lost, fsdax again.
     await system.setStorageFault(A, "none");
     await lpar.kexec();
