@@ -90,6 +90,12 @@ export class CachedScm implements ScmMemory {
   readonly pending = new Map<number, Uint8Array>();
   readonly #cache: CpuCache;
   readonly #events: CacheEvents;
+  /**
+   * A flush intent may be in the store's mark and not known withdrawn or
+   * cleared (its withdrawal or clear failed): no store may land until the
+   * plain mark is back, or a kill would judge by lines that leave it out.
+   */
+  #intentOpen = false;
 
   constructor(
     index: number,
@@ -150,6 +156,11 @@ export class CachedScm implements ScmMemory {
     // Room in the store first: when the line is evicted (maybe by another
     // device's store) or written back, its write cannot fail on a budget.
     this.durable.reserve?.(offset, bytes.length);
+    // A store the open intent does not list: the plain mark first, or no store.
+    if (this.#intentOpen) {
+      this.durable.intendFlush?.(NO_LINES);
+      this.#intentOpen = false;
+    }
     if (!this.holding) this.#events.holding(this.index, true);
     const first = Math.floor(offset / LINE_BYTES);
     const last = Math.floor((offset + bytes.length - 1) / LINE_BYTES);
@@ -209,18 +220,36 @@ export class CachedScm implements ScmMemory {
     write: (line: number, bytes: Uint8Array) => void,
   ): number {
     const n = lines.size;
-    if (settling) this.durable.intendFlush?.(lines);
+    if (settling && this.durable.intendFlush) {
+      // Open from before its write: a failed write may have left it on the media.
+      this.#intentOpen = true;
+      this.durable.intendFlush(lines);
+    }
     try {
       for (const [line, bytes] of lines) {
         write(line, bytes);
         lines.delete(line);
       }
     } catch (error) {
-      if (settling) this.durable.intendFlush?.(NO_LINES);
+      if (this.#intentOpen) this.#withdraw();
       throw error;
     }
     this.#settled();
     return n;
+  }
+
+  /**
+   * Withdraws the open intent after a failed batch; when that fails too it
+   * stays open (the next store retries it) and the batch's error is the one
+   * the asker hears.
+   */
+  #withdraw(): void {
+    try {
+      this.durable.intendFlush?.(NO_LINES);
+      this.#intentOpen = false;
+    } catch (error) {
+      if (!(error instanceof StorageIoError)) throw error;
+    }
   }
 
   /** Evicts its oldest dirty line; false when it holds none. A failed write keeps it, and throws. */
@@ -275,6 +304,9 @@ export class CachedScm implements ScmMemory {
   }
 
   #settled(): void {
-    if (!this.holding) this.#events.holding(this.index, false);
+    if (this.holding) return;
+    // A failed clear keeps an intent open: the next store sets the plain mark.
+    this.#events.holding(this.index, false);
+    this.#intentOpen = false;
   }
 }
