@@ -128,10 +128,14 @@ export class CachedScm implements ScmMemory {
 
   read(offset: number, length: number): Uint8Array {
     this.#check(offset, length);
-    const out = this.durable.read(offset, length);
-    if (!this.holding || length === 0) return out;
+    if (length === 0) return new Uint8Array(0);
     const first = Math.floor(offset / LINE_BYTES);
     const last = Math.floor((offset + length - 1) / LINE_BYTES);
+    // A load the cache serves whole does not touch the media (nor fail with it).
+    const out = this.#cachedWhole(first, last)
+      ? new Uint8Array(length)
+      : this.durable.read(offset, length);
+    if (!this.holding) return out;
     const overlay = (line: number, bytes: Uint8Array) => {
       if (line < first || line > last) return;
       const start = line * LINE_BYTES;
@@ -150,6 +154,15 @@ export class CachedScm implements ScmMemory {
       }
     }
     return out;
+  }
+
+  /** Whether every line from `first` to `last` is cached (dirty, or in the host's buffer). */
+  #cachedWhole(first: number, last: number): boolean {
+    if (last - first + 1 > this.dirty.size + this.pending.size) return false;
+    for (let line = first; line <= last; line++) {
+      if (!this.dirty.has(line) && !this.pending.has(line)) return false;
+    }
+    return true;
   }
 
   write(offset: number, bytes: Uint8Array): void {
