@@ -67,7 +67,7 @@ export class ChannelDax implements DaxAccess {
     do {
       const n = chunk(address, done, length);
       // The first request checks the whole access: all of it is mapped, or it faults.
-      this.#copy(DAX_READ, address + BigInt(done), n, done === 0 ? length : 0, address);
+      this.#copy(DAX_READ, address + BigInt(done), n, done === 0 ? length : 0, address, length);
       out.set(this.#bounce.subarray(0, n), done);
       done += n;
     } while (done < length);
@@ -80,7 +80,8 @@ export class ChannelDax implements DaxAccess {
     do {
       const n = chunk(address, done, bytes.length);
       this.#bounce.set(bytes.subarray(done, done + n));
-      this.#copy(DAX_WRITE, address + BigInt(done), n, done === 0 ? bytes.length : 0, address);
+      const whole = done === 0 ? bytes.length : 0;
+      this.#copy(DAX_WRITE, address + BigInt(done), n, whole, address, bytes.length);
       done += n;
     } while (done < bytes.length);
   }
@@ -96,7 +97,12 @@ export class ChannelDax implements DaxAccess {
     return rc;
   }
 
-  #copy(kind: number, at: bigint, n: number, whole: number, start: bigint): void {
+  /**
+   * One chunk (`n` bytes at `at`) of the access of `total` bytes at `start`;
+   * `whole` is `total` on the first chunk (the hypervisor checks it all).
+   * A fault or media error names the whole access, as the sim's engine does.
+   */
+  #copy(kind: number, at: bigint, n: number, whole: number, start: bigint, total: number): void {
     const args = this.#args;
     args[0] = at;
     args[1] = BigInt(n);
@@ -106,7 +112,7 @@ export class ChannelDax implements DaxAccess {
       throw whole > 0 ? new MachineCheck(start, whole) : new MachineCheck(at, n);
     }
     if (rc === DAX_MEDIA_ERROR) {
-      throw this.#mediaError(at, n, kind === DAX_WRITE ? "stored" : "loaded");
+      throw this.#mediaError(start, total, kind === DAX_WRITE ? "stored" : "loaded");
     }
     if (rc !== 0) throw new Error(`DAX request refused by the hypervisor (r3 ${rc})`);
   }

@@ -8,7 +8,10 @@
  * `ibm,hcall-flush-required` the written-back lines sit in the host's buffer
  * until H_SCM_FLUSH completes (papr_scm's `papr_scm_pmem_flush`, Linux
  * commit 75b7c05ebf90, 5.16): only then are they durable. A cache that is
- * full evicts its oldest line, which then goes where a write-back would.
+ * full evicts its oldest line, which then goes where a write-back would;
+ * when every line it holds is a failing neighbour's, a store goes straight
+ * to its own device's media instead (one device's failing file refuses no
+ * other device's stores).
  *
  * A batch that leaves the device holding nothing volatile (a write-back of
  * a normal device; a completed H_SCM_FLUSH with no dirty line left) is
@@ -50,31 +53,30 @@ export class CpuCache {
   }
   /**
    * Makes room for one line, evicting the writer's oldest line first, else
-   * anyone's. A line whose write-back fails stays cached: the writer's own
-   * failure is its error (a device whose file fails takes no one's room); a
-   * neighbour's passes to the next device, and when none could make room the
-   * writer hears it.
+   * anyone's; false when there is none to be had. A line whose write-back
+   * fails stays cached: the writer's own failure is its error (a device
+   * whose file fails takes no one's room); a neighbour's passes to the next
+   * device, and when every line left is a failing neighbour's the answer is
+   * false: the writer's store then goes through to its own media (as a store
+   * the cache cannot hold goes to memory), so one device's failing file
+   * never refuses another device's stores.
    */
-  makeRoom(writer: CachedScm): void {
-    if (this.used < this.capacity) return;
-    if (writer.evictOne()) return;
-    let failure: unknown;
+  makeRoom(writer: CachedScm): boolean {
+    if (this.used < this.capacity) return true;
+    if (writer.evictOne()) return true;
+    let failed = false;
     for (const other of this.members) {
       try {
-        if (other.evictOne()) return;
+        if (other.evictOne()) return true;
       } catch (error) {
-        failure ??= error;
+        // Only the host's I/O failing is the neighbour's own; anything else is a bug.
+        if (!(error instanceof StorageIoError)) throw error;
+        failed = true;
       }
     }
-    if (failure === undefined) return;
-    // Only the host's I/O failing is the writer's error; anything else is a bug.
-    if (!(failure instanceof StorageIoError)) throw failure;
-    const full = `the CPU cache is full (${this.capacity} lines) and no line could be ` +
-      "written back to make room";
-    throw new StorageIoError(`${full}: ${failure.message}`, {
-      cause: failure,
-      guestText: `${full}: ${failure.guestText}`,
-    });
+    if (failed) return false;
+    // Nothing held, yet full: the count is wrong, a bug.
+    throw new Error(`the CPU cache counts ${this.used} lines and holds none`);
   }
 }
 
@@ -90,6 +92,12 @@ export class CachedScm implements ScmMemory {
   readonly pending = new Map<number, Uint8Array>();
   readonly #cache: CpuCache;
   readonly #events: CacheEvents;
+  /**
+   * A flush intent may be in the store's mark and not known withdrawn or
+   * cleared (its withdrawal or clear failed): no store may land until the
+   * plain mark is back, or a kill would judge by lines that leave it out.
+   */
+  #intentOpen = false;
 
   constructor(
     index: number,
@@ -120,10 +128,14 @@ export class CachedScm implements ScmMemory {
 
   read(offset: number, length: number): Uint8Array {
     this.#check(offset, length);
-    const out = this.durable.read(offset, length);
-    if (!this.holding || length === 0) return out;
+    if (length === 0) return new Uint8Array(0);
     const first = Math.floor(offset / LINE_BYTES);
     const last = Math.floor((offset + length - 1) / LINE_BYTES);
+    // A load the cache serves whole does not touch the media (nor fail with it).
+    const out = this.#cachedWhole(first, last)
+      ? new Uint8Array(length)
+      : this.durable.read(offset, length);
+    if (!this.holding) return out;
     const overlay = (line: number, bytes: Uint8Array) => {
       if (line < first || line > last) return;
       const start = line * LINE_BYTES;
@@ -144,12 +156,26 @@ export class CachedScm implements ScmMemory {
     return out;
   }
 
+  /** Whether every line from `first` to `last` is cached (dirty, or in the host's buffer). */
+  #cachedWhole(first: number, last: number): boolean {
+    if (last - first + 1 > this.dirty.size + this.pending.size) return false;
+    for (let line = first; line <= last; line++) {
+      if (!this.dirty.has(line) && !this.pending.has(line)) return false;
+    }
+    return true;
+  }
+
   write(offset: number, bytes: Uint8Array): void {
     this.#check(offset, bytes.length);
     if (bytes.length === 0) return;
     // Room in the store first: when the line is evicted (maybe by another
     // device's store) or written back, its write cannot fail on a budget.
     this.durable.reserve?.(offset, bytes.length);
+    // A store the open intent does not list: the plain mark first, or no store.
+    if (this.#intentOpen) {
+      this.durable.intendFlush?.(NO_LINES);
+      this.#intentOpen = false;
+    }
     if (!this.holding) this.#events.holding(this.index, true);
     const first = Math.floor(offset / LINE_BYTES);
     const last = Math.floor((offset + bytes.length - 1) / LINE_BYTES);
@@ -160,15 +186,16 @@ export class CachedScm implements ScmMemory {
           // Oldest first: a line stored again moves to the end.
           this.dirty.delete(line);
         } else {
-          this.#cache.makeRoom(this);
+          const room = this.#cache.makeRoom(this);
           cached = this.pending.get(line)?.slice() ??
             this.durable.read(line * LINE_BYTES, LINE_BYTES);
+          if (!room) {
+            this.#writeThrough(line, cached, offset, bytes);
+            continue;
+          }
           this.#cache.used++;
         }
-        const start = line * LINE_BYTES;
-        const from = Math.max(start, offset),
-          to = Math.min(start + LINE_BYTES, offset + bytes.length);
-        cached.set(bytes.subarray(from - offset, to - offset), from - start);
+        this.#merge(line, cached, offset, bytes);
         this.dirty.set(line, cached);
         this.#events.stored(this.index, line, cached);
       }
@@ -178,6 +205,29 @@ export class CachedScm implements ScmMemory {
       this.#settled();
       throw error;
     }
+    // Every line written through: nothing volatile, the mark is cleared again.
+    this.#settled();
+  }
+
+  /** Puts the part of `bytes` (stored at `offset`) that falls in `line` into its content. */
+  #merge(line: number, content: Uint8Array, offset: number, bytes: Uint8Array): void {
+    const start = line * LINE_BYTES;
+    const from = Math.max(start, offset), to = Math.min(start + LINE_BYTES, offset + bytes.length);
+    content.set(bytes.subarray(from - offset, to - offset), from - start);
+  }
+
+  /**
+   * A store the full cache cannot take (every line left is a failing
+   * neighbour's): the line goes to the media now, durable, and an older copy
+   * in the host's buffer is dropped so a later commit cannot undo it. Its
+   * failure is the writer's own error, and then nothing changed.
+   */
+  #writeThrough(line: number, content: Uint8Array, offset: number, bytes: Uint8Array): void {
+    this.#merge(line, content, offset, bytes);
+    this.durable.write(line * LINE_BYTES, content);
+    this.pending.delete(line);
+    this.#events.stored(this.index, line, content);
+    this.#events.durable(this.index, line, content);
   }
 
   /**
@@ -209,18 +259,36 @@ export class CachedScm implements ScmMemory {
     write: (line: number, bytes: Uint8Array) => void,
   ): number {
     const n = lines.size;
-    if (settling) this.durable.intendFlush?.(lines);
+    if (settling && this.durable.intendFlush) {
+      // Open from before its write: a failed write may have left it on the media.
+      this.#intentOpen = true;
+      this.durable.intendFlush(lines);
+    }
     try {
       for (const [line, bytes] of lines) {
         write(line, bytes);
         lines.delete(line);
       }
     } catch (error) {
-      if (settling) this.durable.intendFlush?.(NO_LINES);
+      if (this.#intentOpen) this.#withdraw();
       throw error;
     }
     this.#settled();
     return n;
+  }
+
+  /**
+   * Withdraws the open intent after a failed batch; when that fails too it
+   * stays open (the next store retries it) and the batch's error is the one
+   * the asker hears.
+   */
+  #withdraw(): void {
+    try {
+      this.durable.intendFlush?.(NO_LINES);
+      this.#intentOpen = false;
+    } catch (error) {
+      if (!(error instanceof StorageIoError)) throw error;
+    }
   }
 
   /** Evicts its oldest dirty line; false when it holds none. A failed write keeps it, and throws. */
@@ -275,6 +343,9 @@ export class CachedScm implements ScmMemory {
   }
 
   #settled(): void {
-    if (!this.holding) this.#events.holding(this.index, false);
+    if (this.holding) return;
+    // A failed clear keeps an intent open: the next store sets the plain mark.
+    this.#events.holding(this.index, false);
+    this.#intentOpen = false;
   }
 }

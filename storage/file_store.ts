@@ -56,13 +56,16 @@ function reason(error: unknown): string {
 /**
  * One operation on a running device's file: what the OS throws (`EIO`,
  * `ENOSPC`, a closed descriptor) becomes a StorageIoError naming the file
- * and the operation, the asker's error and not the machine's.
+ * and the operation, the asker's error and not the machine's; a RangeError,
+ * TypeError or ReferenceError is a bad call (a bug) and is thrown as it is.
  */
 function io<T>(path: string, what: string, operation: () => T): T {
   try {
     return operation();
   } catch (error) {
-    if (error instanceof StorageIoError) throw error;
+    // The engine's own errors are a bad call, a bug: not the host's disk.
+    if (error instanceof StorageIoError || error instanceof RangeError) throw error;
+    if (error instanceof TypeError || error instanceof ReferenceError) throw error;
     throw new StorageIoError(`${path}: ${what}: ${reason(error)}`, {
       cause: error,
       guestText: `${what}: ${osError(error)}`,
