@@ -13,61 +13,8 @@ import assert from "node:assert/strict";
 import { CachedScm, CpuCache, LINE_BYTES } from "../storage/cpu_cache.ts";
 import { MemoryStore } from "../storage/memory_store.ts";
 import { SeededRandom } from "../runtime/sim/random.ts";
-import { type DrcFacts, type DurableDrc, StorageError, StorageIoError } from "../storage/types.ts";
-
-/** A device whose SCM reads and writes fail with the chance `failRate` (seeded). */
-class RandomlyFailingDrc implements DurableDrc {
-  readonly size: number;
-  readonly #inner: DurableDrc;
-  readonly #random: SeededRandom;
-  failRate = 0;
-  failures = 0;
-  constructor(inner: DurableDrc, random: SeededRandom) {
-    this.#inner = inner;
-    this.size = inner.size;
-    this.#random = random;
-  }
-  #maybeFail(what: string): void {
-    if (this.failRate > 0 && this.#random.chance(this.failRate)) {
-      this.failures++;
-      const os = `${what}: Input/output error (os error 5)`;
-      throw new StorageIoError(`drc: ${os}`, { guestText: os });
-    }
-  }
-  facts(): DrcFacts {
-    return this.#inner.facts();
-  }
-  saveFacts(facts: DrcFacts): void {
-    this.#inner.saveFacts(facts);
-  }
-  read(offset: number, length: number): Uint8Array {
-    this.#maybeFail(`read at ${offset}`);
-    return this.#inner.read(offset, length);
-  }
-  /** The media itself, for the checks (never fails). */
-  media(offset: number, length: number): Uint8Array {
-    return this.#inner.read(offset, length);
-  }
-  write(offset: number, bytes: Uint8Array): void {
-    this.#maybeFail(`write at ${offset}`);
-    this.#inner.write(offset, bytes);
-  }
-  reserve(offset: number, length: number): void {
-    this.#inner.reserve?.(offset, length);
-  }
-  label(): Uint8Array {
-    return this.#inner.label();
-  }
-  writeLabel(offset: number, bytes: Uint8Array): void {
-    this.#inner.writeLabel(offset, bytes);
-  }
-  usedBytes(): number {
-    return this.#inner.usedBytes();
-  }
-  close(): void {
-    this.#inner.close();
-  }
-}
+import { StorageError, StorageIoError } from "../storage/types.ts";
+import { FailingDrc } from "./failing_drc.ts";
 
 const DEVICE_LINES = 32;
 
@@ -80,17 +27,17 @@ function run(seed: number, steps: number): number {
   const marks = new Map<number, boolean>();
   const devices = Array.from({ length: 3 }, (_, i) => {
     const index = i + 1;
-    const durable = new RandomlyFailingDrc(
-      store.open({
-        index,
-        uuid: `u${index}`,
-        blockSize: BigInt(DEVICE_LINES * LINE_BYTES),
-        blocks: 1,
-        metadataSize: 0,
-      }),
-      new SeededRandom(seed, index),
-    );
-    durable.failRate = [0, 0.1, 0.5][random.below(3)];
+    const durable = new FailingDrc(store.open({
+      index,
+      uuid: `u${index}`,
+      blockSize: BigInt(DEVICE_LINES * LINE_BYTES),
+      blocks: 1,
+      metadataSize: 0,
+    }));
+    // SCM reads and writes fail at random (seeded).
+    const flaky = new SeededRandom(seed, index), rate = [0, 0.1, 0.5][random.below(3)];
+    const fails = () => rate > 0 && flaky.chance(rate);
+    durable.when = { read: fails, write: fails };
     const scm = new CachedScm(index, durable, random.chance(0.5), cache, {
       holding: (drc, holding) => marks.set(drc, holding),
       stored: () => {},
@@ -109,7 +56,7 @@ function run(seed: number, steps: number): number {
     for (const { durable, scm, shadow } of devices) {
       if (scm.holding) assert.equal(marks.get(scm.index), true, `${where}: holding, unmarked`);
       // Through the cache, without the fault: the media plus the volatile lines.
-      const seen = durable.media(0, scm.size);
+      const seen = durable.inner.read(0, scm.size);
       for (const [line, bytes] of scm.volatileLines()) seen.set(bytes, line * LINE_BYTES);
       assert.deepEqual(seen, shadow, `${where}: drc ${scm.index} reads what was stored`);
     }
@@ -148,12 +95,16 @@ function run(seed: number, steps: number): number {
     check(`step ${step} (drc ${device.scm.index} ${what})`);
   }
   for (const { durable, scm, shadow } of devices) {
-    durable.failRate = 0;
+    durable.when = {};
     scm.writeBack();
     scm.commit();
     assert(!scm.holding, `seed ${seed}: drc ${scm.index} holds nothing after a flush`);
     assert.equal(marks.get(scm.index), false, `seed ${seed}: its mark is clear`);
-    assert.deepEqual(durable.media(0, scm.size), shadow, `seed ${seed}: every store is durable`);
+    assert.deepEqual(
+      durable.inner.read(0, scm.size),
+      shadow,
+      `seed ${seed}: every store is durable`,
+    );
   }
   assert.equal(cache.used, 0);
   return devices.reduce((sum, { durable }) => sum + durable.failures, 0);
@@ -166,12 +117,10 @@ Deno.test("the cache model under random host I/O failures: no line lost, used ex
 });
 
 Deno.test("the fuzz's device does fail (the property is not vacuous)", () => {
-  const random = new SeededRandom(7);
-  const durable = new RandomlyFailingDrc(
+  const durable = new FailingDrc(
     new MemoryStore().open({ index: 1, uuid: "u", blockSize: 4096n, blocks: 1, metadataSize: 0 }),
-    random,
   );
-  durable.failRate = 1;
+  durable.when = { read: () => true, write: () => true };
   assert.throws(() => durable.write(0, new Uint8Array(1)), StorageIoError);
   assert.throws(() => durable.read(0, 1), StorageIoError);
   assert.equal(durable.failures, 2);

@@ -10,46 +10,7 @@
 import assert from "node:assert/strict";
 import { CachedScm, CpuCache, LINE_BYTES } from "../storage/cpu_cache.ts";
 import { MemoryStore } from "../storage/memory_store.ts";
-import { type DrcFacts, type DurableDrc, StorageIoError } from "../storage/types.ts";
-
-/** A device whose SCM writes fail while `failing` is set. */
-class SwitchableDrc implements DurableDrc {
-  readonly size: number;
-  readonly #inner: DurableDrc;
-  failing = false;
-  constructor(inner: DurableDrc) {
-    this.#inner = inner;
-    this.size = inner.size;
-  }
-  facts(): DrcFacts {
-    return this.#inner.facts();
-  }
-  saveFacts(facts: DrcFacts): void {
-    this.#inner.saveFacts(facts);
-  }
-  read(offset: number, length: number): Uint8Array {
-    return this.#inner.read(offset, length);
-  }
-  write(offset: number, bytes: Uint8Array): void {
-    if (this.failing) {
-      const os = `write at ${offset}: Input/output error (os error 5)`;
-      throw new StorageIoError(`drc: ${os}`, { guestText: os });
-    }
-    this.#inner.write(offset, bytes);
-  }
-  label(): Uint8Array {
-    return this.#inner.label();
-  }
-  writeLabel(offset: number, bytes: Uint8Array): void {
-    this.#inner.writeLabel(offset, bytes);
-  }
-  usedBytes(): number {
-    return this.#inner.usedBytes();
-  }
-  close(): void {
-    this.#inner.close();
-  }
-}
+import { FailingDrc } from "./failing_drc.ts";
 
 const line = (value: number) => new Uint8Array(LINE_BYTES).fill(value);
 
@@ -58,7 +19,7 @@ function machine(capacity: number, hcallFlush: boolean) {
   const cache = new CpuCache(capacity);
   const marks = new Map<number, boolean>();
   const device = (index: number, hcallFlush: boolean) => {
-    const durable = new SwitchableDrc(
+    const durable = new FailingDrc(
       store.open({ index, uuid: `u${index}`, blockSize: 4096n, blocks: 1, metadataSize: 0 }),
     );
     const scm = new CachedScm(index, durable, hcallFlush, cache, {
@@ -81,7 +42,7 @@ for (const hcallFlush of [false, true]) {
     healthy.scm.writeBack();
     failing.scm.write(0, line(1));
     failing.scm.write(LINE_BYTES, line(2));
-    failing.durable.failing = true;
+    failing.durable.failWrites();
     assert.equal(cache.used, 2, "still full of the failing device's lines");
     healthy.scm.write(0, line(3));
     healthy.scm.write(LINE_BYTES + 8, new Uint8Array([9, 9]));
@@ -97,7 +58,7 @@ for (const hcallFlush of [false, true]) {
     healthy.scm.commit();
     assert.deepEqual(healthy.durable.read(0, LINE_BYTES), line(3));
     assert.deepEqual(healthy.durable.read(LINE_BYTES, LINE_BYTES), second);
-    failing.durable.failing = false;
+    failing.durable.failWrites(false);
     failing.scm.writeBack();
     failing.scm.commit();
     assert.deepEqual(failing.durable.read(0, LINE_BYTES), line(1));
@@ -108,8 +69,8 @@ for (const hcallFlush of [false, true]) {
 Deno.test("a store written through to the writer's own failing file is the writer's error", () => {
   const { cache, failing, healthy } = machine(1, false);
   failing.scm.write(0, line(1));
-  failing.durable.failing = true;
-  healthy.durable.failing = true;
+  failing.durable.failWrites();
+  healthy.durable.failWrites();
   assert.throws(
     () => healthy.scm.write(0, line(2)),
     (error: Error) => error.message === "drc: write at 0: Input/output error (os error 5)",

@@ -15,13 +15,8 @@ import { LINE_BYTES } from "../storage/cpu_cache.ts";
 import { FileStore } from "../storage/file_store.ts";
 import { Persistence } from "../storage/persistence.ts";
 import { SeededRandom } from "../runtime/sim/random.ts";
-import {
-  type DrcFacts,
-  type DrcGeometry,
-  type DurableDrc,
-  type DurableStore,
-  StorageIoError,
-} from "../storage/types.ts";
+import { type DrcGeometry, StorageIoError } from "../storage/types.ts";
+import { FailingStore } from "./failing_drc.ts";
 
 const GEOMETRY: DrcGeometry = {
   index: 0x44100002,
@@ -32,85 +27,19 @@ const GEOMETRY: DrcGeometry = {
 };
 const LINES = 4096 / LINE_BYTES;
 
-/** A device whose writes of every kind fail at random, changing nothing. */
-class FlakyDrc implements DurableDrc {
-  readonly size: number;
-  readonly #inner: DurableDrc;
-  readonly #random: SeededRandom;
-  failRate = 0;
-  failures = 0;
-  constructor(inner: DurableDrc, random: SeededRandom) {
-    this.#inner = inner;
-    this.size = inner.size;
-    this.#random = random;
-  }
-  #maybeFail(what: string): void {
-    if (this.failRate > 0 && this.#random.chance(this.failRate)) {
-      this.failures++;
-      const os = `${what}: Input/output error (os error 5)`;
-      throw new StorageIoError(`drc: ${os}`, { guestText: os });
-    }
-  }
-  facts(): DrcFacts {
-    return this.#inner.facts();
-  }
-  saveFacts(facts: DrcFacts): void {
-    this.#maybeFail("replace facts");
-    this.#inner.saveFacts(facts);
-  }
-  read(offset: number, length: number): Uint8Array {
-    return this.#inner.read(offset, length);
-  }
-  write(offset: number, bytes: Uint8Array): void {
-    this.#maybeFail(`write at ${offset}`);
-    this.#inner.write(offset, bytes);
-  }
-  intendFlush(lines: ReadonlyMap<number, Uint8Array>): void {
-    this.#maybeFail(lines.size > 0 ? "write a flush intent" : "set the mark");
-    this.#inner.intendFlush?.(lines);
-  }
-  label(): Uint8Array {
-    return this.#inner.label();
-  }
-  writeLabel(offset: number, bytes: Uint8Array): void {
-    this.#inner.writeLabel(offset, bytes);
-  }
-  usedBytes(): number {
-    return this.#inner.usedBytes();
-  }
-  close(): void {
-    this.#inner.close();
-  }
-}
-
-class FlakyStore implements DurableStore {
-  readonly where: string;
-  readonly #inner: FileStore;
-  readonly #random: SeededRandom;
-  device?: FlakyDrc;
-  constructor(dir: string, random: SeededRandom) {
-    this.#inner = FileStore.open(dir);
-    this.where = dir;
-    this.#random = random;
-  }
-  open(g: DrcGeometry): DurableDrc {
-    return this.device = new FlakyDrc(this.#inner.open(g), this.#random);
-  }
-  close(): void {
-    this.#inner.close();
-  }
-}
-
 /** One seeded run: whether a line was lost at the kill, whether the power-on counted one. */
 function run(seed: number, steps: number): { lost: boolean; counted: boolean; failures: number } {
   const random = new SeededRandom(seed);
   const dir = Deno.makeTempDirSync({ dir: ".", prefix: ".state-test-" });
   try {
-    const store = new FlakyStore(dir, new SeededRandom(seed, 1));
+    const store = new FailingStore(FileStore.open(dir));
     const p = new Persistence(store, { cacheLines: 1 + random.below(6) });
     const scm = p.powerOn({ ...GEOMETRY, hcallFlushRequired: random.chance(0.5) }).memory;
     const device = store.device!;
-    device.failRate = [0.1, 0.3, 0.6][random.below(3)];
+    // Writes of every kind fail at random: SCM lines, the facts, the mark.
+    const flaky = new SeededRandom(seed, 1), rate = [0.1, 0.3, 0.6][random.below(3)];
+    const fails = () => flaky.chance(rate);
+    device.when = { write: fails, facts: fails, mark: fails };
     for (let step = 0; step < steps; step++) {
       const op = random.below(10);
       try {

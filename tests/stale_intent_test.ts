@@ -11,13 +11,8 @@ import assert from "node:assert/strict";
 import { LINE_BYTES } from "../storage/cpu_cache.ts";
 import { FileStore } from "../storage/file_store.ts";
 import { Persistence } from "../storage/persistence.ts";
-import {
-  type DrcFacts,
-  type DrcGeometry,
-  type DurableDrc,
-  type DurableStore,
-  StorageIoError,
-} from "../storage/types.ts";
+import type { DrcGeometry } from "../storage/types.ts";
+import { type FailingDrc, FailingStore } from "./failing_drc.ts";
 
 const GEOMETRY: DrcGeometry = {
   index: 0x44100002,
@@ -27,80 +22,13 @@ const GEOMETRY: DrcGeometry = {
   metadataSize: 0,
 };
 
-const ioError = (what: string) => {
-  const os = `${what}: Input/output error (os error 5)`;
-  return new StorageIoError(`drc: ${os}`, { guestText: os });
-};
-
-/** A FileStore device whose chosen operations fail, changing nothing. */
-class FlakyDrc implements DurableDrc {
-  readonly size: number;
-  readonly #inner: DurableDrc;
-  /** The facts' next replacement fails (`ENOSPC` on the new facts file, say). */
-  failFacts = false;
-  /** SCM writes at these line indexes fail. */
-  readonly failLines = new Set<number>();
-  /** Withdrawing an intent (a rewrite of the mark) fails. */
-  failWithdraw = false;
-  constructor(inner: DurableDrc) {
-    this.#inner = inner;
-    this.size = inner.size;
-  }
-  facts(): DrcFacts {
-    return this.#inner.facts();
-  }
-  saveFacts(facts: DrcFacts): void {
-    if (this.failFacts) throw ioError("replace facts");
-    this.#inner.saveFacts(facts);
-  }
-  read(offset: number, length: number): Uint8Array {
-    return this.#inner.read(offset, length);
-  }
-  write(offset: number, bytes: Uint8Array): void {
-    if (this.failLines.has(offset / LINE_BYTES)) throw ioError(`write at ${offset}`);
-    this.#inner.write(offset, bytes);
-  }
-  intendFlush(lines: ReadonlyMap<number, Uint8Array>): void {
-    if (lines.size === 0 && this.failWithdraw) throw ioError("set the mark");
-    this.#inner.intendFlush?.(lines);
-  }
-  label(): Uint8Array {
-    return this.#inner.label();
-  }
-  writeLabel(offset: number, bytes: Uint8Array): void {
-    this.#inner.writeLabel(offset, bytes);
-  }
-  usedBytes(): number {
-    return this.#inner.usedBytes();
-  }
-  close(): void {
-    this.#inner.close();
-  }
-}
-
-class FlakyStore implements DurableStore {
-  readonly where: string;
-  readonly #inner: FileStore;
-  device?: FlakyDrc;
-  constructor(dir: string) {
-    this.#inner = FileStore.open(dir);
-    this.where = dir;
-  }
-  open(g: DrcGeometry): DurableDrc {
-    return this.device = new FlakyDrc(this.#inner.open(g));
-  }
-  close(): void {
-    this.#inner.close();
-  }
-}
-
 const line = (value: number) => new Uint8Array(LINE_BYTES).fill(value);
 
 /** Runs `body` on a fresh directory, then powers it on again: whether a loss was counted. */
-function afterKill(body: (p: Persistence, device: FlakyDrc) => void): boolean {
+function afterKill(body: (p: Persistence, device: FailingDrc) => void): boolean {
   const dir = Deno.makeTempDirSync({ dir: ".", prefix: ".state-test-" });
   try {
-    const store = new FlakyStore(dir);
+    const store = new FailingStore(FileStore.open(dir));
     const p = new Persistence(store, { cacheLines: 16 });
     p.powerOn(GEOMETRY);
     body(p, store.device!);
@@ -118,11 +46,11 @@ Deno.test("a flush intent whose clear failed does not cover a later store: a kil
   const lost = afterKill((p, device) => {
     const scm = p.memory(GEOMETRY.index)!;
     scm.write(0, line(1));
-    device.failFacts = true;
+    device.when = { facts: () => true };
     // The intent [line 0] is written, line 0 arrives, the clear fails.
     assert.throws(() => scm.writeBack(), /Input\/output error/);
     assert.equal(scm.dirty.size, 0);
-    device.failFacts = false;
+    device.when = {};
     // A new store, not in the intent, then the kill.
     scm.write(LINE_BYTES, line(2));
   });
@@ -134,12 +62,11 @@ Deno.test("a flush intent whose withdrawal failed does not cover a later store: 
     const scm = p.memory(GEOMETRY.index)!;
     scm.write(0, line(1));
     scm.write(LINE_BYTES, line(2));
-    device.failLines.add(1);
-    device.failWithdraw = true;
+    // Line 1's write fails, and so does the withdrawal (the plain mark again).
+    device.when = { write: (offset) => offset === LINE_BYTES, mark: (lines) => lines === 0 };
     // The intent [0, 1]; line 0 arrives, line 1 fails, the withdrawal fails.
     assert.throws(() => scm.writeBack(), /Input\/output error/);
-    device.failLines.clear();
-    device.failWithdraw = false;
+    device.when = {};
     // A store not in the intent lands (or is refused, then nothing is volatile but line 1)...
     let landed = true;
     try {
@@ -159,8 +86,7 @@ Deno.test("a failed withdrawal keeps the batch's own error for the asker", () =>
   afterKill((p, device) => {
     const scm = p.memory(GEOMETRY.index)!;
     scm.write(0, line(1));
-    device.failLines.add(0);
-    device.failWithdraw = true;
+    device.when = { write: (offset) => offset === 0, mark: (lines) => lines === 0 };
     assert.throws(() => scm.writeBack(), /write at 0: Input\/output error/);
     assert.equal(scm.dirty.size, 1);
   });

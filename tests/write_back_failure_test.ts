@@ -10,57 +10,8 @@ import assert from "node:assert/strict";
 import { CachedScm, CpuCache, LINE_BYTES } from "../storage/cpu_cache.ts";
 import { FileStore } from "../storage/file_store.ts";
 import { MemoryStore } from "../storage/memory_store.ts";
-import {
-  type DrcFacts,
-  type DrcGeometry,
-  type DurableDrc,
-  StorageIoError,
-} from "../storage/types.ts";
-
-/** A durable device whose SCM writes fail with an I/O error while `failing` is set. */
-class FailingDrc implements DurableDrc {
-  readonly size: number;
-  readonly #inner: DurableDrc;
-  failing = false;
-  /** SCM writes that failed. */
-  failures = 0;
-  constructor(inner: DurableDrc) {
-    this.#inner = inner;
-    this.size = inner.size;
-  }
-  facts(): DrcFacts {
-    return this.#inner.facts();
-  }
-  saveFacts(facts: DrcFacts): void {
-    this.#inner.saveFacts(facts);
-  }
-  read(offset: number, length: number): Uint8Array {
-    return this.#inner.read(offset, length);
-  }
-  write(offset: number, bytes: Uint8Array): void {
-    if (this.failing) {
-      this.failures++;
-      const os = `write at ${offset}: Input/output error (os error 5)`;
-      throw new StorageIoError(`drc.scm: ${os}`, { guestText: os });
-    }
-    this.#inner.write(offset, bytes);
-  }
-  intendFlush(lines: ReadonlyMap<number, Uint8Array>): void {
-    this.#inner.intendFlush?.(lines);
-  }
-  label(): Uint8Array {
-    return this.#inner.label();
-  }
-  writeLabel(offset: number, bytes: Uint8Array): void {
-    this.#inner.writeLabel(offset, bytes);
-  }
-  usedBytes(): number {
-    return this.#inner.usedBytes();
-  }
-  close(): void {
-    this.#inner.close();
-  }
-}
+import type { DrcGeometry } from "../storage/types.ts";
+import { FailingDrc } from "./failing_drc.ts";
 
 const geometry = (index: number): DrcGeometry => ({
   index,
@@ -94,7 +45,7 @@ Deno.test("a failed eviction keeps the line cached; the writer hears the error; 
   const { cache, made: [{ durable, scm }] } = devices(1, 2);
   scm.write(0, line(1));
   scm.write(LINE_BYTES, line(2));
-  durable.failing = true;
+  durable.failWrites();
   // The cache is full: the store must evict line 0, whose write fails.
   assert.throws(() => scm.write(2 * LINE_BYTES, line(3)), IO_ERROR);
   assert.deepEqual([...scm.dirty.keys()], [0, 1], "line 0 is still cached, still oldest");
@@ -103,7 +54,7 @@ Deno.test("a failed eviction keeps the line cached; the writer hears the error; 
   assert.deepEqual(scm.read(2 * LINE_BYTES, LINE_BYTES), line(0), "the store did not land");
   assert.equal(cache.used, 2);
   // The file works again: the same store evicts line 0 to the media and lands.
-  durable.failing = false;
+  durable.failWrites(false);
   scm.write(2 * LINE_BYTES, line(3));
   assert.deepEqual(durable.read(0, LINE_BYTES), line(1));
   assert.deepEqual([...scm.dirty.keys()], [1, 2]);
@@ -113,12 +64,12 @@ Deno.test("a failed eviction keeps the line cached; the writer hears the error; 
 Deno.test("a failed write-back keeps the lines it did not write; a retry writes them", () => {
   const { cache, marks, made: [{ durable, scm }] } = devices(1, 8);
   for (let i = 0; i < 3; i++) scm.write(i * LINE_BYTES, line(i + 1));
-  durable.failing = true;
+  durable.failWrites();
   assert.throws(() => scm.writeBack(), IO_ERROR);
   assert.equal(scm.dirty.size, 3);
   assert.equal(cache.used, 3);
   assert.equal(marks.get(1), true, "the device still holds them: its mark stays");
-  durable.failing = false;
+  durable.failWrites(false);
   assert.equal(scm.writeBack(), 3);
   for (let i = 0; i < 3; i++) {
     assert.deepEqual(durable.read(i * LINE_BYTES, LINE_BYTES), line(i + 1));
@@ -131,7 +82,7 @@ Deno.test("hcall-flush devices: a failed flush keeps its lines pending; so does 
   const { cache, made: [{ durable, scm }] } = devices(1, 2, true);
   scm.write(0, line(1));
   scm.writeBack(); // into the host's buffer
-  durable.failing = true;
+  durable.failWrites();
   assert.throws(() => scm.commit(), IO_ERROR);
   assert.deepEqual([...scm.pending.keys()], [0]);
   // The host's buffer is full (as many lines as the cache): taking one more
@@ -144,7 +95,7 @@ Deno.test("hcall-flush devices: a failed flush keeps its lines pending; so does 
   assert.deepEqual([...scm.dirty.keys()], [2]);
   assert.equal(cache.used, 1);
   for (let i = 0; i < 3; i++) assert.deepEqual(scm.read(i * LINE_BYTES, LINE_BYTES), line(i + 1));
-  durable.failing = false;
+  durable.failWrites(false);
   scm.writeBack();
   scm.commit();
   for (let i = 0; i < 3; i++) {
@@ -157,7 +108,7 @@ Deno.test("a neighbour's failing file: its lines stay, another's line makes room
   const { cache, marks, made: [failing, fine, writer] } = devices(3, 2);
   failing.scm.write(0, line(1));
   fine.scm.write(0, line(2));
-  failing.durable.failing = true;
+  failing.durable.failWrites();
   // The writer holds nothing: the failing device's line cannot go, the fine one's can.
   writer.scm.write(0, line(3));
   assert.deepEqual(fine.durable.read(0, LINE_BYTES), line(2));
@@ -169,7 +120,7 @@ Deno.test("a neighbour's failing file: its lines stay, another's line makes room
   // The fine device holds nothing now, and every line it could evict fails:
   // its store is not refused for another's file; it goes to its media.
   const before = writer.scm.dirty.size;
-  writer.durable.failing = true;
+  writer.durable.failWrites();
   fine.scm.write(LINE_BYTES, line(5));
   assert.deepEqual(fine.durable.read(LINE_BYTES, LINE_BYTES), line(5), "written through");
   assert.equal(writer.scm.dirty.size, before);
@@ -192,11 +143,11 @@ Deno.test("a failed settling flush withdraws its intent: the mark is plain again
     scm.write(0, line(1));
     scm.write(LINE_BYTES, line(2));
     assert.equal(kind(), 1, "a plain mark while lines are dirty");
-    durable.failing = true;
+    durable.failWrites();
     assert.throws(() => scm.writeBack(), IO_ERROR);
     // The intent (kind 2) listed these lines only; a store after it would not be in it.
     assert.equal(kind(), 1, "the intent was withdrawn");
-    durable.failing = false;
+    durable.failWrites(false);
     scm.writeBack();
     assert.equal(kind(), 0, "cleared once nothing is volatile");
     durable.close();
