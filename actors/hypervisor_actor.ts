@@ -383,13 +383,17 @@ export class HypervisorActor {
     return this.#spans?.take() ?? { spans: [], counters: [], dropped: 0, countersDropped: 0 };
   }
 
-  /** Stops the serve loop; returns once it has ended. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the serve loop; returns once it has ended, with what the power-off
+   * could not write (a device whose store failed; see Persistence.powerOff).
+   */
+  async stop(): Promise<string[]> {
     this.#dispatcher.stop();
     await this.#running;
     // An orderly stop writes caches back; a failed hypervisor loses them.
     if (this.#failure) this.#persistence?.kill();
-    else this.#persistence?.powerOff();
+    else return this.#persistence?.powerOff() ?? [];
+    return [];
   }
 
   /**

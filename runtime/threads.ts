@@ -95,16 +95,19 @@ export class ThreadsRuntime implements Runtime {
   readonly #spans?: SpanRecording;
   readonly #guestSlots = new Slots(GUEST_SLOTS);
   readonly #startSlots = new Slots(START_SLOTS);
+  readonly #hooks: RuntimeHooks;
 
   private constructor(
     worker: Worker,
     hv: Comlink.Remote<HypervisorActor>,
     originMs: number,
+    hooks: RuntimeHooks,
     spans?: SpanRecording,
   ) {
     this.#worker = worker;
     this.#hv = hv;
     this.#originMs = originMs;
+    this.#hooks = hooks;
     this.#spans = spans;
     this.hypervisor = hv as unknown as HypervisorControl;
   }
@@ -139,7 +142,7 @@ export class ThreadsRuntime implements Runtime {
         error.message.replace(/^hypervisor worker failed: (Uncaught )?(Error: )?/, ""),
       )
     );
-    return new ThreadsRuntime(worker, hv, originMs, config.spans);
+    return new ThreadsRuntime(worker, hv, originMs, hooks, config.spans);
   }
 
   clock(): number {
@@ -243,10 +246,11 @@ export class ThreadsRuntime implements Runtime {
     await this.#terminations.drained();
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await Promise.race([
-        failed ? Promise.resolve() : this.#hv.stop(),
-        new Promise((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS))),
+      const lost = await Promise.race([
+        failed ? Promise.resolve([]) : this.#hv.stop(),
+        new Promise<string[]>((resolve) => (timer = setTimeout(() => resolve([]), STOP_GRACE_MS))),
       ]);
+      for (const message of lost) this.#hooks.error(`power-off: ${message}`);
     } catch {
       // The hypervisor is going away either way.
     } finally {

@@ -214,7 +214,9 @@ export class Persistence {
       } catch (error) {
         if (!(error instanceof StorageIoError)) throw error;
         memory.drop();
-        failures.push(error.message);
+        failures.push(
+          `${error.message}: what it held was lost (the next power-on counts a dirty shutdown)`,
+        );
       }
     }
     this.#end();

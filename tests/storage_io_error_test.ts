@@ -176,6 +176,12 @@ workerTest(
           await system.setStorageFault(A, "eio");
           await system.stop();
           assert.equal(system.failure, undefined);
+          // The stop says what it could not write, and only that device.
+          assert.equal(system.errors.length, 1, system.errors.join("\n"));
+          assert.match(
+            system.errors[0],
+            /^power-off: drc 0x44100002 \(.+\): .*Input\/output error \(os error 5\) \(injected\): what it held was lost \(the next power-on counts a dirty shutdown\)$/,
+          );
         }
         await using system = await ManagedSystem.start(config(dir), { runtime });
         const a = system.lpar("a"), b = system.lpar("b");

@@ -462,7 +462,9 @@ export class SimRuntime implements Runtime {
   stop(failed = false): Promise<void> {
     // An orderly stop writes caches back; a failed hypervisor loses them.
     if (failed) this.#persistence?.kill();
-    else this.#persistence?.powerOff();
+    else {for (const lost of this.#persistence?.powerOff() ?? []) {
+        this.#hooks.error(`power-off: ${lost}`);
+      }}
     for (const lpar of this.#lpars.values()) {
       lpar.partition.stop(new Error(`LPAR ${lpar.partition.name} was stopped`));
     }
