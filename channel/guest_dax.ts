@@ -66,8 +66,7 @@ export class ChannelDax implements DaxAccess {
     let done = 0;
     do {
       const n = chunk(address, done, length);
-      // The first request checks the whole access: all of it is mapped, or it faults.
-      this.#copy(DAX_READ, address + BigInt(done), n, done === 0 ? length : 0, address, length);
+      this.#copy(DAX_READ, address, length, done, n);
       out.set(this.#bounce.subarray(0, n), done);
       done += n;
     } while (done < length);
@@ -80,8 +79,7 @@ export class ChannelDax implements DaxAccess {
     do {
       const n = chunk(address, done, bytes.length);
       this.#bounce.set(bytes.subarray(done, done + n));
-      const whole = done === 0 ? bytes.length : 0;
-      this.#copy(DAX_WRITE, address + BigInt(done), n, whole, address, bytes.length);
+      this.#copy(DAX_WRITE, address, bytes.length, done, n);
       done += n;
     } while (done < bytes.length);
   }
@@ -98,11 +96,13 @@ export class ChannelDax implements DaxAccess {
   }
 
   /**
-   * One chunk (`n` bytes at `at`) of the access of `total` bytes at `start`;
-   * `whole` is `total` on the first chunk (the hypervisor checks it all).
-   * A fault or media error names the whole access, as the sim's engine does.
+   * The chunk of `n` bytes, `done` bytes into the access of `total` bytes at
+   * `start`. The first chunk asks the hypervisor to check the whole access:
+   * all of it is mapped, or it faults. A fault of the first chunk or a media
+   * error names the whole access, as the sim's engine does.
    */
-  #copy(kind: number, at: bigint, n: number, whole: number, start: bigint, total: number): void {
+  #copy(kind: number, start: bigint, total: number, done: number, n: number): void {
+    const at = start + BigInt(done), whole = done === 0 ? total : 0;
     const args = this.#args;
     args[0] = at;
     args[1] = BigInt(n);
