@@ -199,14 +199,11 @@ export class CachedScm implements ScmMemory {
         this.dirty.set(line, cached);
         this.#events.stored(this.index, line, cached);
       }
-    } catch (error) {
-      // No room (a write-back failed): the lines before it are stored; a
-      // device left holding nothing has its mark cleared again.
+    } finally {
+      // Every line written through, or a failure after some were stored: a
+      // device left holding nothing volatile has its mark cleared again.
       this.#settled();
-      throw error;
     }
-    // Every line written through: nothing volatile, the mark is cleared again.
-    this.#settled();
   }
 
   /** Puts the part of `bytes` (stored at `offset`) that falls in `line` into its content. */
