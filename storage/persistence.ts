@@ -69,6 +69,8 @@ export class Persistence {
   readonly store: DurableStore;
   readonly cache: CpuCache;
   readonly #drcs = new Map<number, CachedScm>();
+  /** Each nvdimm's fault injector, in front of its store (storage/io_fault.ts). */
+  readonly #faults = new Map<number, FaultyDrc>();
   readonly #recorder?: PersistenceRecorder;
   #ended = false;
 
@@ -113,6 +115,7 @@ export class Persistence {
       } satisfies CacheEvents,
     );
     this.#drcs.set(g.index, memory);
+    this.#faults.set(g.index, durable);
     return {
       memory,
       label: durable.label(),
@@ -137,13 +140,13 @@ export class Persistence {
    * (storage/io_fault.ts) until set to `none`.
    */
   setFault(drc: number, fault: StorageFault): void {
-    const memory = this.#drcs.get(drc);
-    if (!memory) throw new RangeError(`drc 0x${drc.toString(16)} is not powered on`);
-    (memory.durable as FaultyDrc).fault = fault;
+    const faulty = this.#faults.get(drc);
+    if (!faulty) throw new RangeError(`drc 0x${drc.toString(16)} is not powered on`);
+    faulty.fault = fault;
   }
 
   #clearFaults(): void {
-    for (const memory of this.#drcs.values()) (memory.durable as FaultyDrc).fault = "none";
+    for (const faulty of this.#faults.values()) faulty.fault = "none";
   }
 
   /** An nvdimm's SCM, or undefined. */
