@@ -391,8 +391,8 @@ export class HypervisorActor {
     this.#dispatcher.stop();
     await this.#running;
     // An orderly stop writes caches back; a failed hypervisor loses them.
-    if (this.#failure) this.#persistence?.kill();
-    else return this.#persistence?.powerOff() ?? [];
+    if (!this.#failure) return this.#persistence?.powerOff() ?? [];
+    this.#persistence?.kill();
     return [];
   }
 

@@ -462,9 +462,8 @@ export class SimRuntime implements Runtime {
   stop(failed = false): Promise<void> {
     // An orderly stop writes caches back; a failed hypervisor loses them.
     if (failed) this.#persistence?.kill();
-    else {for (const lost of this.#persistence?.powerOff() ?? []) {
-        this.#hooks.error(`power-off: ${lost}`);
-      }}
+    const lost = failed ? [] : this.#persistence?.powerOff() ?? [];
+    for (const message of lost) this.#hooks.error(`power-off: ${message}`);
     for (const lpar of this.#lpars.values()) {
       lpar.partition.stop(new Error(`LPAR ${lpar.partition.name} was stopped`));
     }
