@@ -5,14 +5,23 @@
  * Fairness and throughput: on a machine with fewer cores than busy LPARs,
  * every runnable guest thread competes with the hypervisor's thread for the
  * cores, and whichever guest the OS happens to run gets the service. The
- * dispatcher therefore serves at most `maxActive` LPARs at a time (by default
- * one fewer than the cores, so the hypervisor keeps a core). While others
- * wait, an active LPAR keeps its turn for at most `maxLead` answers, so no
- * LPAR gets more than `maxLead` answers ahead of one that waits; the turn then
- * goes to the least-served waiting LPAR. A waiting LPAR sees its DEFERRED word,
- * stops spinning and sleeps, which gives its core to the active one. An active
- * LPAR that stops issuing hcalls gives its turn up (see `releaseAfterMs`), and
- * an LPAR back from idle starts level with the busy ones, not far behind.
+ * dispatcher therefore lets at most `maxActive` LPARs stream hcalls at a time
+ * (by default one fewer than the cores, so the hypervisor keeps a core). While
+ * others wait, a streaming LPAR keeps its turn for at most `maxLead` answers,
+ * so no LPAR gets more than `maxLead` answers ahead of one that waits; the
+ * turn then goes to the least-served waiting LPAR. A waiting LPAR sees its
+ * DEFERRED word, stops spinning and sleeps, which gives its core to the
+ * active one. An active LPAR that stops issuing hcalls gives its turn up (see
+ * `releaseAfterMs`), and an LPAR back from idle starts level with the busy
+ * ones, not far behind.
+ *
+ * An LPAR that thinks between hcalls (a kernel booting, fewer than
+ * `HAMMERING` calls a `LIGHT_WINDOW_MS`) needs no stream turn and is answered
+ * at once: its guest spends its time on its own work, not spinning for a
+ * core. Holding such LPARs to the stream turns made them take turns at
+ * thinking, one at a time, while the hypervisor spun for the one thinking:
+ * 128 LPARs booting used one core, and about a third of the CPU went to
+ * that spin.
  * @module
  */
 import { ARG_COUNT, RET_COUNT } from "../abi/hcalls.ts";
@@ -67,7 +76,11 @@ export interface DispatcherOptions {
   idleMaxMs: number;
   /** Longest synchronous serving stretch before yielding to control messages (ms). */
   sliceMs: number;
-  /** LPARs served at the same time when more are busy (default: cores - 1, at least 1). */
+  /**
+   * LPARs that may stream hcalls (ask without pause) at the same time; the
+   * others that stream wait (default: cores - 1, at least 1). LPARs that
+   * think between hcalls are answered whatever this is.
+   */
   maxActive: number;
   /**
    * An active LPAR that has been issuing hcalls back to back and then issues
@@ -97,6 +110,14 @@ const DEFAULTS: DispatcherOptions = {
 
 /** Answers in a turn from which an LPAR counts as hammering. */
 const HAMMERING = 64;
+/**
+ * Window (ms) of the count that tells an LPAR that streams from one that
+ * thinks between hcalls: `HAMMERING` answers within it make a stream. A
+ * kernel booting cold asks about 130 times in 10-20 ms; a stream, hundreds
+ * of thousands of times a second. A guest that pauses to stay out of the
+ * stream turns gets at most `HAMMERING` answers a window.
+ */
+const LIGHT_WINDOW_MS = 1;
 /** How soon (ms) an LPAR that is not hammering gives its turn up. */
 const QUICK_RELEASE_MS = 0.05;
 /** How long (ms) a guest woken for its turn has to issue its next hcall. */
@@ -157,8 +178,14 @@ interface Slot {
   served: number;
   /** Last time (ms) a request was seen pending. */
   lastActive: number;
-  /** Whether the LPAR holds one of the `maxActive` turns. */
+  /** Whether the LPAR holds a turn (one of the `maxActive` ones if it `streams`). */
   active: boolean;
+  /** Whether it asks without pause, so needs a stream turn (see `#countLight`). */
+  streams: boolean;
+  /** Answers outside a stream turn since `lightSince`. */
+  lightCount: number;
+  /** When (ms) the current count of answers outside a stream turn began. */
+  lightSince: number;
   /** Answers left in the current turn. */
   quota: number;
   /** When (ms) the current turn began. */
@@ -197,7 +224,8 @@ export class Dispatcher {
   readonly #args: bigint[] = new Array(ARG_COUNT).fill(0n);
   #clock = performance.now();
   #passes = 0;
-  #active = 0;
+  /** Turns held by LPARs that stream: at most `maxActive`. */
+  #streaming = 0;
   #waiting = 0;
   /** A turn just ended with its guest mid-stream: that guest wakes the next. */
   #handoff = false;
@@ -255,6 +283,9 @@ export class Dispatcher {
       served: 0,
       lastActive: -Infinity,
       active: false,
+      streams: false,
+      lightCount: 0,
+      lightSince: -Infinity,
       quota: 0,
       turnStart: 0,
       waiting: false,
@@ -267,7 +298,7 @@ export class Dispatcher {
   /** Stops serving an LPAR's channel. */
   detach(lpar: LparId): void {
     const slot = this.#slots.find((s) => s.lpar === lpar);
-    if (slot?.active) this.#active--;
+    if (slot?.active && slot.streams) this.#streaming--;
     if (slot?.waiting) this.#waiting--;
     this.#slots = this.#slots.filter((s) => s.lpar !== lpar);
     this.#hot = this.#hot.filter((s) => s.lpar !== lpar);
@@ -321,18 +352,23 @@ export class Dispatcher {
       s.served++;
       answered++;
       s.quota--;
+      if (!s.streams) {
+        this.#countLight(s, now);
+        if (!s.active) continue;
+      }
       if (
-        this.#waiting > 0 &&
+        s.streams && this.#waiting > 0 &&
         (s.quota <= 0 || performance.now() - s.turnStart > options.maxTurnMs)
       ) {
         this.#deactivate(s);
         this.#handoff = true;
       }
     }
-    // Then the others: a free turn goes to the least-served LPAR with a request.
-    // While every turn is taken, this scan only keeps the waiting set fresh,
-    // so it runs on every 16th pass only.
-    if (!full && this.#active >= options.maxActive && (pass & 15) !== 0) return answered;
+    // Then the others. One that thinks between hcalls is answered at once, in
+    // a turn of its own; a free stream turn goes to the least-served one that
+    // streams. While every stream turn is taken, this scan runs on every 16th
+    // pass only, so the streams keep the hypervisor.
+    if (!full && this.#streaming >= options.maxActive && (pass & 15) !== 0) return answered;
     if (cold) this.#lookAtCold();
     let best: Slot | undefined;
     for (const s of hot) {
@@ -348,14 +384,29 @@ export class Dispatcher {
         const floor = this.#busyFloor(now);
         if (floor !== Infinity && s.served < floor) s.served = floor;
       }
+      // One that streamed and then went idle thinks between hcalls again (a
+      // shorter gap may be no pause but its thread waiting for a core).
+      if (s.streams && !s.waiting && now - s.lastActive >= options.idleAfterMs) {
+        s.streams = false;
+        s.lightCount = 0;
+      }
       s.lastActive = now;
+      if (!s.streams) {
+        this.#activate(s);
+        this.#answer(s, Atomics.load(header, REQ));
+        s.served++;
+        s.quota--;
+        answered++;
+        this.#countLight(s, now);
+        continue;
+      }
       if (!best || s.served < best.served) best = s;
       if (!s.waiting) {
         s.waiting = true;
         this.#waiting++;
       }
     }
-    while (best && this.#active < options.maxActive) {
+    while (best && this.#streaming < options.maxActive) {
       this.#activate(best);
       const req = Atomics.load(best.header, REQ);
       this.#answer(best, req);
@@ -455,25 +506,43 @@ export class Dispatcher {
     if (s.header[DEFERRED] !== 0) Atomics.store(s.header, DEFERRED, 0);
   }
 
+  /**
+   * Counts an answer given outside a stream turn. An LPAR answered
+   * `HAMMERING` times within `LIGHT_WINDOW_MS` streams from then on: it takes
+   * one of the `maxActive` stream turns, or, none free, waits for one.
+   */
+  #countLight(s: Slot, now: number): void {
+    if (now - s.lightSince > LIGHT_WINDOW_MS) {
+      s.lightSince = now;
+      s.lightCount = 0;
+    }
+    if (++s.lightCount < HAMMERING) return;
+    s.streams = true;
+    if (this.#streaming < this.#options.maxActive) this.#streaming++;
+    else s.active = false;
+  }
+
+  /** Gives a turn: a stream turn to one that `streams` (it waited for it), else a turn of its own. */
   #activate(s: Slot): void {
     if (s.waiting) this.#unwait(s);
     else if (s.header[DEFERRED] !== 0) Atomics.store(s.header, DEFERRED, 0);
     s.active = true;
     s.quota = this.#options.maxLead;
     s.turnStart = performance.now();
+    s.wakeGrace = Atomics.load(s.header, GUEST_WAITING) !== 0 ? this.#clock + WAKE_GRACE_MS : 0;
+    if (!s.streams) return;
+    this.#streaming++;
     if (this.#handoff) {
       this.#handoff = false; // the guest whose turn ended wakes this one
     } else {
       Atomics.add(this.#bell, TURN, 1);
       Atomics.notify(this.#bell, TURN);
     }
-    s.wakeGrace = Atomics.load(s.header, GUEST_WAITING) !== 0 ? this.#clock + WAKE_GRACE_MS : 0;
-    this.#active++;
   }
 
   #deactivate(s: Slot): void {
     s.active = false;
-    this.#active--;
+    if (s.streams) this.#streaming--;
   }
 
   #answer(s: Slot, req: number): void {

@@ -1,0 +1,110 @@
+/**
+ * Stream turns bound only the LPARs that stream hcalls (channel/dispatcher.ts
+ * `#countLight`): one that thinks between hcalls, as a booting kernel does, is
+ * answered while another streams, and one that asks `HAMMERING` times within
+ * a millisecond waits for a stream turn like any stream, however it paces
+ * itself inside that millisecond. The clock is one the test moves, so the
+ * bounds are in virtual milliseconds, never in the machine's speed.
+ */
+import assert from "node:assert/strict";
+import { Dispatcher } from "../channel/dispatcher.ts";
+import {
+  channelViews,
+  COLD_BELL,
+  createChannel,
+  createDoorbell,
+  DEFERRED,
+  HOT,
+  REQ,
+  RESP,
+} from "../channel/layout.ts";
+import { withClock } from "./virtual_clock.ts";
+
+const NO_RETS = new Array(9).fill(0n);
+/** channel/dispatcher.ts's HAMMERING: answers within 1 ms that make an LPAR stream. */
+const HAMMERING = 64;
+/** Passes that let the dispatcher read the clock (it does every 32) and scan (every 16). */
+const CLOCK_PASSES = 64;
+
+/** Asks as GuestPort.call does: a new REQ, and COLD_BELL rung if the channel is not hot. */
+function ask(header: Int32Array, bell: Int32Array): void {
+  Atomics.store(header, REQ, (header[REQ] + 1) | 0);
+  if (Atomics.load(header, HOT) === 0) Atomics.add(bell, COLD_BELL, 1);
+}
+
+/** One stream turn; LPAR 1 takes it and asks again after every answer. */
+function oneStream(lpars: number) {
+  const doorbell = createDoorbell();
+  const bell = new Int32Array(doorbell);
+  const headers = Array.from({ length: lpars }, () => channelViews(createChannel()).header);
+  const dispatcher = new Dispatcher(
+    doorbell,
+    () => ({ rc: 0, rets: NO_RETS }),
+    () => ({ rc: -2, rets: NO_RETS }),
+    { maxActive: 1 },
+  );
+  headers.forEach((h, i) => dispatcher.attach(i + 1, h.buffer as SharedArrayBuffer));
+  const streamer = headers[0];
+  /** One pass, the streamer asking again first if it was answered. */
+  const pass = () => {
+    if (streamer[RESP] === streamer[REQ]) ask(streamer, bell);
+    dispatcher.serveOnce();
+  };
+  for (let i = 0; i < HAMMERING; i++) {
+    ask(streamer, bell);
+    dispatcher.serveOnce(true);
+  }
+  assert.equal(streamer[RESP], HAMMERING);
+  return { bell, headers, streamer, pass };
+}
+
+Deno.test("dispatcher: LPARs that think between hcalls are answered while another streams", () => {
+  withClock((clock) => {
+    const { bell, headers, streamer, pass } = oneStream(4);
+    const thinkers = headers.slice(1);
+    for (let round = 1; round <= 20; round++) {
+      // Each thinks 0.2 ms, then asks once; the streamer asks all along.
+      clock.now += 0.2;
+      for (const h of thinkers) ask(h, bell);
+      for (let p = 0; thinkers.some((h) => h[RESP] !== round); p++) {
+        assert.ok(p < CLOCK_PASSES, `round ${round}: a thinking LPAR waited ${p} passes`);
+        pass();
+      }
+      for (const h of thinkers) assert.equal(h[DEFERRED], 0, "a thinking LPAR was held back");
+    }
+    assert.ok(streamer[RESP] > HAMMERING + 20, "the stream was not answered meanwhile");
+  });
+});
+
+Deno.test("dispatcher: HAMMERING answers within a millisecond make an LPAR wait for a stream turn", () => {
+  withClock((clock) => {
+    const { bell, headers, pass } = oneStream(3);
+    const [, paced, greedy] = headers;
+    // Paced below the bound (one ask every 0.02 ms is 50 a millisecond): never held back.
+    for (let i = 1; i <= 200; i++) {
+      clock.now += 0.02;
+      ask(paced, bell);
+      for (let p = 0; paced[RESP] !== i; p++) {
+        assert.ok(p < CLOCK_PASSES, `ask ${i} of an LPAR below the bound waited ${p} passes`);
+        pass();
+      }
+      // The dispatcher reads the clock every 32 passes: let it see this step.
+      for (let p = 0; p < CLOCK_PASSES; p++) pass();
+    }
+    assert.equal(paced[DEFERRED], 0);
+    // Greedy: pauses between its asks (so each gets a turn of its own) but
+    // asks 64 times within a millisecond; from then on it waits like a stream.
+    for (let i = 1; i <= HAMMERING; i++) {
+      ask(greedy, bell);
+      for (let p = 0; greedy[RESP] !== i; p++) {
+        assert.ok(p < CLOCK_PASSES, `ask ${i} of the greedy LPAR waited ${p} passes`);
+        pass();
+      }
+      clock.now += 0.01;
+    }
+    ask(greedy, bell);
+    for (let p = 0; p < CLOCK_PASSES; p++) pass();
+    assert.equal(greedy[RESP], HAMMERING, "an LPAR past the bound was answered without a turn");
+    assert.equal(greedy[DEFERRED], 1, "an LPAR waiting for a turn was not told so");
+  });
+});
