@@ -123,11 +123,21 @@ const QUICK_RELEASE_MS = 0.05;
 /** How long (ms) a guest woken for its turn has to issue its next hcall. */
 const WAKE_GRACE_MS = 3;
 /**
- * Longest sleep of an idle hypervisor (ms). Guests ring the shared doorbell,
- * which a hostile guest can also write: a wake-up it makes the hypervisor miss
- * is then late by at most this, never lost.
+ * Longest a channel that asked nothing lately goes without a look while the
+ * hypervisor is awake, whatever `COLD_BELL` says (a guest can tamper with it:
+ * a request it hides is late by at most this, never lost).
  */
-const SLEEP_SLICE_MS = 20;
+const COLD_LOOK_MS = 20;
+/**
+ * Longest sleep of an idle hypervisor (ms). Guests ring the shared doorbell,
+ * which a hostile guest can also write, so a ring can be hidden from a
+ * sleeper; a guest still waiting after its own 20 ms sleep rings again
+ * (channel/guest_port.ts `WAIT_SLICE_MS`), and the pass that ring wakes the
+ * hypervisor to looks at the quiet channels (`COLD_LOOK_MS` has passed). So
+ * the hypervisor need not wake to look for hidden rings: it used to, every
+ * 20 ms, which was nearly all an idle system's CPU (50 wake-ups a second).
+ */
+const IDLE_SLEEP_MS = 1000;
 /**
  * First part of an idle hypervisor's sleep (ms), blocking its thread in
  * `Atomics.wait` rather than awaiting `Atomics.waitAsync`. A synchronous
@@ -149,7 +159,7 @@ const SYNC_SLEEP_MS = 1;
  * (1,000 LPARs booting a few at a time: a pass over all of them made each
  * hcall cost more the more LPARs there were). A cold LPAR's first request
  * waits at most this many passes (`COLD_SCAN_MAX_EVERY` while some guest
- * rings for nothing, and never past `SLEEP_SLICE_MS`), and a pass before
+ * rings for nothing, and never past `COLD_LOOK_MS`), and a pass before
  * sleeping looks at the cold channels too if one rang. Looking at them only
  * when one rang matters at scale: the look before each sleep went over every
  * channel, each on its own page, and booting 1,000 LPARs slept often enough
@@ -323,10 +333,10 @@ export class Dispatcher {
     let cold = false;
     if (full || pass % COLD_SCAN_EVERY === 0) {
       this.#cool();
-      // The cold channels are looked at once SLEEP_SLICE_MS has passed, whatever
+      // The cold channels are looked at once COLD_LOOK_MS has passed, whatever
       // the bell says (a guest can tamper with it: a request it hides is late by
       // at most that, never lost), or when one rang, heard every #coldEvery passes.
-      cold = now - this.#coldLookedAt >= SLEEP_SLICE_MS ||
+      cold = now - this.#coldLookedAt >= COLD_LOOK_MS ||
         ((full || pass % this.#coldEvery === 0) &&
           Atomics.load(this.#bell, COLD_BELL) !== this.#coldSeen);
     }
@@ -658,11 +668,7 @@ export class Dispatcher {
     }
     // Still nothing: sleep with the event loop free for control messages.
     if (this.#busy()) return false;
-    // No longer than until the cold channels are due a look whatever
-    // COLD_BELL says: a ring a guest hid before this sleep would otherwise
-    // wait out the slice left before it and then a whole one (two, not one).
-    const due = this.#coldLookedAt + SLEEP_SLICE_MS - performance.now();
-    const waiting = Atomics.waitAsync(bell, BELL, seen, Math.max(0, Math.min(SLEEP_SLICE_MS, due)));
+    const waiting = Atomics.waitAsync(bell, BELL, seen, IDLE_SLEEP_MS);
     if (!waiting.async) return false;
     const asleep = performance.now();
     const outcome = await waiting.value;

@@ -37,8 +37,14 @@ const SPIN_MIN = 256;
 const SPIN_MAX = 1 << 14;
 /** A sleep shorter than this (ms) would have been caught by spinning a little more. */
 const SHORT_SLEEP_MS = 0.02;
-/** Longest single sleep, so the stop word is seen even without a notify. */
-const WAIT_SLICE_MS = 50;
+/**
+ * Longest single sleep, so the stop word is seen even without a notify. A
+ * guest still waiting for its answer then rings the doorbell again: the
+ * hypervisor, idle, sleeps on it for up to a second (channel/dispatcher.ts
+ * `IDLE_SLEEP_MS`), and a ring another guest hid from it (the doorbell is
+ * shared, so a hostile guest can put an old value back) is made good here.
+ */
+const WAIT_SLICE_MS = 20;
 /** Longest sleep of a held-back guest before it looks again. */
 const TURN_SLICE_MS = 2;
 
@@ -108,14 +114,7 @@ export class GuestPort {
     for (let i = 0; i < ARG_COUNT; i++) regs[i + 1] = args[i] ?? 0n;
     const seq = (header[REQ] + 1) | 0;
     Atomics.store(header, REQ, seq);
-    // A quiet channel is looked at only when one rings this (the store of
-    // REQ before the load of HOT pairs with the hypervisor's clearing HOT
-    // before it looks at REQ: one of the two sees the other).
-    if (Atomics.load(header, HOT) === 0) Atomics.add(this.#bell, COLD_BELL, 1);
-    // Always notify: whether the hypervisor sleeps is its own business, kept
-    // where no guest can write it (an empty notify costs tens of nanoseconds).
-    Atomics.add(this.#bell, BELL, 1);
-    Atomics.notify(this.#bell, BELL);
+    this.#ring();
     this.#await(seq);
     // Most registers are zero: reading those as 0n allocates no BigInt.
     const words = this.#words;
@@ -126,6 +125,18 @@ export class GuestPort {
     // word is its sign extension.
     const lo = words[0] | 0, hi = words[1] | 0;
     return hi === (lo >> 31) ? lo : Number(BigInt.asIntN(64, regs[0]));
+  }
+
+  /** Tells the hypervisor a request is pending. */
+  #ring(): void {
+    // A quiet channel is looked at only when one rings this (the store of
+    // REQ before the load of HOT pairs with the hypervisor's clearing HOT
+    // before it looks at REQ: one of the two sees the other).
+    if (Atomics.load(this.#header, HOT) === 0) Atomics.add(this.#bell, COLD_BELL, 1);
+    // Always notify: whether the hypervisor sleeps is its own business, kept
+    // where no guest can write it (an empty notify costs tens of nanoseconds).
+    Atomics.add(this.#bell, BELL, 1);
+    Atomics.notify(this.#bell, BELL);
   }
 
   #await(seq: number): void {
@@ -165,8 +176,8 @@ export class GuestPort {
           deferred = true;
           if (Atomics.load(header, RESP) === seq) break;
           Atomics.wait(bell, TURN, turn, TURN_SLICE_MS);
-        } else {
-          Atomics.wait(header, RESP, (seq - 1) | 0, WAIT_SLICE_MS);
+        } else if (Atomics.wait(header, RESP, (seq - 1) | 0, WAIT_SLICE_MS) === "timed-out") {
+          this.#ring();
         }
       }
     } finally {

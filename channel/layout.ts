@@ -92,8 +92,10 @@ export const TURN = 1;
 /**
  * Doorbell word: bumped by a request on a channel whose {@link HOT} word was
  * zero, before {@link BELL}. The hypervisor scans the quiet channels when it
- * changed, and at least every `SLEEP_SLICE_MS` whatever it says: a guest that
- * tampers with it can delay another's first request that long, never lose it.
+ * changed, and, awake, at least every `COLD_LOOK_MS` whatever it says; a
+ * guest still waiting after its 20 ms sleep rings again, which wakes it. A
+ * guest that tampers with this word can delay another's first request by
+ * about those two, never lose it.
  */
 export const COLD_BELL = 2;
 /** Bytes in the doorbell buffer. */

@@ -83,7 +83,7 @@ Deno.test("dispatcher: a pass looks at the LPARs at work; a cold one is answered
   assert.deepEqual(answered, [501]);
   assert.equal(busy[HOT], 1, "a channel looked at on every pass is marked hot");
   // It keeps asking (hot now, so it rings no COLD_BELL): 6,400 passes look
-  // at it, and at the 999 others only as often as SLEEP_SLICE_MS allows.
+  // at it, and at the 999 others only as often as COLD_LOOK_MS allows.
   const before = dispatcher.looks;
   for (let i = 0; i < 6400; i++) {
     if (busy[RESP] === busy[REQ]) ask(busy, bell);
@@ -104,7 +104,7 @@ Deno.test("dispatcher: a pass looks at the LPARs at work; a cold one is answered
   assert.equal(channels[900].header[DEFERRED], 0);
 });
 
-Deno.test("dispatcher: a cold request whose guest rang nothing is seen within the sleep slice", async () => {
+Deno.test("dispatcher: a cold request whose guest rang nothing is seen within COLD_LOOK_MS", async () => {
   const channels = Array.from({ length: 4 }, () => channelViews(createChannel()));
   const answered: number[] = [];
   const dispatcher = new Dispatcher(createDoorbell(), (lpar) => {
@@ -117,10 +117,10 @@ Deno.test("dispatcher: a cold request whose guest rang nothing is seen within th
   Atomics.store(channels[2].header, REQ, 1);
   dispatcher.serveOnce(true);
   assert.deepEqual(answered, [], "seen before any bell or slice: the test shows nothing");
-  // Never lost: once SLEEP_SLICE_MS (20 ms) has passed, a look finds it.
+  // Never lost: once COLD_LOOK_MS (20 ms) has passed, a look finds it.
   await new Promise((resolve) => setTimeout(resolve, 25));
   for (let pass = 0; answered.length === 0; pass++) {
-    assert.ok(pass < 64, "the request was not seen after the sleep slice");
+    assert.ok(pass < 64, "the request was not seen after COLD_LOOK_MS");
     dispatcher.serveOnce(true);
   }
   assert.deepEqual(answered, [3]);
