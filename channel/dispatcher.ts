@@ -518,7 +518,9 @@ export class Dispatcher {
     }
     if (++s.lightCount < HAMMERING) return;
     s.streams = true;
-    if (this.#streaming < this.#options.maxActive) this.#streaming++;
+    // A turn freed while others wait is theirs (the least served gets it):
+    // taken here, it would go to whoever reached HAMMERING in that pass.
+    if (this.#waiting === 0 && this.#streaming < this.#options.maxActive) this.#streaming++;
     else s.active = false;
   }
 
