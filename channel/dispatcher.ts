@@ -415,6 +415,9 @@ export class Dispatcher {
       answered++;
       best = this.#waiting > 0 ? this.#leastWaiting() : undefined;
     }
+    // A hand-off no turn was given for (the waiters took their requests back,
+    // or stopped) is stale: a later turn's guest may sleep, so it is woken.
+    this.#handoff = false;
     // Whoever still waits is told so, and stops spinning.
     if (this.#waiting > 0) {
       for (const s of hot) {

@@ -14,9 +14,11 @@ import {
   createChannel,
   createDoorbell,
   DEFERRED,
+  GUEST_WAITING,
   HOT,
   REQ,
   RESP,
+  TURN,
 } from "../channel/layout.ts";
 import { withClock } from "./virtual_clock.ts";
 
@@ -159,5 +161,63 @@ Deno.test("dispatcher: a stream turn freed while an LPAR waits goes to it, not t
     for (let p = 0; p < CLOCK_PASSES; p++) dispatcher.serveOnce();
     assert.equal(jumper[RESP], HAMMERING);
     assert.equal(jumper[DEFERRED], 1);
+  });
+});
+
+Deno.test("dispatcher: a hand-off nobody took does not keep a later turn's guest asleep", () => {
+  // A turn that ends while another waits is handed off: the guest that lost
+  // it wakes the next (bumps TURN), so the hypervisor does not. A waiter that
+  // withdraws its request (or is stopped) leaves nobody to hand off to; the
+  // next turn given to a sleeping guest must still wake it, or it sleeps out
+  // the guest's TURN slice (2 ms) holding its turn.
+  withClock((clock) => {
+    const doorbell = createDoorbell();
+    const bell = new Int32Array(doorbell);
+    const [holder, quitter, taker, sleeper] = [1, 2, 3, 4].map(() =>
+      channelViews(createChannel()).header
+    );
+    const dispatcher = new Dispatcher(
+      doorbell,
+      () => ({ rc: 0, rets: NO_RETS }),
+      () => ({ rc: -2, rets: NO_RETS }),
+      { maxActive: 1, maxLead: 100 },
+    );
+    [holder, quitter, taker, sleeper].forEach((h, i) =>
+      dispatcher.attach(i + 1, h.buffer as SharedArrayBuffer)
+    );
+    const answered = (h: Int32Array) => {
+      const before = h[RESP];
+      ask(h, bell);
+      for (let p = 0; h[RESP] === before; p++) {
+        assert.ok(p < CLOCK_PASSES, "an LPAR that does not stream yet waited");
+        dispatcher.serveOnce();
+      }
+    };
+    const passes = () => {
+      for (let p = 0; p < CLOCK_PASSES; p++) dispatcher.serveOnce();
+    };
+    // The holder takes the one stream turn; the quitter streams, and waits.
+    for (let i = 0; i < HAMMERING; i++) answered(holder);
+    for (let i = 0; i < HAMMERING; i++) answered(quitter);
+    ask(quitter, bell);
+    passes();
+    assert.equal(quitter[DEFERRED], 1);
+    // The holder's turn runs out as the quitter takes its request back.
+    for (let i = 0; i < 35; i++) answered(holder);
+    Atomics.store(quitter, REQ, quitter[RESP]);
+    answered(holder);
+    // A third starts streaming on the free turn; a fourth streams, and sleeps for a turn.
+    for (let i = 0; i < HAMMERING; i++) answered(taker);
+    for (let i = 0; i < HAMMERING; i++) answered(sleeper);
+    ask(sleeper, bell);
+    Atomics.store(sleeper, GUEST_WAITING, 1);
+    passes();
+    assert.equal(sleeper[DEFERRED], 1, "the fourth waits (else this test shows nothing)");
+    // The third pauses and loses its turn, which goes to the sleeping fourth.
+    const turn = bell[TURN];
+    clock.now += 2.5;
+    passes();
+    assert.equal(sleeper[RESP], HAMMERING + 1, "the fourth got the turn");
+    assert.ok(bell[TURN] > turn, "the fourth was given its turn and not woken for it");
   });
 });
