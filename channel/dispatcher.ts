@@ -298,8 +298,8 @@ export class Dispatcher {
   /** Stops serving an LPAR's channel. */
   detach(lpar: LparId): void {
     const slot = this.#slots.find((s) => s.lpar === lpar);
-    if (slot?.active && slot.streams) this.#streaming--;
-    if (slot?.waiting) this.#waiting--;
+    if (slot?.active) this.#deactivate(slot);
+    if (slot?.waiting && --this.#waiting < 0) throw new Error("dispatcher: #waiting below 0");
     this.#slots = this.#slots.filter((s) => s.lpar !== lpar);
     this.#hot = this.#hot.filter((s) => s.lpar !== lpar);
   }
@@ -505,7 +505,7 @@ export class Dispatcher {
 
   #unwait(s: Slot): void {
     s.waiting = false;
-    this.#waiting--;
+    if (--this.#waiting < 0) throw new Error("dispatcher: #waiting below 0");
     if (s.header[DEFERRED] !== 0) Atomics.store(s.header, DEFERRED, 0);
   }
 
@@ -536,7 +536,13 @@ export class Dispatcher {
     s.turnStart = performance.now();
     s.wakeGrace = Atomics.load(s.header, GUEST_WAITING) !== 0 ? this.#clock + WAKE_GRACE_MS : 0;
     if (!s.streams) return;
-    this.#streaming++;
+    // Invariants at the seams (a compare a turn, not an answer): a broken
+    // count would let streams past maxActive or shut them all out.
+    if (++this.#streaming > this.#options.maxActive) {
+      throw new Error(
+        `dispatcher: ${this.#streaming} stream turns, maxActive ${this.#options.maxActive}`,
+      );
+    }
     if (this.#handoff) {
       this.#handoff = false; // the guest whose turn ended wakes this one
     } else {
@@ -547,7 +553,7 @@ export class Dispatcher {
 
   #deactivate(s: Slot): void {
     s.active = false;
-    if (s.streams) this.#streaming--;
+    if (s.streams && --this.#streaming < 0) throw new Error("dispatcher: #streaming below 0");
   }
 
   #answer(s: Slot, req: number): void {
