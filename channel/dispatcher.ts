@@ -308,8 +308,8 @@ export class Dispatcher {
   /** Stops serving an LPAR's channel. */
   detach(lpar: LparId): void {
     const slot = this.#slots.find((s) => s.lpar === lpar);
-    if (slot?.active && slot.streams) this.#streaming--;
-    if (slot?.waiting) this.#waiting--;
+    if (slot?.active) this.#deactivate(slot);
+    if (slot?.waiting && --this.#waiting < 0) throw new Error("dispatcher: #waiting below 0");
     this.#slots = this.#slots.filter((s) => s.lpar !== lpar);
     this.#hot = this.#hot.filter((s) => s.lpar !== lpar);
   }
@@ -425,6 +425,9 @@ export class Dispatcher {
       answered++;
       best = this.#waiting > 0 ? this.#leastWaiting() : undefined;
     }
+    // A hand-off no turn was given for (the waiters took their requests back,
+    // or stopped) is stale: a later turn's guest may sleep, so it is woken.
+    this.#handoff = false;
     // Whoever still waits is told so, and stops spinning.
     if (this.#waiting > 0) {
       for (const s of hot) {
@@ -512,7 +515,7 @@ export class Dispatcher {
 
   #unwait(s: Slot): void {
     s.waiting = false;
-    this.#waiting--;
+    if (--this.#waiting < 0) throw new Error("dispatcher: #waiting below 0");
     if (s.header[DEFERRED] !== 0) Atomics.store(s.header, DEFERRED, 0);
   }
 
@@ -528,7 +531,9 @@ export class Dispatcher {
     }
     if (++s.lightCount < HAMMERING) return;
     s.streams = true;
-    if (this.#streaming < this.#options.maxActive) this.#streaming++;
+    // A turn freed while others wait is theirs (the least served gets it):
+    // taken here, it would go to whoever reached HAMMERING in that pass.
+    if (this.#waiting === 0 && this.#streaming < this.#options.maxActive) this.#streaming++;
     else s.active = false;
   }
 
@@ -541,7 +546,13 @@ export class Dispatcher {
     s.turnStart = performance.now();
     s.wakeGrace = Atomics.load(s.header, GUEST_WAITING) !== 0 ? this.#clock + WAKE_GRACE_MS : 0;
     if (!s.streams) return;
-    this.#streaming++;
+    // Invariants at the seams (a compare a turn, not an answer): a broken
+    // count would let streams past maxActive or shut them all out.
+    if (++this.#streaming > this.#options.maxActive) {
+      throw new Error(
+        `dispatcher: ${this.#streaming} stream turns, maxActive ${this.#options.maxActive}`,
+      );
+    }
     if (this.#handoff) {
       this.#handoff = false; // the guest whose turn ended wakes this one
     } else {
@@ -552,7 +563,7 @@ export class Dispatcher {
 
   #deactivate(s: Slot): void {
     s.active = false;
-    if (s.streams) this.#streaming--;
+    if (s.streams && --this.#streaming < 0) throw new Error("dispatcher: #streaming below 0");
   }
 
   #answer(s: Slot, req: number): void {

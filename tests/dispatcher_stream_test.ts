@@ -14,9 +14,11 @@ import {
   createChannel,
   createDoorbell,
   DEFERRED,
+  GUEST_WAITING,
   HOT,
   REQ,
   RESP,
+  TURN,
 } from "../channel/layout.ts";
 import { withClock } from "./virtual_clock.ts";
 
@@ -106,5 +108,116 @@ Deno.test("dispatcher: HAMMERING answers within a millisecond make an LPAR wait 
     for (let p = 0; p < CLOCK_PASSES; p++) pass();
     assert.equal(greedy[RESP], HAMMERING, "an LPAR past the bound was answered without a turn");
     assert.equal(greedy[DEFERRED], 1, "an LPAR waiting for a turn was not told so");
+  });
+});
+
+Deno.test("dispatcher: a stream turn freed while an LPAR waits goes to it, not to one that starts streaming", () => {
+  // Else a guest that times its 64th answer to a turn's end takes the turn
+  // from the one waiting for it, for up to maxTurnMs; LPARs that take turns
+  // at it (each light again after idleAfterMs) could keep it from the waiter for good.
+  withClock(() => {
+    // Turns of 100 answers; the clock stands still, so only answers end them.
+    const doorbell = createDoorbell();
+    const bell = new Int32Array(doorbell);
+    const [holder, waiter, jumper] = [1, 2, 3].map(() => channelViews(createChannel()).header);
+    const dispatcher = new Dispatcher(
+      doorbell,
+      () => ({ rc: 0, rets: NO_RETS }),
+      () => ({ rc: -2, rets: NO_RETS }),
+      { maxActive: 1, maxLead: 100 },
+    );
+    [holder, waiter, jumper].forEach((h, i) =>
+      dispatcher.attach(i + 1, h.buffer as SharedArrayBuffer)
+    );
+    /** Asks once and runs passes until answered. */
+    const answered = (h: Int32Array) => {
+      const before = h[RESP];
+      ask(h, bell);
+      for (let p = 0; h[RESP] === before; p++) {
+        assert.ok(p < CLOCK_PASSES, "an LPAR that does not stream yet waited");
+        dispatcher.serveOnce();
+      }
+    };
+    // The holder streams and takes the one stream turn (36 answers of it left).
+    for (let i = 0; i < HAMMERING; i++) answered(holder);
+    // The waiter streams too, so waits for that turn.
+    for (let i = 0; i < HAMMERING; i++) answered(waiter);
+    ask(waiter, bell);
+    for (let p = 0; p < CLOCK_PASSES; p++) dispatcher.serveOnce();
+    assert.equal(waiter[DEFERRED], 1, "the waiter is held back (else this test shows nothing)");
+    // A third LPAR is answered 63 times, one short of streaming.
+    for (let i = 1; i < HAMMERING; i++) answered(jumper);
+    // The holder's turn runs out in the pass that gives the third its 64th answer.
+    for (let i = 0; i < 35; i++) answered(holder);
+    ask(holder, bell);
+    ask(jumper, bell);
+    dispatcher.serveOnce();
+    assert.equal(holder[RESP], 100, "the holder's turn ran out in this pass");
+    assert.equal(jumper[RESP], HAMMERING, "the third was answered (it needed no turn yet)");
+    assert.equal(waiter[RESP], HAMMERING + 1, "the freed turn went past the LPAR waiting for it");
+    assert.equal(waiter[DEFERRED], 0);
+    // The third streams from now on, so waits its turn.
+    ask(jumper, bell);
+    for (let p = 0; p < CLOCK_PASSES; p++) dispatcher.serveOnce();
+    assert.equal(jumper[RESP], HAMMERING);
+    assert.equal(jumper[DEFERRED], 1);
+  });
+});
+
+Deno.test("dispatcher: a hand-off nobody took does not keep a later turn's guest asleep", () => {
+  // A turn that ends while another waits is handed off: the guest that lost
+  // it wakes the next (bumps TURN), so the hypervisor does not. A waiter that
+  // withdraws its request (or is stopped) leaves nobody to hand off to; the
+  // next turn given to a sleeping guest must still wake it, or it sleeps out
+  // the guest's TURN slice (2 ms) holding its turn.
+  withClock((clock) => {
+    const doorbell = createDoorbell();
+    const bell = new Int32Array(doorbell);
+    const [holder, quitter, taker, sleeper] = [1, 2, 3, 4].map(() =>
+      channelViews(createChannel()).header
+    );
+    const dispatcher = new Dispatcher(
+      doorbell,
+      () => ({ rc: 0, rets: NO_RETS }),
+      () => ({ rc: -2, rets: NO_RETS }),
+      { maxActive: 1, maxLead: 100 },
+    );
+    [holder, quitter, taker, sleeper].forEach((h, i) =>
+      dispatcher.attach(i + 1, h.buffer as SharedArrayBuffer)
+    );
+    const answered = (h: Int32Array) => {
+      const before = h[RESP];
+      ask(h, bell);
+      for (let p = 0; h[RESP] === before; p++) {
+        assert.ok(p < CLOCK_PASSES, "an LPAR that does not stream yet waited");
+        dispatcher.serveOnce();
+      }
+    };
+    const passes = () => {
+      for (let p = 0; p < CLOCK_PASSES; p++) dispatcher.serveOnce();
+    };
+    // The holder takes the one stream turn; the quitter streams, and waits.
+    for (let i = 0; i < HAMMERING; i++) answered(holder);
+    for (let i = 0; i < HAMMERING; i++) answered(quitter);
+    ask(quitter, bell);
+    passes();
+    assert.equal(quitter[DEFERRED], 1);
+    // The holder's turn runs out as the quitter takes its request back.
+    for (let i = 0; i < 35; i++) answered(holder);
+    Atomics.store(quitter, REQ, quitter[RESP]);
+    answered(holder);
+    // A third starts streaming on the free turn; a fourth streams, and sleeps for a turn.
+    for (let i = 0; i < HAMMERING; i++) answered(taker);
+    for (let i = 0; i < HAMMERING; i++) answered(sleeper);
+    ask(sleeper, bell);
+    Atomics.store(sleeper, GUEST_WAITING, 1);
+    passes();
+    assert.equal(sleeper[DEFERRED], 1, "the fourth waits (else this test shows nothing)");
+    // The third pauses and loses its turn, which goes to the sleeping fourth.
+    const turn = bell[TURN];
+    clock.now += 2.5;
+    passes();
+    assert.equal(sleeper[RESP], HAMMERING + 1, "the fourth got the turn");
+    assert.ok(bell[TURN] > turn, "the fourth was given its turn and not woken for it");
   });
 });
