@@ -2,8 +2,9 @@
  * The wake-up grace (channel/dispatcher.ts `WAKE_GRACE_MS`): a stream turn
  * given to a guest whose `GUEST_WAITING` word is set waits up to 3 ms for its
  * next hcall. (Only LPARs that stream wait for turns: one that thinks between
- * hcalls is answered at once, so both LPARs here stream first.) The word is the guest's to write, so a hostile guest can claim the
- * grace while it spins. What that buys it is bounded: the grace is set only
+ * hcalls is answered at once, so both LPARs here stream first.) The word is
+ * the guest's to write, so a hostile guest can claim the grace while it
+ * spins. What that buys it is bounded: the grace is set only
  * when a turn is given, and lasts only until the turn's second answer; after
  * it, a waiting neighbour gets the turn. Any guest can hold a turn idle far
  * longer by the turn rules alone, with no word forged: 64 answers, then one
