@@ -16,31 +16,18 @@ import assert from "node:assert/strict";
 import { Dispatcher } from "../channel/dispatcher.ts";
 import {
   channelViews,
-  COLD_BELL,
   createChannel,
   createDoorbell,
   GUEST_WAITING,
-  HOT,
-  REQ,
   RESP,
 } from "../channel/layout.ts";
 import type { HcallResult } from "../core/types.ts";
+import { ask, CLOCK_PASSES, HAMMERING, NO_RETS } from "./dispatcher_rig.ts";
 import { withClock } from "./virtual_clock.ts";
 
-const NO_RETS = new Array(9).fill(0n);
 const HOSTILE = 1, NEIGHBOUR = 2;
 /** channel/dispatcher.ts's WAKE_GRACE_MS, and its default maxTurnMs. */
 const WAKE_GRACE_MS = 3, MAX_TURN_MS = 25;
-/** Passes that let the dispatcher read the clock (it does every 32) and scan (every 16). */
-const CLOCK_PASSES = 64;
-/** channel/dispatcher.ts's HAMMERING: answers within 1 ms that make an LPAR stream. */
-const HAMMERING = 64;
-
-/** Asks as GuestPort.call does: a new REQ, and COLD_BELL rung if the channel is not hot. */
-function ask(header: Int32Array, bell: Int32Array): void {
-  Atomics.store(header, REQ, (header[REQ] + 1) | 0);
-  if (Atomics.load(header, HOT) === 0) Atomics.add(bell, COLD_BELL, 1);
-}
 
 /** One turn for two LPARs; the hostile one holds it, the neighbour asks. */
 function twoLpars() {

@@ -7,45 +7,13 @@
  * bounds are in virtual milliseconds, never in the machine's speed.
  */
 import assert from "node:assert/strict";
-import { Dispatcher } from "../channel/dispatcher.ts";
-import {
-  channelViews,
-  COLD_BELL,
-  createChannel,
-  createDoorbell,
-  DEFERRED,
-  GUEST_WAITING,
-  HOT,
-  REQ,
-  RESP,
-  TURN,
-} from "../channel/layout.ts";
+import { DEFERRED, GUEST_WAITING, REQ, RESP, TURN } from "../channel/layout.ts";
+import { ask, CLOCK_PASSES, dispatcherRig, HAMMERING } from "./dispatcher_rig.ts";
 import { withClock } from "./virtual_clock.ts";
-
-const NO_RETS = new Array(9).fill(0n);
-/** channel/dispatcher.ts's HAMMERING: answers within 1 ms that make an LPAR stream. */
-const HAMMERING = 64;
-/** Passes that let the dispatcher read the clock (it does every 32) and scan (every 16). */
-const CLOCK_PASSES = 64;
-
-/** Asks as GuestPort.call does: a new REQ, and COLD_BELL rung if the channel is not hot. */
-function ask(header: Int32Array, bell: Int32Array): void {
-  Atomics.store(header, REQ, (header[REQ] + 1) | 0);
-  if (Atomics.load(header, HOT) === 0) Atomics.add(bell, COLD_BELL, 1);
-}
 
 /** One stream turn; LPAR 1 takes it and asks again after every answer. */
 function oneStream(lpars: number) {
-  const doorbell = createDoorbell();
-  const bell = new Int32Array(doorbell);
-  const headers = Array.from({ length: lpars }, () => channelViews(createChannel()).header);
-  const dispatcher = new Dispatcher(
-    doorbell,
-    () => ({ rc: 0, rets: NO_RETS }),
-    () => ({ rc: -2, rets: NO_RETS }),
-    { maxActive: 1 },
-  );
-  headers.forEach((h, i) => dispatcher.attach(i + 1, h.buffer as SharedArrayBuffer));
+  const { bell, headers, dispatcher } = dispatcherRig(lpars, { maxActive: 1 });
   const streamer = headers[0];
   /** One pass, the streamer asking again first if it was answered. */
   const pass = () => {
@@ -117,33 +85,17 @@ Deno.test("dispatcher: a stream turn freed while an LPAR waits goes to it, not t
   // at it (each light again after idleAfterMs) could keep it from the waiter for good.
   withClock(() => {
     // Turns of 100 answers; the clock stands still, so only answers end them.
-    const doorbell = createDoorbell();
-    const bell = new Int32Array(doorbell);
-    const [holder, waiter, jumper] = [1, 2, 3].map(() => channelViews(createChannel()).header);
-    const dispatcher = new Dispatcher(
-      doorbell,
-      () => ({ rc: 0, rets: NO_RETS }),
-      () => ({ rc: -2, rets: NO_RETS }),
-      { maxActive: 1, maxLead: 100 },
-    );
-    [holder, waiter, jumper].forEach((h, i) =>
-      dispatcher.attach(i + 1, h.buffer as SharedArrayBuffer)
-    );
-    /** Asks once and runs passes until answered. */
-    const answered = (h: Int32Array) => {
-      const before = h[RESP];
-      ask(h, bell);
-      for (let p = 0; h[RESP] === before; p++) {
-        assert.ok(p < CLOCK_PASSES, "an LPAR that does not stream yet waited");
-        dispatcher.serveOnce();
-      }
-    };
+    const { bell, headers, dispatcher, passes, answered } = dispatcherRig(3, {
+      maxActive: 1,
+      maxLead: 100,
+    });
+    const [holder, waiter, jumper] = headers;
     // The holder streams and takes the one stream turn (36 answers of it left).
     for (let i = 0; i < HAMMERING; i++) answered(holder);
     // The waiter streams too, so waits for that turn.
     for (let i = 0; i < HAMMERING; i++) answered(waiter);
     ask(waiter, bell);
-    for (let p = 0; p < CLOCK_PASSES; p++) dispatcher.serveOnce();
+    passes();
     assert.equal(waiter[DEFERRED], 1, "the waiter is held back (else this test shows nothing)");
     // A third LPAR is answered 63 times, one short of streaming.
     for (let i = 1; i < HAMMERING; i++) answered(jumper);
@@ -158,7 +110,7 @@ Deno.test("dispatcher: a stream turn freed while an LPAR waits goes to it, not t
     assert.equal(waiter[DEFERRED], 0);
     // The third streams from now on, so waits its turn.
     ask(jumper, bell);
-    for (let p = 0; p < CLOCK_PASSES; p++) dispatcher.serveOnce();
+    passes();
     assert.equal(jumper[RESP], HAMMERING);
     assert.equal(jumper[DEFERRED], 1);
   });
@@ -171,31 +123,8 @@ Deno.test("dispatcher: a hand-off nobody took does not keep a later turn's guest
   // next turn given to a sleeping guest must still wake it, or it sleeps out
   // the guest's TURN slice (2 ms) holding its turn.
   withClock((clock) => {
-    const doorbell = createDoorbell();
-    const bell = new Int32Array(doorbell);
-    const [holder, quitter, taker, sleeper] = [1, 2, 3, 4].map(() =>
-      channelViews(createChannel()).header
-    );
-    const dispatcher = new Dispatcher(
-      doorbell,
-      () => ({ rc: 0, rets: NO_RETS }),
-      () => ({ rc: -2, rets: NO_RETS }),
-      { maxActive: 1, maxLead: 100 },
-    );
-    [holder, quitter, taker, sleeper].forEach((h, i) =>
-      dispatcher.attach(i + 1, h.buffer as SharedArrayBuffer)
-    );
-    const answered = (h: Int32Array) => {
-      const before = h[RESP];
-      ask(h, bell);
-      for (let p = 0; h[RESP] === before; p++) {
-        assert.ok(p < CLOCK_PASSES, "an LPAR that does not stream yet waited");
-        dispatcher.serveOnce();
-      }
-    };
-    const passes = () => {
-      for (let p = 0; p < CLOCK_PASSES; p++) dispatcher.serveOnce();
-    };
+    const { bell, headers, passes, answered } = dispatcherRig(4, { maxActive: 1, maxLead: 100 });
+    const [holder, quitter, taker, sleeper] = headers;
     // The holder takes the one stream turn; the quitter streams, and waits.
     for (let i = 0; i < HAMMERING; i++) answered(holder);
     for (let i = 0; i < HAMMERING; i++) answered(quitter);

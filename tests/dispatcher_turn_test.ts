@@ -20,20 +20,12 @@ import {
   RESP,
 } from "../channel/layout.ts";
 import type { HcallResult } from "../core/types.ts";
+import { ask, HAMMERING, NO_RETS } from "./dispatcher_rig.ts";
 import { withClock } from "./virtual_clock.ts";
 
 const HOSTILE = 1, VICTIM = 2;
-const NO_RETS = new Array(9).fill(0n);
-/** channel/dispatcher.ts's HAMMERING: answers within 1 ms that make an LPAR stream. */
-const HAMMERING = 64;
 /** Hypervisor time (ms) of one of the hostile LPAR's hcalls, and the default maxTurnMs. */
 const COSTLY_MS = 0.01, MAX_TURN_MS = 25;
-
-/** Asks as GuestPort.call does: a new REQ, and COLD_BELL rung if the channel is not hot. */
-function ask(header: Int32Array, bell: Int32Array): void {
-  Atomics.store(header, REQ, (header[REQ] + 1) | 0);
-  if (Atomics.load(header, HOT) === 0) Atomics.add(bell, COLD_BELL, 1);
-}
 
 Deno.test("dispatcher: an LPAR of costly hcalls gives its turn up to one that waits", () => {
   withClock((clock) => {
