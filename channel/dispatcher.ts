@@ -20,8 +20,8 @@
  * at once: its guest spends its time on its own work, not spinning for a
  * core. Holding such LPARs to the stream turns made them take turns at
  * thinking, one at a time, while the hypervisor spun for the one thinking:
- * 128 LPARs booting used one core, and about a third of the CPU went to
- * that spin.
+ * a profile of 128 LPARs booting had less than one core in guest code and
+ * about a third of the CPU in that spin.
  * @module
  */
 import { ARG_COUNT, RET_COUNT } from "../abi/hcalls.ts";
