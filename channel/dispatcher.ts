@@ -156,10 +156,11 @@ const SYNC_SLEEP_MS = 1;
  * For this long (ms) after it last answered, the hypervisor sleeps only in
  * synchronous `SYNC_SLEEP_MS` naps, never through the event loop. On a loaded
  * machine a guest that streams is often off its core for a few milliseconds;
- * waking to its next request through the event loop then halved its rate
- * (one LPAR beside two CPU-burning processes, 20 rounds, alternating: median
- * round 0.37M and 0.41M hcalls/s, against 0.76M and 0.81M with these naps).
- * An idle hypervisor takes about 20 naps before its long sleep.
+ * waking to its next request through the event loop can halve its rate (one
+ * LPAR beside two CPU-burning processes, 20 rounds: median round 0.37M and
+ * 0.41M hcalls/s without these naps, alternating with 0.82M and 0.69M for the
+ * code before the long sleep; the README has the runs with them). An idle
+ * hypervisor takes about 20 naps before its long sleep.
  */
 const BUSY_NAP_MS = 20;
 /**
