@@ -676,7 +676,9 @@ export class Dispatcher {
 
   /** A full pass found something to do, someone waits for a turn, or the loop is to end. */
   #busy(): boolean {
-    return this.serveOnce(true) > 0 || this.#waiting > 0 || this.stopping;
+    const answered = this.serveOnce(true);
+    if (answered > 0) this.#lastAnswered = this.#clock; // the naps count from here too
+    return answered > 0 || this.#waiting > 0 || this.stopping;
   }
 
   /** Sleeps on the doorbell; returns whether the event loop ran meanwhile. */

@@ -9,9 +9,11 @@
  * Everything here is in a guest's hands, and a guest may be hostile: the
  * hypervisor trusts no word of a channel for anything but that LPAR's own
  * service, and the shared doorbell only for wake-ups (its words are counters;
- * the hypervisor's sleep is bounded, so a doorbell a guest tampers with can
- * delay a wake-up, never lose one). The hypervisor's own state (its stop
- * flag, whether it sleeps) is in no buffer a guest holds.
+ * a guest still waiting for its answer rings again every 20 ms, and an awake
+ * hypervisor looks at every quiet channel at least that often, so a doorbell
+ * a guest tampers with can delay a wake-up, never lose one). The
+ * hypervisor's own state (its stop flag, whether it sleeps) is in no buffer a
+ * guest holds.
  * @module
  */
 
