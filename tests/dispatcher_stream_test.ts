@@ -13,7 +13,8 @@ import { withClock } from "./virtual_clock.ts";
 
 /** One stream turn; LPAR 1 takes it and asks again after every answer. */
 function oneStream(lpars: number) {
-  const { bell, headers, dispatcher } = dispatcherRig(lpars, { maxActive: 1 });
+  // Turns long enough that the stream keeps its turn through each test.
+  const { bell, headers, dispatcher } = dispatcherRig(lpars, { maxActive: 1, maxLead: 1 << 20 });
   const streamer = headers[0];
   /** One pass, the streamer asking again first if it was answered. */
   const pass = () => {

@@ -70,7 +70,7 @@ Deno.test("dispatcher: an LPAR of costly hcalls gives its turn up to one that wa
       assert.ok(pass < 20_000, "the victim was never answered");
       dispatcher.serveOnce();
     }
-    // Without a time bound, the rest of maxLead (16,384) answers, 160 ms of
+    // Without a time bound, the rest of maxLead (8,192) answers, 80 ms of
     // hypervisor time; with it, what is left of the turn's maxTurnMs (25 ms).
     const waited = clock.now - start;
     assert.ok(waited <= MAX_TURN_MS + 1, `the victim waited ${waited} ms`);
