@@ -93,9 +93,10 @@ export interface DispatcherOptions {
 const DEFAULTS: DispatcherOptions = {
   // A turn's answers are the grain of fairness: 8 LPARs hammering get about
   // 150k answers a second each, so a turn of 16,384 made one LPAR's two turns
-  // more (10 against 8) a fairness of 1.25. Ten alternating rounds of 8 LPARs
-  // on 2 cores: fairness 1.05 to 1.23 (median 1.06) against 1.03 to 1.33
-  // (median 1.15) for 16,384, at the same rate (medians 1.33M and 1.31M/s).
+  // more (10 against 8) a fairness of 1.25. 22 rounds of 8 LPARs on 2 cores,
+  // the two alternating: fairness at most 1.2 in 21 rounds (median 1.07)
+  // against 15 (median 1.16) for 16,384; the aggregate rate, round by round,
+  // 0.99 times as much (median; 0.50 to 1.74, the VM's noise).
   maxLead: 8_192,
   // Above what maxLead answers take at ordinary speed (1-2 us each).
   maxTurnMs: 25,
