@@ -121,7 +121,8 @@ const HAMMERING = 64;
  * thinks between hcalls: `HAMMERING` answers within it make a stream. A
  * kernel booting cold asks about 130 times in 10-20 ms; a stream, hundreds
  * of thousands of times a second. A guest that pauses to stay out of the
- * stream turns gets at most `HAMMERING` answers a window.
+ * stream turns gets fewer than `HAMMERING` answers a window (the windows are
+ * fixed, not sliding: up to about twice that in a millisecond that spans two).
  */
 const LIGHT_WINDOW_MS = 1;
 /** How soon (ms) an LPAR that is not hammering gives its turn up. */
