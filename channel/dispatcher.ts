@@ -216,7 +216,7 @@ interface Slot {
   lightSince: number;
   /** Answers left in the current turn. */
   quota: number;
-  /** When (ms) the current turn began. */
+  /** When (ms) the current stream turn began (`maxTurnMs` bounds those only). */
   turnStart: number;
   /** Whether the LPAR has a request it is being held back on. */
   waiting: boolean;
@@ -379,9 +379,7 @@ export class Dispatcher {
       }
       s.lastActive = now;
       this.#answer(s, req);
-      s.served++;
       answered++;
-      s.quota--;
       if (!s.streams) {
         this.#countLight(s, now);
         if (!s.active) continue;
@@ -410,22 +408,17 @@ export class Dispatcher {
         continue;
       }
       if (now - s.lastActive >= options.idleAfterMs) {
-        // Back from idle: start level with the busy ones, not far behind them.
+        // Back from idle: start level with the busy ones, not far behind them,
+        // and as one that thinks between hcalls (a shorter gap than this may
+        // be no pause but its thread waiting for a core).
         const floor = this.#busyFloor(now);
         if (floor !== Infinity && s.served < floor) s.served = floor;
-      }
-      // One that streamed and then went idle thinks between hcalls again (a
-      // shorter gap may be no pause but its thread waiting for a core).
-      if (s.streams && !s.waiting && now - s.lastActive >= options.idleAfterMs) {
         s.streams = false;
-        s.lightCount = 0;
       }
       s.lastActive = now;
       if (!s.streams) {
         this.#activate(s);
         this.#answer(s, Atomics.load(header, REQ));
-        s.served++;
-        s.quota--;
         answered++;
         this.#countLight(s, now);
         continue;
@@ -440,8 +433,6 @@ export class Dispatcher {
       this.#activate(best);
       const req = Atomics.load(best.header, REQ);
       this.#answer(best, req);
-      best.served++;
-      best.quota--;
       answered++;
       best = this.#waiting > 0 ? this.#leastWaiting() : undefined;
     }
@@ -553,8 +544,10 @@ export class Dispatcher {
     s.streams = true;
     // A turn freed while others wait is theirs (the least served gets it):
     // taken here, it would go to whoever reached HAMMERING in that pass.
-    if (this.#waiting === 0 && this.#streaming < this.#options.maxActive) this.#streaming++;
-    else s.active = false;
+    if (this.#waiting === 0 && this.#streaming < this.#options.maxActive) {
+      this.#streaming++;
+      s.turnStart = performance.now(); // maxTurnMs bounds stream turns only
+    } else s.active = false;
   }
 
   /** Gives a turn: a stream turn to one that `streams` (it waited for it), else a turn of its own. */
@@ -563,9 +556,9 @@ export class Dispatcher {
     else if (s.header[DEFERRED] !== 0) Atomics.store(s.header, DEFERRED, 0);
     s.active = true;
     s.quota = this.#options.maxLead;
-    s.turnStart = performance.now();
     s.wakeGrace = Atomics.load(s.header, GUEST_WAITING) !== 0 ? this.#clock + WAKE_GRACE_MS : 0;
     if (!s.streams) return;
+    s.turnStart = performance.now();
     // Invariants at the seams (a compare a turn, not an answer): a broken
     // count would let streams past maxActive or shut them all out.
     if (++this.#streaming > this.#options.maxActive) {
@@ -586,7 +579,10 @@ export class Dispatcher {
     if (s.streams && --this.#streaming < 0) throw new Error("dispatcher: #streaming below 0");
   }
 
+  /** Answers the request `req`, counted to the LPAR and against its turn. */
   #answer(s: Slot, req: number): void {
+    s.served++;
+    s.quota--;
     const regs = s.regs, words = s.words, args = this.#args;
     if (s.notifiedAt !== 0) {
       // The guest slept for its last answer: how soon it asked again is what
