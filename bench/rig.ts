@@ -106,16 +106,24 @@ export class Rig {
   }
 
   /**
-   * Runs `work` on every LPAR at once: all start together, and the stop word
-   * is set after `ms` milliseconds. Returns each LPAR's result, in order.
+   * Runs `work` on every LPAR at once (or on the first `count` of them, the
+   * others idle): all start together, and the stop word is set after `ms`
+   * milliseconds. Returns each LPAR's result, in order.
    */
-  async runFor<T>(ms: number, work: (lpar: RigLpar) => Promise<T>): Promise<T[]> {
+  async runFor<T>(
+    ms: number,
+    work: (lpar: RigLpar) => Promise<T>,
+    count = this.lpars.length,
+  ): Promise<T[]> {
+    if (!Number.isInteger(count) || count < 1 || count > this.lpars.length) {
+      throw new RangeError(`runFor: count ${count}, expected 1 to ${this.lpars.length}`);
+    }
     const ctl = new Int32Array(this.#control);
     Atomics.store(ctl, CTL_GO, 0);
     Atomics.store(ctl, CTL_STOP, 0);
     Atomics.store(ctl, CTL_READY, 0);
-    const results = Promise.all(this.lpars.map(work));
-    while (Atomics.load(ctl, CTL_READY) < this.lpars.length) {
+    const results = Promise.all(this.lpars.slice(0, count).map(work));
+    while (Atomics.load(ctl, CTL_READY) < count) {
       const w = Atomics.waitAsync(ctl, CTL_READY, Atomics.load(ctl, CTL_READY), 50);
       if (w.async) await w.value;
     }

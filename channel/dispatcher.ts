@@ -34,6 +34,8 @@ import {
   DEFERRED,
   GUEST_WAITING,
   HOT,
+  HOT_AWAKE,
+  HOT_WATCHED,
   KIND,
   KIND_HCALL,
   REQ,
@@ -262,6 +264,8 @@ export class Dispatcher {
   #yields = 0;
   /** When (ms, the pass clock) a pass last answered something. */
   #lastAnswered = -Infinity;
+  /** What a hot channel's HOT word says: HOT_WATCHED while going to sleep or asleep. */
+  #hotMark = HOT_AWAKE;
 
   constructor(
     doorbell: SharedArrayBuffer,
@@ -471,7 +475,7 @@ export class Dispatcher {
         continue;
       }
       s.hot = true;
-      Atomics.store(header, HOT, 1);
+      Atomics.store(header, HOT, this.#hotMark);
       hot.push(s);
     }
     if (hot.length > before) {
@@ -503,7 +507,7 @@ export class Dispatcher {
       const header = s.header;
       Atomics.store(header, HOT, 0);
       if (Atomics.load(header, REQ) !== header[RESP] && Atomics.load(header, STOP) === 0) {
-        Atomics.store(header, HOT, 1);
+        Atomics.store(header, HOT, this.#hotMark);
         hot[kept++] = s;
       } else s.hot = false;
     }
@@ -684,8 +688,28 @@ export class Dispatcher {
     return answered > 0 || this.#waiting > 0 || this.stopping;
   }
 
+  /**
+   * Tells every hot channel whether its guest must ring (`HOT_WATCHED`) or
+   * not (`HOT_AWAKE`). Marked watched, then looked at once more (`#busy`):
+   * a guest stores its request, then reads the mark, so either that look
+   * finds the request or the guest rings.
+   */
+  #markHot(mark: number): void {
+    this.#hotMark = mark;
+    for (const s of this.#hot) Atomics.store(s.header, HOT, mark);
+  }
+
   /** Sleeps on the doorbell; returns whether the event loop ran meanwhile. */
   async #sleep(): Promise<boolean> {
+    this.#markHot(HOT_WATCHED);
+    try {
+      return await this.#doze();
+    } finally {
+      this.#markHot(HOT_AWAKE);
+    }
+  }
+
+  async #doze(): Promise<boolean> {
     const bell = this.#bell;
     const seen = Atomics.load(bell, BELL);
     // A request that raced with going to sleep is served (or queued for a

@@ -14,6 +14,7 @@ import {
   DEFERRED,
   GUEST_WAITING,
   HOT,
+  HOT_AWAKE,
   KIND,
   KIND_HCALL,
   PANIC,
@@ -127,14 +128,19 @@ export class GuestPort {
     return hi === (lo >> 31) ? lo : Number(BigInt.asIntN(64, regs[0]));
   }
 
-  /** Tells the hypervisor a request is pending. */
-  #ring(): void {
-    // A quiet channel is looked at only when one rings this (the store of
-    // REQ before the load of HOT pairs with the hypervisor's clearing HOT
-    // before it looks at REQ: one of the two sees the other).
-    if (Atomics.load(this.#header, HOT) === 0) Atomics.add(this.#bell, COLD_BELL, 1);
-    // Always notify: whether the hypervisor sleeps is its own business, kept
-    // where no guest can write it (an empty notify costs tens of nanoseconds).
+  /**
+   * Tells the hypervisor a request is pending, unless it said it is awake
+   * and looking at this channel (`force`: ring whatever it said).
+   */
+  #ring(force = false): void {
+    // The store of REQ before this load pairs with the hypervisor's store of
+    // HOT before it looks at REQ: one of the two sees the other. So a
+    // hypervisor that marks the channel for sleep either finds the request
+    // or is rung.
+    const hot = Atomics.load(this.#header, HOT);
+    if (hot === HOT_AWAKE && !force) return;
+    // A quiet channel is looked at only when one rings this.
+    if (hot === 0) Atomics.add(this.#bell, COLD_BELL, 1);
     Atomics.add(this.#bell, BELL, 1);
     Atomics.notify(this.#bell, BELL);
   }
@@ -177,7 +183,7 @@ export class GuestPort {
           if (Atomics.load(header, RESP) === seq) break;
           Atomics.wait(bell, TURN, turn, TURN_SLICE_MS);
         } else if (Atomics.wait(header, RESP, (seq - 1) | 0, WAIT_SLICE_MS) === "timed-out") {
-          this.#ring();
+          this.#ring(true);
         }
       }
     } finally {

@@ -67,13 +67,28 @@ export const DAX_MEDIA_TEXT_BYTES = 1024;
 /** Bytes in an LPAR's bounce buffer: the most one DAX request copies. */
 export const DAX_BUFFER_BYTES = 64 * 1024;
 /**
- * Header word: non-zero while the hypervisor looks at this channel on every
- * pass (it asked something lately). A guest that finds it zero as it asks
- * rings {@link COLD_BELL}, so the hypervisor looks at the quiet channels only
- * when one of them asked, not every time it is about to sleep. Written by the
- * hypervisor only; a guest that lies in it only delays itself.
+ * Header word: how the hypervisor looks at this channel, so the guest knows
+ * what to ring as it asks: 0 (cold: rarely, so ring {@link COLD_BELL} and
+ * {@link BELL}), {@link HOT_WATCHED} or {@link HOT_AWAKE}. The hypervisor
+ * thus looks at the quiet channels only when one of them asked, not every
+ * time it is about to sleep, and a guest that streams hcalls to an awake
+ * hypervisor rings nothing. Written by the hypervisor only; a guest that
+ * lies in its own only delays itself.
  */
 export const HOT = 8;
+/**
+ * {@link HOT} value: looked at on every pass, but the hypervisor may be
+ * asleep or about to sleep: ring {@link BELL}. It sets this on every hot
+ * channel before it looks at them one last time and sleeps.
+ */
+export const HOT_WATCHED = 1;
+/**
+ * {@link HOT} value: looked at on every pass by a hypervisor that is awake
+ * (it looks at every channel it marked so again before it can sleep), so a
+ * request needs no ring: a notify on the shared doorbell (the futex lock of
+ * the whole process) on every hcall, for a hypervisor that spins anyway.
+ */
+export const HOT_AWAKE = 2;
 /** Header size in 32-bit words. */
 export const HEADER_WORDS = 16;
 /** Byte offset of the registers (r3 first, then r4..r12). */

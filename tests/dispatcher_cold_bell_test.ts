@@ -25,6 +25,8 @@ import {
   createDoorbell,
   HEADER_WORDS,
   HOT,
+  HOT_AWAKE,
+  HOT_WATCHED,
   REQ,
   RESP,
   STOP,
@@ -122,8 +124,9 @@ function fuzz(seed: number, steps: number, hostiles: number): void {
         if (!h.attached || h.pending) continue;
         const seq = (h.header[REQ] + 1) | 0;
         Atomics.store(h.header, REQ, seq);
-        if (Atomics.load(h.header, HOT) === 0) Atomics.add(bell, COLD_BELL, 1);
-        Atomics.add(bell, BELL, 1);
+        const hot = Atomics.load(h.header, HOT);
+        if (hot === 0) Atomics.add(bell, COLD_BELL, 1);
+        if (hot !== HOT_AWAKE) Atomics.add(bell, BELL, 1);
         h.pending = { seq, at: clock.now, pass };
       } else if (what < 45 && hostiles > 0) {
         // A hostile guest writes anything in its own header or the doorbell.
@@ -291,6 +294,34 @@ Deno.test("GuestPort: a guest waiting for its answer rings the doorbell again af
   assert.deepEqual(sleeps, [20, 20, 20]);
   // The ring of the call, and one after each of the two sleeps that ended unanswered.
   assert.equal(bell[BELL], 3);
+});
+
+Deno.test("GuestPort: rings COLD_BELL and BELL on a cold channel, BELL when watched, nothing to an awake hypervisor", () => {
+  const doorbell = createDoorbell();
+  const bell = new Int32Array(doorbell);
+  const channel = createChannel();
+  const header = channelViews(channel).header;
+  const port = new GuestPort(channel, doorbell);
+  const { wait } = Atomics;
+  const rings: string[] = [];
+  try {
+    // No hypervisor: the guest's first sleep on RESP is answered at once.
+    Atomics.wait = ((array: Int32Array, index: number, value: number, timeout?: number) => {
+      const ours = array.buffer === header.buffer && index === RESP;
+      if (!ours) return wait(array, index, value, timeout);
+      Atomics.store(header, RESP, value + 1);
+      return "ok";
+    }) as typeof Atomics.wait;
+    for (const mark of [0, HOT_WATCHED, HOT_AWAKE]) {
+      Atomics.store(header, HOT, mark);
+      const cold = bell[COLD_BELL], rung = bell[BELL];
+      port.call(0x4, [], new Array(9).fill(0n));
+      rings.push(`${bell[COLD_BELL] - cold}/${bell[BELL] - rung}`);
+    }
+  } finally {
+    Atomics.wait = wait;
+  }
+  assert.deepEqual(rings, ["1/1", "0/1", "0/0"], "COLD_BELL/BELL rings for HOT 0, 1, 2");
 });
 
 Deno.test("dispatcher: a guest ringing COLD_BELL at will cannot make passes look at every channel", () => {

@@ -6,7 +6,7 @@
  * for, so the sleeps are recorded and the times are virtual.
  */
 import assert from "node:assert/strict";
-import { RESP } from "../channel/layout.ts";
+import { HOT, HOT_AWAKE, HOT_WATCHED, REQ, RESP } from "../channel/layout.ts";
 import { ask, dispatcherRig } from "./dispatcher_rig.ts";
 
 /** channel/dispatcher.ts's BUSY_NAP_MS and IDLE_SLEEP_MS. */
@@ -48,4 +48,83 @@ Deno.test("dispatcher: after an answer it naps synchronously for BUSY_NAP_MS, th
   assert.ok(naps.length >= BUSY_NAP_MS - 2, `${naps.length} naps before the long sleep`);
   assert.ok(naps.length <= BUSY_NAP_MS + 2, `${naps.length} naps before the long sleep`);
   assert.ok(longSleep.at - 1_000 >= BUSY_NAP_MS, `long sleep after ${longSleep.at - 1_000} ms`);
+});
+
+Deno.test("dispatcher: a hot channel says HOT_AWAKE while the hypervisor is awake, HOT_WATCHED while it sleeps", async () => {
+  const clock = { now: 1_000 };
+  const marks: number[] = [];
+  const { wait, waitAsync } = Atomics;
+  Object.defineProperty(performance, "now", {
+    value: () => (clock.now += 0.001),
+    configurable: true,
+  });
+  try {
+    const { bell, headers, dispatcher } = dispatcherRig(2);
+    Atomics.wait = ((_: Int32Array, __: number, ___: number, timeout?: number) => {
+      marks.push(headers[0][HOT]);
+      clock.now += timeout ?? 0;
+      return "timed-out";
+    }) as typeof Atomics.wait;
+    Atomics.waitAsync = (() => {
+      marks.push(headers[0][HOT]);
+      dispatcher.stop();
+      return { async: false, value: "timed-out" };
+    }) as typeof Atomics.waitAsync;
+    ask(headers[0], bell);
+    await dispatcher.run();
+    assert.equal(headers[0][RESP], 1, "the request was not answered");
+    assert.equal(headers[0][HOT], HOT_AWAKE, "awake again, the channel still says to ring");
+    assert.equal(headers[1][HOT], 0, "a channel that never asked is not hot");
+  } finally {
+    Atomics.wait = wait;
+    Atomics.waitAsync = waitAsync;
+    delete (performance as unknown as Record<string, unknown>).now;
+  }
+  assert.ok(marks.length > 0, "the hypervisor never slept");
+  assert.deepEqual(new Set(marks), new Set([HOT_WATCHED]), `marks while asleep: ${marks}`);
+});
+
+Deno.test("dispatcher: a request whose guest saw HOT_AWAKE just before the hypervisor marked it for sleep is answered without a sleep", async () => {
+  // The guest stores REQ, reads HOT (still HOT_AWAKE: it rings nothing), and
+  // only then the hypervisor marks the channel HOT_WATCHED. The look after
+  // the mark must find the request: a sleep here would wait for a ring that
+  // never comes (up to the guest's 20 ms re-ring).
+  const clock = { now: 1_000 };
+  let naps = 0;
+  const { wait, waitAsync, store } = Atomics;
+  Object.defineProperty(performance, "now", {
+    value: () => (clock.now += 0.001),
+    configurable: true,
+  });
+  try {
+    const { bell, headers, dispatcher } = dispatcherRig(1);
+    const header = headers[0];
+    let raced = false;
+    Atomics.store = ((array: Int32Array, index: number, value: number) => {
+      if (!raced && array.buffer === header.buffer && index === HOT && value === HOT_WATCHED) {
+        raced = true;
+        store(header, REQ, (header[REQ] + 1) | 0); // and it read HOT_AWAKE: no ring
+      }
+      return store(array, index, value);
+    }) as typeof Atomics.store;
+    Atomics.wait = ((_: Int32Array, __: number, ___: number, timeout?: number) => {
+      if (header[RESP] !== header[REQ]) naps++;
+      clock.now += timeout ?? 0;
+      return "timed-out";
+    }) as typeof Atomics.wait;
+    Atomics.waitAsync = (() => {
+      dispatcher.stop();
+      return { async: false, value: "timed-out" };
+    }) as typeof Atomics.waitAsync;
+    ask(header, bell); // the first request makes the channel hot
+    await dispatcher.run();
+    assert.ok(raced, "the hypervisor never marked the channel for sleep");
+    assert.equal(header[RESP], 2, "the raced request was not answered");
+  } finally {
+    Atomics.store = store;
+    Atomics.wait = wait;
+    Atomics.waitAsync = waitAsync;
+    delete (performance as unknown as Record<string, unknown>).now;
+  }
+  assert.equal(naps, 0, "the hypervisor slept with the raced request pending");
 });

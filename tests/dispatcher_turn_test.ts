@@ -16,6 +16,7 @@ import {
   createDoorbell,
   DEFERRED,
   HOT,
+  HOT_AWAKE,
   REQ,
   RESP,
 } from "../channel/layout.ts";
@@ -101,7 +102,7 @@ Deno.test("dispatcher: a pass looks at the LPARs at work; a cold one is answered
     dispatcher.serveOnce();
   }
   assert.deepEqual(answered, [501]);
-  assert.equal(busy[HOT], 1, "a channel looked at on every pass is marked hot");
+  assert.equal(busy[HOT], HOT_AWAKE, "a channel looked at on every pass is marked hot");
   // It keeps asking (hot now, so it rings no COLD_BELL): 6,400 passes look
   // at it, and at the 999 others only as often as COLD_LOOK_MS allows.
   const before = dispatcher.looks;
@@ -158,10 +159,12 @@ Deno.test("dispatcher: a channel that goes quiet is marked cold, and rings again
   ask(channel.header, bell);
   dispatcher.serveOnce(true);
   assert.equal(channel.header[RESP], 1);
-  assert.equal(channel.header[HOT], 1);
+  assert.equal(channel.header[HOT], HOT_AWAKE);
   // Idle past idleAfterMs (0 here), its turn given up: the next look cools it.
   // (The dispatcher reads the clock every 32 passes: a few thousand passes let time move.)
-  for (let i = 0; i < 1_000_000 && channel.header[HOT] === 1; i++) dispatcher.serveOnce(true);
+  for (let i = 0; i < 1_000_000 && channel.header[HOT] === HOT_AWAKE; i++) {
+    dispatcher.serveOnce(true);
+  }
   assert.equal(channel.header[HOT], 0, "an idle channel stays marked hot");
   const rung = bell[COLD_BELL];
   ask(channel.header, bell);
