@@ -10,6 +10,7 @@ import type { DispatcherOptions } from "../channel/dispatcher.ts";
 import type { HypervisorActor } from "../actors/hypervisor_actor.ts";
 import type { hypervisorBoot } from "../workers/hypervisor_worker.ts";
 import type { BenchWorker } from "./bench_worker.ts";
+import { ANSWERED } from "../channel/layout.ts";
 import { CTL_GO, CTL_READY, CTL_STOP, CTL_WORDS } from "./protocol.ts";
 import { spawnWorker, terminateWorker } from "../actors/workers.ts";
 
@@ -23,6 +24,8 @@ export interface RigLpar {
   channel: SharedArrayBuffer;
   /** The worker's control plane. */
   worker: Comlink.Remote<BenchWorker>;
+  /** The channel's ANSWERED word, read as unsigned (hcalls answered, mod 2^32). */
+  answered: Uint32Array;
 }
 
 /** How to build a rig. */
@@ -96,7 +99,8 @@ export class Rig {
         workers.push(w);
         const worker = Comlink.wrap<BenchWorker>(w);
         await worker.init(channels.channel, channels.doorbell, control);
-        lpars.push({ id, drc, channel: channels.channel, worker });
+        const answered = new Uint32Array(channels.channel, ANSWERED * 4, 1);
+        lpars.push({ id, drc, channel: channels.channel, worker, answered });
       }
       return new Rig(hv, lpars, workers, control, errors);
     } catch (error) {
@@ -115,6 +119,20 @@ export class Rig {
     work: (lpar: RigLpar) => Promise<T>,
     count = this.lpars.length,
   ): Promise<T[]> {
+    return (await this.runCounted(ms, work, count)).results;
+  }
+
+  /**
+   * As `runFor`, also counting the hcalls the hypervisor answered between
+   * the start signal and the stop signal (the channels' ANSWERED words), a
+   * second: the rate while all ran, without the tail in which LPARs still
+   * waiting for a turn finish the hcalls they had begun.
+   */
+  async runCounted<T>(
+    ms: number,
+    work: (lpar: RigLpar) => Promise<T>,
+    count = this.lpars.length,
+  ): Promise<{ results: T[]; answeredPerSec: number }> {
     if (!Number.isInteger(count) || count < 1 || count > this.lpars.length) {
       throw new RangeError(`runFor: count ${count}, expected 1 to ${this.lpars.length}`);
     }
@@ -122,16 +140,21 @@ export class Rig {
     Atomics.store(ctl, CTL_GO, 0);
     Atomics.store(ctl, CTL_STOP, 0);
     Atomics.store(ctl, CTL_READY, 0);
-    const results = Promise.all(this.lpars.slice(0, count).map(work));
+    const running = this.lpars.slice(0, count);
+    const results = Promise.all(running.map(work));
     while (Atomics.load(ctl, CTL_READY) < count) {
       const w = Atomics.waitAsync(ctl, CTL_READY, Atomics.load(ctl, CTL_READY), 50);
       if (w.async) await w.value;
     }
+    const before = running.map((l) => Atomics.load(l.answered, 0)), start = performance.now();
     Atomics.store(ctl, CTL_GO, 1);
     Atomics.notify(ctl, CTL_GO);
     await new Promise((resolve) => setTimeout(resolve, ms));
+    // Each word wraps at 2^32: its own difference, mod 2^32.
+    const counted = running.reduce((sum, l, i) => sum + ((l.answered[0] - before[i]) >>> 0), 0);
+    const seconds = (performance.now() - start) / 1000;
     Atomics.store(ctl, CTL_STOP, 1);
-    return await results;
+    return { results: await results, answeredPerSec: counted / seconds };
   }
 
   /** Stops the hypervisor and terminates every worker. */
