@@ -228,6 +228,8 @@ interface Slot {
   notifiedAt: number;
   /** Whether it is in the hot list (it asked something within `idleAfterMs`). */
   hot: boolean;
+  /** Whether its HOT word says HOT_AWAKE (it is in `#awake`). */
+  awake: boolean;
 }
 
 /** Serves every attached channel from one thread. */
@@ -264,8 +266,15 @@ export class Dispatcher {
   #yields = 0;
   /** When (ms, the pass clock) a pass last answered something. */
   #lastAnswered = -Infinity;
-  /** What a hot channel's HOT word says: HOT_WATCHED while going to sleep or asleep. */
-  #hotMark = HOT_AWAKE;
+  /** Whether the hypervisor is going to sleep or asleep: no channel is marked HOT_AWAKE. */
+  #watching = false;
+  /**
+   * The hot channels marked HOT_AWAKE since the last sleep: those answered
+   * while awake, not every hot one, so going to sleep and waking cost what
+   * the LPARs at work cost (hundreds of hot LPARs that think between hcalls
+   * had the hypervisor mark them all on every wake-up, before it answered).
+   */
+  #awake: Slot[] = [];
 
   constructor(
     doorbell: SharedArrayBuffer,
@@ -326,12 +335,15 @@ export class Dispatcher {
       wakeGrace: 0,
       notifiedAt: 0,
       hot: false,
+      awake: false,
     }];
   }
 
   /** Stops serving an LPAR's channel. */
   detach(lpar: LparId): void {
     const slot = this.#slots.find((s) => s.lpar === lpar);
+    // Its channel is not marked again (attached anew, it says cold).
+    if (slot) slot.awake = false;
     if (slot?.active) this.#deactivate(slot);
     if (slot?.waiting && --this.#waiting < 0) throw new Error("dispatcher: #waiting below 0");
     this.#slots = this.#slots.filter((s) => s.lpar !== lpar);
@@ -475,7 +487,7 @@ export class Dispatcher {
         continue;
       }
       s.hot = true;
-      Atomics.store(header, HOT, this.#hotMark);
+      Atomics.store(header, HOT, HOT_WATCHED); // HOT_AWAKE once answered awake
       hot.push(s);
     }
     if (hot.length > before) {
@@ -506,8 +518,9 @@ export class Dispatcher {
       // this either rang COLD_BELL or is seen here and keeps the slot hot.
       const header = s.header;
       Atomics.store(header, HOT, 0);
+      s.awake = false;
       if (Atomics.load(header, REQ) !== header[RESP] && Atomics.load(header, STOP) === 0) {
-        Atomics.store(header, HOT, this.#hotMark);
+        Atomics.store(header, HOT, HOT_WATCHED);
         hot[kept++] = s;
       } else s.hot = false;
     }
@@ -615,6 +628,9 @@ export class Dispatcher {
     // Only this thread writes ANSWERED: a plain increment, published by the
     // seq-cst RESP store below (no locked add on every hcall).
     s.header[ANSWERED] = (s.header[ANSWERED] + 1) | 0;
+    // Answered awake: its guest need not ring until the next sleep. (Before
+    // RESP: the guest's next request reads the mark, as the sleep's does.)
+    if (!s.awake && !this.#watching) this.#markAwake(s);
     Atomics.store(s.header, RESP, req);
     if (Atomics.load(s.header, GUEST_WAITING) !== 0) {
       Atomics.notify(s.header, RESP);
@@ -688,24 +704,43 @@ export class Dispatcher {
     return answered > 0 || this.#waiting > 0 || this.stopping;
   }
 
+  /** Tells a hot channel's guest that it need not ring (the hypervisor is awake). */
+  #markAwake(s: Slot): void {
+    s.awake = true;
+    Atomics.store(s.header, HOT, HOT_AWAKE);
+    const awake = this.#awake;
+    // A channel cooled and asked again before a sleep is here twice: while
+    // the hypervisor never sleeps the list must not grow without end.
+    if (awake.length >= 2 * this.#slots.length + 64) {
+      this.#awake = awake.filter((a) => a.awake);
+      this.#awake.push(s);
+    } else awake.push(s);
+  }
+
   /**
-   * Tells every hot channel whether its guest must ring (`HOT_WATCHED`) or
-   * not (`HOT_AWAKE`). Marked watched, then looked at once more (`#busy`):
-   * a guest stores its request, then reads the mark, so either that look
-   * finds the request or the guest rings.
+   * Tells every channel marked `HOT_AWAKE` that its guest must ring
+   * (`HOT_WATCHED`; the other hot channels say so already). Marked watched,
+   * then looked at once more (`#busy`): a guest stores its request, then
+   * reads the mark, so either that look finds the request or the guest rings.
    */
-  #markHot(mark: number): void {
-    this.#hotMark = mark;
-    for (const s of this.#hot) Atomics.store(s.header, HOT, mark);
+  #markWatched(): void {
+    this.#watching = true;
+    const awake = this.#awake;
+    for (const s of awake) {
+      if (!s.awake) continue; // cooled or detached since
+      s.awake = false;
+      Atomics.store(s.header, HOT, HOT_WATCHED);
+    }
+    awake.length = 0;
   }
 
   /** Sleeps on the doorbell; returns whether the event loop ran meanwhile. */
   async #sleep(): Promise<boolean> {
-    this.#markHot(HOT_WATCHED);
+    this.#markWatched();
     try {
       return await this.#doze();
     } finally {
-      this.#markHot(HOT_AWAKE);
+      this.#watching = false;
     }
   }
 

@@ -78,14 +78,15 @@ export const DAX_BUFFER_BYTES = 64 * 1024;
 export const HOT = 8;
 /**
  * {@link HOT} value: looked at on every pass, but the hypervisor may be
- * asleep or about to sleep: ring {@link BELL}. It sets this on every hot
- * channel before it looks at them one last time and sleeps.
+ * asleep or about to sleep: ring {@link BELL}. A channel says this as it
+ * becomes hot, and every one marked {@link HOT_AWAKE} says it again before
+ * the hypervisor looks at them one last time and sleeps.
  */
 export const HOT_WATCHED = 1;
 /**
  * {@link HOT} value: looked at on every pass by a hypervisor that is awake
- * (it looks at every channel it marked so again before it can sleep), so a
- * request needs no ring: a notify on the shared doorbell (the futex lock of
+ * (it marks a channel so as it answers it awake, and looks at every channel
+ * it marked so again before it can sleep), so a request needs no ring: a notify on the shared doorbell (the futex lock of
  * the whole process) on every hcall, for a hypervisor that spins anyway.
  */
 export const HOT_AWAKE = 2;

@@ -73,7 +73,13 @@ Deno.test("dispatcher: a hot channel says HOT_AWAKE while the hypervisor is awak
     ask(headers[0], bell);
     await dispatcher.run();
     assert.equal(headers[0][RESP], 1, "the request was not answered");
-    assert.equal(headers[0][HOT], HOT_AWAKE, "awake again, the channel still says to ring");
+    // Not answered since it slept: it says HOT_AWAKE again once answered awake.
+    assert.equal(headers[0][HOT], HOT_WATCHED, "a channel not answered since the sleep rings");
+    dispatcher.serveOnce();
+    assert.equal(headers[0][HOT], HOT_WATCHED, "a look that answers nothing marks nothing");
+    ask(headers[0], bell);
+    dispatcher.serveOnce();
+    assert.equal(headers[0][HOT], HOT_AWAKE, "answered awake, the channel says not to ring");
     assert.equal(headers[1][HOT], 0, "a channel that never asked is not hot");
   } finally {
     Atomics.wait = wait;
@@ -127,4 +133,59 @@ Deno.test("dispatcher: a request whose guest saw HOT_AWAKE just before the hyper
     delete (performance as unknown as Record<string, unknown>).now;
   }
   assert.equal(naps, 0, "the hypervisor slept with the raced request pending");
+});
+
+Deno.test("dispatcher: waking marks only the channels it answers HOT_AWAKE, not every hot one", async () => {
+  // 1,000 hot LPARs that think between hcalls: the hypervisor sleeps between
+  // most of them. Marking every hot channel on each wake-up (before the
+  // answer that woke it) and again before each sleep cost the hypervisor a
+  // store on every hot channel's page per sleep, however few asked.
+  const clock = { now: 1_000 };
+  const { wait, waitAsync, store } = Atomics;
+  Object.defineProperty(performance, "now", {
+    value: () => (clock.now += 0.001),
+    configurable: true,
+  });
+  let hotStores = 0, sleeps = 0, woke = -1, beforeAnswer = -1, cycle = -1;
+  try {
+    const { bell, headers, dispatcher } = dispatcherRig(1_000, { idleAfterMs: 1e9 });
+    for (const h of headers) ask(h, bell);
+    for (let p = 0; p < 64; p++) dispatcher.serveOnce(true);
+    assert.ok(headers.every((h) => h[RESP] === 1), "not every channel was answered");
+    const ours = new Set(headers.map((h) => h.buffer));
+    const asker = headers[7];
+    Atomics.store = ((array: Int32Array, index: number, value: number) => {
+      if (ours.has(array.buffer) && index === HOT) hotStores++;
+      if (array.buffer === asker.buffer && index === RESP && value === 2 && beforeAnswer < 0) {
+        beforeAnswer = hotStores - woke;
+      }
+      return store(array, index, value);
+    }) as typeof Atomics.store;
+    Atomics.wait = ((_: Int32Array, __: number, ___: number, timeout?: number) => {
+      if (++sleeps === 1) {
+        // One LPAR asks while the hypervisor sleeps, and rings.
+        ask(asker, bell);
+        woke = hotStores;
+        return "ok";
+      }
+      if (cycle < 0) cycle = hotStores - woke; // from the wake-up to the next sleep
+      dispatcher.stop();
+      clock.now += timeout ?? 0;
+      return "timed-out";
+    }) as typeof Atomics.wait;
+    Atomics.waitAsync = (() => {
+      dispatcher.stop();
+      return { async: false, value: "timed-out" };
+    }) as typeof Atomics.waitAsync;
+    await dispatcher.run();
+    assert.equal(asker[RESP], 2, "the request that woke the hypervisor was not answered");
+  } finally {
+    Atomics.store = store;
+    Atomics.wait = wait;
+    Atomics.waitAsync = waitAsync;
+    delete (performance as unknown as Record<string, unknown>).now;
+  }
+  assert.ok(sleeps >= 2, `${sleeps} sleeps`);
+  assert.ok(beforeAnswer <= 1, `${beforeAnswer} HOT stores between the wake-up and its answer`);
+  assert.ok(cycle <= 4, `${cycle} HOT stores from a wake-up to the next sleep, 1 LPAR asking`);
 });
