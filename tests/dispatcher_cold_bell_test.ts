@@ -31,7 +31,7 @@ import {
   RESP,
   STOP,
 } from "../channel/layout.ts";
-import { withClock } from "./virtual_clock.ts";
+import { withClock, withTickingClock } from "./virtual_clock.ts";
 
 const NO_RETS = new Array(9).fill(0n);
 /** channel/dispatcher.ts's COLD_LOOK_MS, IDLE_SLEEP_MS and COLD_SCAN_EVERY. */
@@ -230,17 +230,10 @@ Deno.test("dispatcher: an idle hypervisor sleeps up to IDLE_SLEEP_MS, and the pa
   // pass that ring wakes it to looks at every quiet channel, COLD_LOOK_MS
   // having passed. The sleep's timeouts are recorded; the ring is a notify
   // that leaves BELL as it was (a hostile guest put the old value back).
-  const clock = { now: 1_000 };
   const timeouts: number[] = [];
-  const { wait, waitAsync } = Atomics;
-  Object.defineProperty(performance, "now", {
-    // Time moves a little at each reading, so the idle window runs out.
-    value: () => (clock.now += 0.001),
-    configurable: true,
-  });
   const hidden = channelViews(createChannel()).header;
   let dispatcher: Dispatcher | undefined;
-  try {
+  await withTickingClock(async (clock) => {
     Atomics.wait = () => "timed-out";
     Atomics.waitAsync = ((_: Int32Array, __: number, ___: number, timeout?: number) => {
       timeouts.push(timeout ?? Infinity);
@@ -260,67 +253,63 @@ Deno.test("dispatcher: an idle hypervisor sleeps up to IDLE_SLEEP_MS, and the pa
     dispatcher.attach(1, hidden.buffer as SharedArrayBuffer);
     dispatcher.serveOnce(true); // the look at the cold channels, at 1,000 ms
     await dispatcher.run();
-  } finally {
-    Atomics.wait = wait;
-    Atomics.waitAsync = waitAsync;
-    delete (performance as unknown as Record<string, unknown>).now;
-  }
+  });
   assert.equal(timeouts[0], IDLE_SLEEP_MS, `an idle hypervisor slept ${timeouts[0]} ms at most`);
   assert.equal(Atomics.load(hidden, RESP), 1, "the hidden request was not seen after the wake-up");
 });
 
-Deno.test("GuestPort: a guest waiting for its answer rings the doorbell again after each 20 ms sleep", () => {
+/**
+ * A guest's port with no hypervisor: `onSleep` stands in for its every
+ * `Atomics.wait` on RESP (given the timeout, and whether to answer), while
+ * `body` runs; other waits are real.
+ */
+function loneGuest(
+  onSleep: (timeout: number) => boolean,
+  body: (port: GuestPort, bell: Int32Array, header: Int32Array) => void,
+): void {
   const doorbell = createDoorbell();
-  const bell = new Int32Array(doorbell);
   const channel = createChannel();
   const header = channelViews(channel).header;
-  const port = new GuestPort(channel, doorbell);
   const { wait } = Atomics;
-  const sleeps: number[] = [];
   try {
-    // No hypervisor: each sleep on RESP times out; the third one is answered.
     Atomics.wait = ((array: Int32Array, index: number, value: number, timeout?: number) => {
-      const ours = array.buffer === header.buffer && array.byteOffset === header.byteOffset;
-      if (!ours || index !== RESP) return wait(array, index, value, timeout);
-      sleeps.push(timeout ?? Infinity);
-      if (sleeps.length < 3) return "timed-out";
+      if (array.buffer !== header.buffer || index !== RESP) {
+        return wait(array, index, value, timeout);
+      }
+      if (!onSleep(timeout ?? Infinity)) return "timed-out";
       Atomics.store(header, RESP, value + 1);
       return "ok";
     }) as typeof Atomics.wait;
-    port.call(0x4, [], new Array(9).fill(0n));
+    body(new GuestPort(channel, doorbell), new Int32Array(doorbell), header);
   } finally {
     Atomics.wait = wait;
   }
+}
+
+Deno.test("GuestPort: a guest waiting for its answer rings the doorbell again after each 20 ms sleep", () => {
+  const sleeps: number[] = [];
+  let rung = 0;
+  // Each sleep on RESP times out; the third one is answered.
+  loneGuest((timeout) => sleeps.push(timeout) >= 3, (port, bell) => {
+    port.call(0x4, [], new Array(9).fill(0n));
+    rung = bell[BELL];
+  });
   assert.deepEqual(sleeps, [20, 20, 20]);
   // The ring of the call, and one after each of the two sleeps that ended unanswered.
-  assert.equal(bell[BELL], 3);
+  assert.equal(rung, 3);
 });
 
 Deno.test("GuestPort: rings COLD_BELL and BELL on a cold channel, BELL when watched, nothing to an awake hypervisor", () => {
-  const doorbell = createDoorbell();
-  const bell = new Int32Array(doorbell);
-  const channel = createChannel();
-  const header = channelViews(channel).header;
-  const port = new GuestPort(channel, doorbell);
-  const { wait } = Atomics;
   const rings: string[] = [];
-  try {
-    // No hypervisor: the guest's first sleep on RESP is answered at once.
-    Atomics.wait = ((array: Int32Array, index: number, value: number, timeout?: number) => {
-      const ours = array.buffer === header.buffer && index === RESP;
-      if (!ours) return wait(array, index, value, timeout);
-      Atomics.store(header, RESP, value + 1);
-      return "ok";
-    }) as typeof Atomics.wait;
+  // The guest's first sleep on RESP is answered at once.
+  loneGuest(() => true, (port, bell, header) => {
     for (const mark of [0, HOT_WATCHED, HOT_AWAKE]) {
       Atomics.store(header, HOT, mark);
       const cold = bell[COLD_BELL], rung = bell[BELL];
       port.call(0x4, [], new Array(9).fill(0n));
       rings.push(`${bell[COLD_BELL] - cold}/${bell[BELL] - rung}`);
     }
-  } finally {
-    Atomics.wait = wait;
-  }
+  });
   assert.deepEqual(rings, ["1/1", "0/1", "0/0"], "COLD_BELL/BELL rings for HOT 0, 1, 2");
 });
 

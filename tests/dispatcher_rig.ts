@@ -58,3 +58,16 @@ export function dispatcherRig(lpars: number, options?: Partial<DispatcherOptions
   };
   return { bell, headers, dispatcher, passes, answered };
 }
+
+/**
+ * Stands in for `Atomics.waitAsync`, the serve loop's long sleep: calls
+ * `asleep` (if given), then stops `dispatcher`, so `run()` ends there.
+ * The caller puts the real one back (tests/virtual_clock.ts `withTickingClock`).
+ */
+export function stopAtLongSleep(dispatcher: Dispatcher, asleep?: () => void): void {
+  Atomics.waitAsync = (() => {
+    asleep?.();
+    dispatcher.stop();
+    return { async: false, value: "timed-out" };
+  }) as typeof Atomics.waitAsync;
+}

@@ -7,22 +7,16 @@
  */
 import assert from "node:assert/strict";
 import { HOT, HOT_AWAKE, HOT_WATCHED, REQ, RESP } from "../channel/layout.ts";
-import { ask, dispatcherRig } from "./dispatcher_rig.ts";
+import { ask, dispatcherRig, stopAtLongSleep } from "./dispatcher_rig.ts";
+import { withTickingClock } from "./virtual_clock.ts";
 
 /** channel/dispatcher.ts's BUSY_NAP_MS and IDLE_SLEEP_MS. */
 const BUSY_NAP_MS = 20, IDLE_SLEEP_MS = 1000;
 
 Deno.test("dispatcher: after an answer it naps synchronously for BUSY_NAP_MS, then sleeps long", async () => {
-  const clock = { now: 1_000 };
   const naps: number[] = [];
   let longSleep: { at: number; timeout: number } | undefined;
-  const { wait, waitAsync } = Atomics;
-  Object.defineProperty(performance, "now", {
-    // Time moves a little at each reading, so the idle window runs out.
-    value: () => (clock.now += 0.001),
-    configurable: true,
-  });
-  try {
+  await withTickingClock(async (clock) => {
     const { bell, headers, dispatcher } = dispatcherRig(1);
     Atomics.wait = ((_: Int32Array, __: number, ___: number, timeout?: number) => {
       naps.push(clock.now);
@@ -37,11 +31,7 @@ Deno.test("dispatcher: after an answer it naps synchronously for BUSY_NAP_MS, th
     ask(headers[0], bell); // answered by run()'s first pass
     await dispatcher.run();
     assert.equal(headers[0][RESP], 1, "the request was not answered");
-  } finally {
-    Atomics.wait = wait;
-    Atomics.waitAsync = waitAsync;
-    delete (performance as unknown as Record<string, unknown>).now;
-  }
+  });
   assert.ok(longSleep, "the hypervisor never went to its long sleep");
   assert.equal(longSleep.timeout, IDLE_SLEEP_MS);
   // Naps of 1 ms, back to back, from the answer until BUSY_NAP_MS had passed.
@@ -51,25 +41,15 @@ Deno.test("dispatcher: after an answer it naps synchronously for BUSY_NAP_MS, th
 });
 
 Deno.test("dispatcher: a hot channel says HOT_AWAKE while the hypervisor is awake, HOT_WATCHED while it sleeps", async () => {
-  const clock = { now: 1_000 };
   const marks: number[] = [];
-  const { wait, waitAsync } = Atomics;
-  Object.defineProperty(performance, "now", {
-    value: () => (clock.now += 0.001),
-    configurable: true,
-  });
-  try {
+  await withTickingClock(async (clock) => {
     const { bell, headers, dispatcher } = dispatcherRig(2);
     Atomics.wait = ((_: Int32Array, __: number, ___: number, timeout?: number) => {
       marks.push(headers[0][HOT]);
       clock.now += timeout ?? 0;
       return "timed-out";
     }) as typeof Atomics.wait;
-    Atomics.waitAsync = (() => {
-      marks.push(headers[0][HOT]);
-      dispatcher.stop();
-      return { async: false, value: "timed-out" };
-    }) as typeof Atomics.waitAsync;
+    stopAtLongSleep(dispatcher, () => marks.push(headers[0][HOT]));
     ask(headers[0], bell);
     await dispatcher.run();
     assert.equal(headers[0][RESP], 1, "the request was not answered");
@@ -81,11 +61,7 @@ Deno.test("dispatcher: a hot channel says HOT_AWAKE while the hypervisor is awak
     dispatcher.serveOnce();
     assert.equal(headers[0][HOT], HOT_AWAKE, "answered awake, the channel says not to ring");
     assert.equal(headers[1][HOT], 0, "a channel that never asked is not hot");
-  } finally {
-    Atomics.wait = wait;
-    Atomics.waitAsync = waitAsync;
-    delete (performance as unknown as Record<string, unknown>).now;
-  }
+  });
   assert.ok(marks.length > 0, "the hypervisor never slept");
   assert.deepEqual(new Set(marks), new Set([HOT_WATCHED]), `marks while asleep: ${marks}`);
 });
@@ -95,14 +71,9 @@ Deno.test("dispatcher: a request whose guest saw HOT_AWAKE just before the hyper
   // only then the hypervisor marks the channel HOT_WATCHED. The look after
   // the mark must find the request: a sleep here would wait for a ring that
   // never comes (up to the guest's 20 ms re-ring).
-  const clock = { now: 1_000 };
   let naps = 0;
-  const { wait, waitAsync, store } = Atomics;
-  Object.defineProperty(performance, "now", {
-    value: () => (clock.now += 0.001),
-    configurable: true,
-  });
-  try {
+  await withTickingClock(async (clock) => {
+    const { store } = Atomics;
     const { bell, headers, dispatcher } = dispatcherRig(1);
     const header = headers[0];
     let raced = false;
@@ -118,20 +89,12 @@ Deno.test("dispatcher: a request whose guest saw HOT_AWAKE just before the hyper
       clock.now += timeout ?? 0;
       return "timed-out";
     }) as typeof Atomics.wait;
-    Atomics.waitAsync = (() => {
-      dispatcher.stop();
-      return { async: false, value: "timed-out" };
-    }) as typeof Atomics.waitAsync;
+    stopAtLongSleep(dispatcher);
     ask(header, bell); // the first request makes the channel hot
     await dispatcher.run();
     assert.ok(raced, "the hypervisor never marked the channel for sleep");
     assert.equal(header[RESP], 2, "the raced request was not answered");
-  } finally {
-    Atomics.store = store;
-    Atomics.wait = wait;
-    Atomics.waitAsync = waitAsync;
-    delete (performance as unknown as Record<string, unknown>).now;
-  }
+  });
   assert.equal(naps, 0, "the hypervisor slept with the raced request pending");
 });
 
@@ -140,14 +103,9 @@ Deno.test("dispatcher: waking marks only the channels it answers HOT_AWAKE, not 
   // most of them. Marking every hot channel on each wake-up (before the
   // answer that woke it) and again before each sleep cost the hypervisor a
   // store on every hot channel's page per sleep, however few asked.
-  const clock = { now: 1_000 };
-  const { wait, waitAsync, store } = Atomics;
-  Object.defineProperty(performance, "now", {
-    value: () => (clock.now += 0.001),
-    configurable: true,
-  });
   let hotStores = 0, sleeps = 0, woke = -1, beforeAnswer = -1, cycle = -1;
-  try {
+  await withTickingClock(async (clock) => {
+    const { store } = Atomics;
     const { bell, headers, dispatcher } = dispatcherRig(1_000, { idleAfterMs: 1e9 });
     for (const h of headers) ask(h, bell);
     for (let p = 0; p < 64; p++) dispatcher.serveOnce(true);
@@ -173,18 +131,10 @@ Deno.test("dispatcher: waking marks only the channels it answers HOT_AWAKE, not 
       clock.now += timeout ?? 0;
       return "timed-out";
     }) as typeof Atomics.wait;
-    Atomics.waitAsync = (() => {
-      dispatcher.stop();
-      return { async: false, value: "timed-out" };
-    }) as typeof Atomics.waitAsync;
+    stopAtLongSleep(dispatcher);
     await dispatcher.run();
     assert.equal(asker[RESP], 2, "the request that woke the hypervisor was not answered");
-  } finally {
-    Atomics.store = store;
-    Atomics.wait = wait;
-    Atomics.waitAsync = waitAsync;
-    delete (performance as unknown as Record<string, unknown>).now;
-  }
+  });
   assert.ok(sleeps >= 2, `${sleeps} sleeps`);
   assert.ok(beforeAnswer <= 1, `${beforeAnswer} HOT stores between the wake-up and its answer`);
   assert.ok(cycle <= 4, `${cycle} HOT stores from a wake-up to the next sleep, 1 LPAR asking`);

@@ -16,3 +16,28 @@ export function withClock(body: (clock: { now: number }) => void): void {
     delete (performance as unknown as Record<string, unknown>).now;
   }
 }
+
+/**
+ * Runs async `body` with `performance.now` reading a clock that moves 1 us
+ * at each reading (so a serve loop's idle window runs out) and that the test
+ * moves too (from 1,000 ms). `Atomics.wait`, `waitAsync` and `store`, which
+ * the test may stand in for, are put back afterwards, as is the clock.
+ */
+export async function withTickingClock(
+  body: (clock: { now: number }) => Promise<void>,
+): Promise<void> {
+  const clock = { now: 1_000 };
+  const { wait, waitAsync, store } = Atomics;
+  Object.defineProperty(performance, "now", {
+    value: () => (clock.now += 0.001),
+    configurable: true,
+  });
+  try {
+    await body(clock);
+  } finally {
+    Atomics.wait = wait;
+    Atomics.waitAsync = waitAsync;
+    Atomics.store = store;
+    delete (performance as unknown as Record<string, unknown>).now;
+  }
+}
