@@ -4,13 +4,20 @@
  * reported (`deno task bench:steady`; `--rounds N`, `--burners N` starts N
  * busy-looping `sh` processes beside it, `--json`). A slow mode shows as
  * rounds far below the median round; the spin ping-pong floor of the same
- * run says what the machine's cores allowed.
+ * run says what the machine's cores allowed. Before each round the main
+ * thread times 50,000 hcalls' work in one thread (bench/hcall_work.ts), so
+ * a round slow because the VM was slow (its work slow too) shows apart from
+ * one slow because of the channel (its work as fast as ever).
  * @module
  */
 import { H, OP } from "../abi/hcalls.ts";
 import type { HammerResult } from "./protocol.ts";
 import { Rig } from "./rig.ts";
 import { BATCH, type Latency, spinFloor } from "./bench.ts";
+import { hcallWorkTimer } from "./hcall_work.ts";
+
+/** Hcalls whose one-thread work is timed before each round. */
+const WORK_CALLS = 50_000;
 
 /** One one-second round. */
 export interface Round {
@@ -19,6 +26,8 @@ export interface Round {
   medianNs: number;
   meanNs: number;
   p99Ns: number;
+  /** One hcall's work in one thread, timed just before the round (ns). */
+  workNs: number;
 }
 
 /** What a steady-state run saw. */
@@ -33,6 +42,14 @@ export interface SteadyReport {
   /** Median round's throughput, and the slowest round's / the median round's. */
   medianRoundPerSec: number;
   worstRoundRatio: number;
+  /** The rounds' median one-thread work (ns), and the slowest round's against it. */
+  medianWorkNs: number;
+  worstRoundWorkRatio: number;
+  /**
+   * Each round's rate times its work (the rate the machine's speed then
+   * would give at the median work): the least of those / their median.
+   */
+  worstScaledRatio: number;
 }
 
 function stats(ns: number[]): { medianNs: number; meanNs: number; p99Ns: number } {
@@ -65,30 +82,41 @@ export async function runSteady(rounds: number, burners: number): Promise<Steady
   const floor = await spinFloor(20000);
   const stopBurners = startBurners(burners);
   const rig = await Rig.start({ lpars: 1 });
+  const work = hcallWorkTimer();
   try {
+    work(WORK_CALLS); // warm-up
     const hammer = () =>
       rig.runFor(1000, (l) => l.worker.hammer(OP.H_SCM_HEALTH, [BigInt(l.drc)], BATCH, H.SUCCESS));
     await hammer(); // warm-up, not counted
     const all: number[] = [];
     const list: Round[] = [];
     for (let i = 0; i < rounds; i++) {
+      const workNs = work(WORK_CALLS);
       const [result]: HammerResult[] = await hammer();
       if (result.errors.length) throw new Error(`steady run: ${result.errors.join("; ")}`);
       all.push(...result.batchNs);
       list.push({
         hcallsPerSec: result.calls / (result.elapsedMs / 1000),
         ...stats(result.batchNs),
+        workNs,
       });
     }
-    const perSec = list.map((r) => r.hcallsPerSec).sort((a, b) => a - b);
-    const median = perSec[perSec.length >> 1];
+    const middle = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+    const perSec = list.map((r) => r.hcallsPerSec);
+    const median = middle(perSec);
+    const slowest = list.reduce((a, b) => (b.hcallsPerSec < a.hcallsPerSec ? b : a));
+    const medianWorkNs = middle(list.map((r) => r.workNs));
+    const scaled = list.map((r) => r.hcallsPerSec * r.workNs);
     return {
       rounds: list,
       burners,
       floor,
       ...stats(all),
       medianRoundPerSec: median,
-      worstRoundRatio: perSec[0] / median,
+      worstRoundRatio: slowest.hcallsPerSec / median,
+      medianWorkNs,
+      worstRoundWorkRatio: slowest.workNs / medianWorkNs,
+      worstScaledRatio: Math.min(...scaled) / middle(scaled),
     };
   } finally {
     await rig.stop();
@@ -100,12 +128,14 @@ export async function runSteady(rounds: number, burners: number): Promise<Steady
 export function formatSteady(r: SteadyReport): string {
   const us = (ns: number) => (ns / 1000).toFixed(3);
   const out = [`steady state, 1 LPAR, ${r.burners} CPU burners, ${r.rounds.length} rounds of 1 s`];
-  out.push("round  hcalls/s  median us  mean us  p99 us");
+  out.push("round  hcalls/s  median us  mean us  p99 us  work ns");
   r.rounds.forEach((x, i) =>
     out.push(
       `${String(i + 1).padStart(5)}  ${(x.hcallsPerSec / 1e6).toFixed(3).padStart(7)}M  ${
         us(x.medianNs).padStart(9)
-      }  ${us(x.meanNs).padStart(7)}  ${us(x.p99Ns).padStart(6)}`,
+      }  ${us(x.meanNs).padStart(7)}  ${us(x.p99Ns).padStart(6)}  ${
+        x.workNs.toFixed(0).padStart(7)
+      }`,
     )
   );
   out.push(
@@ -118,6 +148,11 @@ export function formatSteady(r: SteadyReport): string {
     `median round ${(r.medianRoundPerSec / 1e6).toFixed(3)}M hcalls/s; slowest round ${
       r.worstRoundRatio.toFixed(2)
     }x the median round`,
+  );
+  out.push(
+    `one-thread hcall work: median round ${r.medianWorkNs.toFixed(0)} ns, the slowest round's ${
+      r.worstRoundWorkRatio.toFixed(2)
+    }x that; rate times work, least round ${r.worstScaledRatio.toFixed(2)}x the median`,
   );
   return out.join("\n");
 }
