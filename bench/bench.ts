@@ -339,9 +339,10 @@ export interface PairedRatios {
 
 /**
  * Rounds of: the spin floor, one LPAR of `rig` hammering alone, then all of
- * them. The VM this runs on changes speed over seconds and moves its two
- * vCPUs between sibling hyperthreads and separate cores (the floor moves
- * between about 0.12 and 0.46 us), so a ratio of two figures measured
+ * them. On the VM this is developed on, passing a cache line between the
+ * two threads changes cost over seconds, as the host moves its two vCPUs
+ * (the floor moves between about 0.12 and 0.46 us, and one LPAR's rate
+ * halves while its one-thread work stays as fast), so a ratio of two figures measured
  * seconds apart says as much about the VM as about the channel; each round's
  * three runs are taken within half a second.
  */
