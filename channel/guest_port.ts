@@ -69,9 +69,8 @@ export class GuestPort {
   readonly #words: Uint32Array;
   readonly #bell: Int32Array;
   #spin = SPIN_MIN * 4;
-  /** Calls in a row answered only just after the guest slept. */
+  /** Calls in a row answered only just after the guest slept (futile from FUTILE_LATE). */
   #late = 0;
-  #futile = false;
   /** Calls made while spinning is futile. */
   #probes = 0;
 
@@ -164,13 +163,14 @@ export class GuestPort {
 
   #await(seq: number): void {
     const header = this.#header;
-    const budget = this.#futile && ++this.#probes % PROBE_EVERY !== 0 ? SPIN_MIN : this.#spin;
+    // Futile spinning: the least, but one call in PROBE_EVERY the learned budget.
+    const least = this.#late >= FUTILE_LATE && ++this.#probes % PROBE_EVERY !== 0;
+    const budget = least ? SPIN_MIN : this.#spin;
     let deferred = false;
     for (let i = 0; i < budget; i++) {
       if (Atomics.load(header, RESP) === seq) {
         // Answered while spinning: spinning pays here, allow a little more.
         this.#late = 0;
-        this.#futile = false;
         if (budget < SPIN_MAX) this.#spin = Math.max(this.#spin, budget * 2);
         return;
       }
@@ -212,8 +212,7 @@ export class GuestPort {
     if (performance.now() - slept < SHORT_SLEEP_MS) {
       // Answered just after sleeping: a little more spinning would have
       // caught it, unless it came because this guest freed the core.
-      if (++this.#late >= FUTILE_LATE) this.#futile = true;
-      else if (budget < SPIN_MAX) this.#spin = budget * 2;
+      if (++this.#late < FUTILE_LATE && budget < SPIN_MAX) this.#spin = budget * 2;
     } else if (budget > SPIN_MIN) {
       this.#spin = budget >> 1;
     }
