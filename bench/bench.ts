@@ -35,6 +35,7 @@ import type { BenchWorker } from "./bench_worker.ts";
 import { ATOMICS_WORDS, type HammerResult } from "./protocol.ts";
 import { Rig } from "./rig.ts";
 import { runScale, scaleClean, type ScaleReport } from "./scale.ts";
+import { type Spread, spread } from "./spread.ts";
 import { measureWorkerCost, type WorkerCost } from "./worker_cost.ts";
 
 /** Calls per timed batch on the channel. */
@@ -310,18 +311,6 @@ export async function spinFloor(batches: number): Promise<Latency> {
   } finally {
     pair.close();
   }
-}
-
-/** Least, median and greatest of some ratios. */
-export interface Spread {
-  min: number;
-  median: number;
-  max: number;
-}
-
-function spread(values: number[]): Spread {
-  const sorted = Float64Array.from(values).sort();
-  return { min: sorted[0], median: quantile(sorted, 0.5), max: sorted[sorted.length - 1] };
 }
 
 /** The ratios the targets compare, each taken from runs made moments apart. */

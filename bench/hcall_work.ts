@@ -16,11 +16,12 @@ import { ARG_COUNT, H, OP, RET_COUNT } from "../abi/hcalls.ts";
 import { Dispatcher } from "../channel/dispatcher.ts";
 import { channelViews, createChannel, createDoorbell, REQ, RESP } from "../channel/layout.ts";
 import { HypervisorCore, seededEnv } from "../core/hypervisor.ts";
+import { type Spread, spread } from "./spread.ts";
 
 const DRC = 0x44100001, LPAR = 1, CALLS = 500_000, RUNS = 5;
 
-/** ns per call of `body`: min, median and max of RUNS runs of `calls` calls. */
-function time(body: () => void, calls = CALLS): { min: number; median: number; max: number } {
+/** ns per call of `body`: the spread of RUNS runs of `calls` calls. */
+function time(body: () => void, calls = CALLS): Spread {
   for (let i = 0; i < calls / 5; i++) body(); // warm up: the JIT, not the figure
   const runs: number[] = [];
   for (let r = 0; r < RUNS; r++) {
@@ -28,8 +29,7 @@ function time(body: () => void, calls = CALLS): { min: number; median: number; m
     for (let i = 0; i < calls; i++) body();
     runs.push(((performance.now() - start) * 1e6) / calls);
   }
-  runs.sort((a, b) => a - b);
-  return { min: runs[0], median: runs[RUNS >> 1], max: runs[RUNS - 1] };
+  return spread(runs);
 }
 
 /**

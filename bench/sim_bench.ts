@@ -16,28 +16,11 @@ import process from "node:process";
 import { loadConfigFile } from "../actors/config.ts";
 import { runKexecStory } from "../scenarios/kexec.ts";
 import { runScale } from "./scale.ts";
+import { type Spread, spread } from "./spread.ts";
 import { runSwarm } from "../swarm/mod.ts";
 
 /** Runs of each measurement. */
 const RUNS = 5;
-
-/** min / median / max / mean of a list. */
-export interface Spread {
-  min: number;
-  median: number;
-  max: number;
-  mean: number;
-}
-
-function spread(values: number[]): Spread {
-  const s = [...values].sort((a, b) => a - b);
-  return {
-    min: s[0],
-    median: s[Math.floor(s.length / 2)],
-    max: s[s.length - 1],
-    mean: s.reduce((a, b) => a + b, 0) / s.length,
-  };
-}
 
 /** What the sim benchmark measures. */
 export interface SimBenchReport {

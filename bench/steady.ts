@@ -15,6 +15,7 @@ import type { HammerResult } from "./protocol.ts";
 import { Rig } from "./rig.ts";
 import { BATCH, type Latency, spinFloor } from "./bench.ts";
 import { hcallWorkTimer } from "./hcall_work.ts";
+import { spread } from "./spread.ts";
 
 /** Hcalls whose one-thread work is timed before each round. */
 const WORK_CALLS = 50_000;
@@ -101,11 +102,10 @@ export async function runSteady(rounds: number, burners: number): Promise<Steady
         workNs,
       });
     }
-    const middle = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
     const perSec = list.map((r) => r.hcallsPerSec);
-    const median = middle(perSec);
+    const median = spread(perSec).median;
     const slowest = list.reduce((a, b) => (b.hcallsPerSec < a.hcallsPerSec ? b : a));
-    const medianWorkNs = middle(list.map((r) => r.workNs));
+    const medianWorkNs = spread(list.map((r) => r.workNs)).median;
     const scaled = list.map((r) => r.hcallsPerSec * r.workNs);
     return {
       rounds: list,
@@ -116,7 +116,7 @@ export async function runSteady(rounds: number, burners: number): Promise<Steady
       worstRoundRatio: slowest.hcallsPerSec / median,
       medianWorkNs,
       worstRoundWorkRatio: slowest.workNs / medianWorkNs,
-      worstScaledRatio: Math.min(...scaled) / middle(scaled),
+      worstScaledRatio: Math.min(...scaled) / spread(scaled).median,
     };
   } finally {
     await rig.stop();
