@@ -110,23 +110,19 @@ export class Rig {
   }
 
   /**
-   * Runs `work` on every LPAR at once (or on the first `count` of them, the
-   * others idle): all start together, and the stop word is set after `ms`
-   * milliseconds. Returns each LPAR's result, in order.
+   * Runs `work` on every LPAR at once: all start together, and the stop word
+   * is set after `ms` milliseconds. Returns each LPAR's result, in order.
    */
-  async runFor<T>(
-    ms: number,
-    work: (lpar: RigLpar) => Promise<T>,
-    count = this.lpars.length,
-  ): Promise<T[]> {
-    return (await this.runCounted(ms, work, count)).results;
+  async runFor<T>(ms: number, work: (lpar: RigLpar) => Promise<T>): Promise<T[]> {
+    return (await this.runCounted(ms, work)).results;
   }
 
   /**
-   * As `runFor`, also counting the hcalls the hypervisor answered between
-   * the start signal and the stop signal (the channels' ANSWERED words), a
-   * second: the rate while all ran, without the tail in which LPARs still
-   * waiting for a turn finish the hcalls they had begun.
+   * As `runFor` (on the first `count` LPARs, the others idle), also counting
+   * the hcalls the hypervisor answered between the start signal and the stop
+   * signal (the channels' ANSWERED words), a second: the rate while all ran,
+   * without the tail in which LPARs still waiting for a turn finish the
+   * hcalls they had begun.
    */
   async runCounted<T>(
     ms: number,
@@ -134,7 +130,7 @@ export class Rig {
     count = this.lpars.length,
   ): Promise<{ results: T[]; answeredPerSec: number }> {
     if (!Number.isInteger(count) || count < 1 || count > this.lpars.length) {
-      throw new RangeError(`runFor: count ${count}, expected 1 to ${this.lpars.length}`);
+      throw new RangeError(`runCounted: count ${count}, expected 1 to ${this.lpars.length}`);
     }
     const ctl = new Int32Array(this.#control);
     Atomics.store(ctl, CTL_GO, 0);

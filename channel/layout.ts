@@ -86,8 +86,9 @@ export const HOT_WATCHED = 1;
 /**
  * {@link HOT} value: looked at on every pass by a hypervisor that is awake
  * (it marks a channel so as it answers it awake, and looks at every channel
- * it marked so again before it can sleep), so a request needs no ring: a notify on the shared doorbell (the futex lock of
- * the whole process) on every hcall, for a hypervisor that spins anyway.
+ * it marked so again before it can sleep), so a request needs no ring. A
+ * ring is a notify on the shared doorbell, which takes the process's one
+ * futex lock: on every hcall, for a hypervisor that spins anyway.
  */
 export const HOT_AWAKE = 2;
 /** Header size in 32-bit words. */
