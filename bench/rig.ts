@@ -10,7 +10,7 @@ import type { DispatcherOptions } from "../channel/dispatcher.ts";
 import type { HypervisorActor } from "../actors/hypervisor_actor.ts";
 import type { hypervisorBoot } from "../workers/hypervisor_worker.ts";
 import type { BenchWorker } from "./bench_worker.ts";
-import { ANSWERED } from "../channel/layout.ts";
+import { ANSWERED, channelViews } from "../channel/layout.ts";
 import { CTL_GO, CTL_READY, CTL_STOP, CTL_WORDS } from "./protocol.ts";
 import { spawnWorker, terminateWorker } from "../actors/workers.ts";
 
@@ -99,7 +99,8 @@ export class Rig {
         workers.push(w);
         const worker = Comlink.wrap<BenchWorker>(w);
         await worker.init(channels.channel, channels.doorbell, control);
-        const answered = new Uint32Array(channels.channel, ANSWERED * 4, 1);
+        const { header } = channelViews(channels.channel);
+        const answered = new Uint32Array(header.buffer, header.byteOffset + ANSWERED * 4, 1);
         lpars.push({ id, drc, channel: channels.channel, worker, answered });
       }
       return new Rig(hv, lpars, workers, control, errors);

@@ -620,10 +620,11 @@ export class Dispatcher {
     // outputs (most of them) are stored the same way.
     words[0] = rc >>> 0;
     words[1] = rc < 0 ? 0xFFFF_FFFF : 0;
-    for (let i = 0; i < RET_COUNT; i++) {
-      const v = rets[i];
-      if (v === 0n) words[2 * i + 2] = words[2 * i + 3] = 0;
-      else regs[i + 1] = v;
+    // A zero is written only over a non-zero register (see layout.ts's REGS_OFFSET).
+    for (let i = 1; i <= RET_COUNT; i++) {
+      const v = rets[i - 1];
+      if (v !== 0n) regs[i] = v;
+      else if ((words[2 * i] | words[2 * i + 1]) !== 0) words[2 * i] = words[2 * i + 1] = 0;
     }
     // Only this thread writes ANSWERED: a plain increment, published by the
     // seq-cst RESP store below (no locked add on every hcall).

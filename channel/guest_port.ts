@@ -127,14 +127,25 @@ export class GuestPort {
   call(opcode: number, args: readonly bigint[], rets: bigint[]): number {
     const regs = this.#regs, header = this.#header;
     if (Atomics.load(header, STOP) !== 0) throw new ChannelStopped();
-    regs[0] = BigInt(opcode);
-    for (let i = 0; i < ARG_COUNT; i++) regs[i + 1] = args[i] ?? 0n;
+    const words = this.#words;
+    // A zero is written only over a non-zero register (see layout.ts's
+    // REGS_OFFSET): most registers are zero, in and out, and stay so.
+    if (opcode >>> 0 === opcode) {
+      words[0] = opcode;
+      if (words[1] !== 0) words[1] = 0;
+    } else {
+      regs[0] = BigInt(opcode);
+    }
+    for (let i = 1; i <= ARG_COUNT; i++) {
+      const v = args[i - 1] ?? 0n;
+      if (v !== 0n) regs[i] = v;
+      else if ((words[2 * i] | words[2 * i + 1]) !== 0) words[2 * i] = words[2 * i + 1] = 0;
+    }
     const seq = (header[REQ] + 1) | 0;
     Atomics.store(header, REQ, seq);
     this.#ring();
     this.#await(seq);
     // Most registers are zero: reading those as 0n allocates no BigInt.
-    const words = this.#words;
     for (let i = 1; i <= RET_COUNT; i++) {
       rets[i - 1] = (words[2 * i] | words[2 * i + 1]) === 0 ? 0n : regs[i];
     }

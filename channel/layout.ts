@@ -91,14 +91,28 @@ export const HOT_WATCHED = 1;
  * futex lock: on every hcall, for a hypervisor that spins anyway.
  */
 export const HOT_AWAKE = 2;
-/** Header size in 32-bit words. */
-export const HEADER_WORDS = 16;
-/** Byte offset of the registers (r3 first, then r4..r12). */
-export const REGS_OFFSET = HEADER_WORDS * 4;
+/**
+ * Bytes of padding before the channel and after it. A SharedArrayBuffer this
+ * small shares the malloc heap with whatever is allocated next to it (another
+ * LPAR's channel, made just after it), and a write to a cache line another
+ * thread reads moves the line: 64 bytes each side keep every line the channel
+ * uses to itself, so one LPAR's hcalls never slow another's.
+ */
+export const CHANNEL_PAD = 64;
+/** Header size in 32-bit words (nine used, one so the registers are 8-aligned). */
+export const HEADER_WORDS = 10;
+/**
+ * Byte offset of the registers (r3 first, then r4..r12), just after the
+ * header: a call that passes a few registers writes only the header and the
+ * bytes next to it, one or two cache lines (a buffer's place in a line is the
+ * allocator's, not ours). Each side writes a zero only over a non-zero
+ * register, so the lines of registers no call uses stay where both read them.
+ */
+export const REGS_OFFSET = CHANNEL_PAD + HEADER_WORDS * 4;
 /** Registers in the file: r3..r12. */
 export const REG_COUNT = 10;
-/** Bytes in one channel buffer. */
-export const CHANNEL_BYTES = REGS_OFFSET + REG_COUNT * 8;
+/** Bytes in one channel buffer, padding included. */
+export const CHANNEL_BYTES = REGS_OFFSET + REG_COUNT * 8 + CHANNEL_PAD;
 
 /** Doorbell word: bumped (and notified) by every request. */
 export const BELL = 0;
@@ -144,7 +158,7 @@ export function createDoorbell(): SharedArrayBuffer {
 /** Views over a channel buffer. */
 export function channelViews(buffer: SharedArrayBuffer): ChannelViews {
   return {
-    header: new Int32Array(buffer, 0, HEADER_WORDS),
+    header: new Int32Array(buffer, CHANNEL_PAD, HEADER_WORDS),
     regs: new BigUint64Array(buffer, REGS_OFFSET, REG_COUNT),
   };
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import * as Comlink from "comlink";
-import { PANIC, RESP, STOP } from "../channel/layout.ts";
+import { channelViews, PANIC, RESP, STOP } from "../channel/layout.ts";
 import type { HypervisorActor, HypervisorConfig } from "../actors/hypervisor_actor.ts";
 import type { PowerLossReport } from "../storage/persistence.ts";
 import type { PowerLossMode } from "../storage/power_loss.ts";
@@ -190,7 +190,7 @@ export class ThreadsRuntime implements Runtime {
       onError,
     );
     const remote = Comlink.wrap<LparWorker>(worker);
-    const header = new Int32Array(channels.channel);
+    const { header } = channelViews(channels.channel);
     const terminations = this.#terminations;
     let stopped = false, stopReason: Error | undefined;
     const slots = new HeldSlots(this.#guestSlots);

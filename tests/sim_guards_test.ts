@@ -9,7 +9,7 @@ import { BIND_ANY_ADDR, H, OP, UNBIND_SCOPE } from "../abi/hcalls.ts";
 import { resolveConfig } from "../actors/config.ts";
 import { ManagedSystem } from "../actors/managed_system.ts";
 import { ChannelStopped, GuestPort } from "../channel/guest_port.ts";
-import { createChannel, createDoorbell, STOP } from "../channel/layout.ts";
+import { channelViews, createChannel, createDoorbell, STOP } from "../channel/layout.ts";
 import { HypervisorCore } from "../core/hypervisor.ts";
 import { PaprScm54 } from "../guest/papr_scm/v5_4.ts";
 import type { Task } from "../guest/task.ts";
@@ -77,7 +77,7 @@ Deno.test("threads: a sleeping guest wakes with ChannelStopped once the channel 
   const channel = createChannel();
   const port = new GuestPort(channel, createDoorbell());
   port.sleep(1);
-  Atomics.store(new Int32Array(channel), STOP, 1);
+  Atomics.store(channelViews(channel).header, STOP, 1);
   assert.throws(() => port.sleep(3_600_000), ChannelStopped);
 });
 

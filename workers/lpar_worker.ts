@@ -8,7 +8,7 @@ import * as Comlink from "comlink";
 import { RET_COUNT } from "../abi/hcalls.ts";
 import { ChannelStopped, GuestPort } from "../channel/guest_port.ts";
 import { ChannelDax } from "../channel/guest_dax.ts";
-import { DAX_READ, DAX_WRITE, KIND, KIND_HCALL, STOP } from "../channel/layout.ts";
+import { channelViews, DAX_READ, DAX_WRITE, KIND, KIND_HCALL, STOP } from "../channel/layout.ts";
 import { GuestHost } from "../guest/host.ts";
 import type { MisbehaveReport } from "../runtime/types.ts";
 import { effectProblem, flatten, isTask, type Task } from "../guest/task.ts";
@@ -164,12 +164,14 @@ export class LparWorker {
     const targets = [init.channel, init.doorbell, init.daxBuffer, init.realMemory]
       .filter((b): b is SharedArrayBuffer => b !== undefined)
       .map((b) => new Int32Array(b));
+    const { header } = channelViews(init.channel);
+    const stopAt = header.byteOffset / 4 + STOP;
     const report: MisbehaveReport = { writes: 0, requests: 0, answers: {} };
     const args = new Array<bigint>(9).fill(0n), rets = new Array<bigint>(RET_COUNT).fill(0n);
     for (let i = 0; i < writes; i++) {
       const words = targets[next() % targets.length];
       const at = next() % words.length;
-      if (words.buffer === init.channel && at === STOP) continue;
+      if (words.buffer === init.channel && at === stopAt) continue;
       Atomics.store(words, at, next() | 0);
       report.writes++;
       if (i % 8 !== 7) continue;
@@ -185,7 +187,7 @@ export class LparWorker {
       let rc: number;
       try {
         // request() sets the KIND word for this one request; an hcall needs it clear.
-        if (kind === KIND_HCALL) Atomics.store(new Int32Array(init.channel), KIND, KIND_HCALL);
+        if (kind === KIND_HCALL) Atomics.store(header, KIND, KIND_HCALL);
         rc = kind === KIND_HCALL ? port.call(opcode, args, rets) : port.request(kind, args, rets);
       } catch (error) {
         if (error instanceof ChannelStopped) break;
