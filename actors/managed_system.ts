@@ -423,15 +423,22 @@ export class ManagedSystem {
     (system as { runtime: RuntimeKind }).runtime = kind;
     const hv = system.#hv;
     try {
+      // All at once: the hypervisor takes them in this order, and 2,000 round trips one
+      // after another took 0.8 s of a 1,000-LPAR start.
+      const created: Promise<void>[] = [];
       for (const lpar of resolved.lpars) {
         for (const n of lpar.nvdimms) {
           if (system.#drcs.has(n.drc)) continue;
           system.#drcs.set(n.drc, n);
-          const count = await system.#hvCall(() => hv.createDrc(drcSpec(n)));
-          // Durable state: the device tree shows the count this power-on left.
-          if (typeof count === "number") n.persistenceFailedCount = count;
+          created.push(
+            system.#hvCall(() => hv.createDrc(drcSpec(n))).then((count) => {
+              // Durable state: the device tree shows the count this power-on left.
+              if (typeof count === "number") n.persistenceFailedCount = count;
+            }),
+          );
         }
       }
+      await Promise.all(created);
       await Promise.all(resolved.lpars.map((config, i) => system.#addLpar(i + 1, config)));
     } catch (error) {
       await system.stop();
