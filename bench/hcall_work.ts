@@ -12,9 +12,10 @@
  * 500,000 calls (min and max beside it), after a warm-up.
  * @module
  */
-import { ARG_COUNT, H, OP, RET_COUNT } from "../abi/hcalls.ts";
+import { H, OP, RET_COUNT } from "../abi/hcalls.ts";
 import { Dispatcher } from "../channel/dispatcher.ts";
 import { channelViews, createChannel, createDoorbell, REQ, RESP } from "../channel/layout.ts";
+import { readAnswer, registerFile, writeRequest } from "../channel/registers.ts";
 import { HypervisorCore, seededEnv } from "../core/hypervisor.ts";
 import { type Spread, spread } from "./spread.ts";
 
@@ -53,23 +54,17 @@ function workRig() {
     () => ({ rc: H.FUNCTION, rets: new Array(RET_COUNT).fill(0n) }),
   );
   dispatcher.attach(LPAR, channel);
-  const { header, regs } = channelViews(channel);
-  const words = new Uint32Array(channel, regs.byteOffset, regs.length * 2);
+  const views = channelViews(channel), header = views.header;
+  const registers = registerFile(views);
   const args: readonly bigint[] = [BigInt(DRC)];
   const rets = new Array<bigint>(RET_COUNT).fill(0n);
   /** The guest's writes of one call, as GuestPort.call makes them. */
   const ask = () => {
-    regs[0] = BigInt(OP.H_SCM_HEALTH);
-    for (let i = 0; i < ARG_COUNT; i++) regs[i + 1] = args[i] ?? 0n;
+    writeRequest(registers, OP.H_SCM_HEALTH, args);
     Atomics.store(header, REQ, (header[REQ] + 1) | 0);
   };
   /** The guest's reads of its answer, as GuestPort.call makes them; returns r3. */
-  const take = () => {
-    for (let i = 1; i <= RET_COUNT; i++) {
-      rets[i - 1] = (words[2 * i] | words[2 * i + 1]) === 0 ? 0n : regs[i];
-    }
-    return words[0] | 0;
-  };
+  const take = () => readAnswer(registers, rets);
   // The channel's first request makes it hot (a guest rings COLD_BELL for
   // it; a full pass looks at the cold channels whatever the bell says).
   ask();

@@ -24,7 +24,7 @@
  * about a third of the CPU in that spin.
  * @module
  */
-import { ARG_COUNT, RET_COUNT } from "../abi/hcalls.ts";
+import { ARG_COUNT } from "../abi/hcalls.ts";
 import type { HcallResult, LparId } from "../core/types.ts";
 import {
   ANSWERED,
@@ -43,6 +43,7 @@ import {
   STOP,
   TURN,
 } from "./layout.ts";
+import { readRequest, type RegisterFile, registerFile, writeAnswer } from "./registers.ts";
 import { IdleWindow } from "./idle_window.ts";
 
 /** Serves one hcall: the calling LPAR comes from the channel, never a register. */
@@ -201,9 +202,7 @@ const SPURIOUS_RINGS = 4;
 interface Slot {
   lpar: LparId;
   header: Int32Array;
-  regs: BigUint64Array;
-  /** The same registers as 32-bit halves (little-endian: low word first). */
-  words: Uint32Array;
+  registers: RegisterFile;
   /** Answers given. */
   served: number;
   /** Last time (ms) a request was seen pending. */
@@ -312,7 +311,7 @@ export class Dispatcher {
     if (this.#slots.some((s) => s.lpar === lpar)) {
       throw new RangeError(`LPAR ${lpar} attached twice`);
     }
-    const { header, regs } = channelViews(channel);
+    const views = channelViews(channel), header = views.header;
     // Not looked at on every pass yet: its first request rings COLD_BELL.
     Atomics.store(header, HOT, 0);
     // A request made before the attach may have rung while no slot read it:
@@ -321,8 +320,7 @@ export class Dispatcher {
     this.#slots = [...this.#slots, {
       lpar,
       header,
-      regs,
-      words: new Uint32Array(regs.buffer, regs.byteOffset, regs.length * 2),
+      registers: registerFile(views),
       served: 0,
       lastActive: -Infinity,
       active: false,
@@ -600,32 +598,19 @@ export class Dispatcher {
   #answer(s: Slot, req: number): void {
     s.served++;
     s.quota--;
-    const regs = s.regs, words = s.words, args = this.#args;
+    const args = this.#args;
     if (s.notifiedAt !== 0) {
       // The guest slept for its last answer: how soon it asked again is what
       // its wake-up cost (or more, if it also did other work).
       this.#idle.observeWake(performance.now() - s.notifiedAt);
       s.notifiedAt = 0;
     }
-    // Most registers are zero: reading those as 0n allocates no BigInt.
-    for (let i = 1; i <= ARG_COUNT; i++) {
-      args[i - 1] = (words[2 * i] | words[2 * i + 1]) === 0 ? 0n : regs[i];
-    }
+    const opcode = readRequest(s.registers, args);
     const kind = s.header[KIND];
-    const opcode = words[1] === 0 ? words[0] : -1;
     const { rc, rets } = kind === KIND_HCALL
       ? this.#handle(s.lpar, opcode, args)
       : this.#request(s.lpar, kind, args);
-    // r3 is a small signed code: its two 32-bit halves, no BigInt. Zero
-    // outputs (most of them) are stored the same way.
-    words[0] = rc >>> 0;
-    words[1] = rc < 0 ? 0xFFFF_FFFF : 0;
-    // A zero is written only over a non-zero register (see layout.ts's REGS_OFFSET).
-    for (let i = 1; i <= RET_COUNT; i++) {
-      const v = rets[i - 1];
-      if (v !== 0n) regs[i] = v;
-      else if ((words[2 * i] | words[2 * i + 1]) !== 0) words[2 * i] = words[2 * i + 1] = 0;
-    }
+    writeAnswer(s.registers, rc, rets);
     // Only this thread writes ANSWERED: a plain increment, published by the
     // seq-cst RESP store below (no locked add on every hcall).
     s.header[ANSWERED] = (s.header[ANSWERED] + 1) | 0;

@@ -6,7 +6,6 @@
  * adaptive number of times before sleeping in `Atomics.wait`.
  * @module
  */
-import { ARG_COUNT, RET_COUNT } from "../abi/hcalls.ts";
 import {
   BELL,
   channelViews,
@@ -23,6 +22,7 @@ import {
   STOP,
   TURN,
 } from "./layout.ts";
+import { readAnswer, type RegisterFile, registerFile, writeRequest } from "./registers.ts";
 
 /** Thrown out of an hcall when the channel's stop word is set. */
 export class ChannelStopped extends Error {
@@ -64,9 +64,7 @@ const PROBE_EVERY = 16;
 /** Guest end of one LPAR's channel. */
 export class GuestPort {
   readonly #header: Int32Array;
-  readonly #regs: BigUint64Array;
-  /** The same registers as 32-bit halves (little-endian: low word first). */
-  readonly #words: Uint32Array;
+  readonly #registers: RegisterFile;
   readonly #bell: Int32Array;
   #spin = SPIN_MIN * 4;
   /** Calls in a row answered only just after the guest slept (futile from FUTILE_LATE). */
@@ -77,8 +75,7 @@ export class GuestPort {
   constructor(channel: SharedArrayBuffer, doorbell: SharedArrayBuffer) {
     const views = channelViews(channel);
     this.#header = views.header;
-    this.#regs = views.regs;
-    this.#words = new Uint32Array(channel, views.regs.byteOffset, views.regs.length * 2);
+    this.#registers = registerFile(views);
     this.#bell = new Int32Array(doorbell);
   }
 
@@ -125,34 +122,14 @@ export class GuestPort {
    * `args` are r4..r12; `rets` receives r4..r12. Returns r3 as a signed code.
    */
   call(opcode: number, args: readonly bigint[], rets: bigint[]): number {
-    const regs = this.#regs, header = this.#header;
+    const header = this.#header;
     if (Atomics.load(header, STOP) !== 0) throw new ChannelStopped();
-    const words = this.#words;
-    // A zero is written only over a non-zero register (see layout.ts's
-    // REGS_OFFSET): most registers are zero, in and out, and stay so.
-    if (opcode >>> 0 === opcode) {
-      words[0] = opcode;
-      if (words[1] !== 0) words[1] = 0;
-    } else {
-      regs[0] = BigInt(opcode);
-    }
-    for (let i = 1; i <= ARG_COUNT; i++) {
-      const v = args[i - 1] ?? 0n;
-      if (v !== 0n) regs[i] = v;
-      else if ((words[2 * i] | words[2 * i + 1]) !== 0) words[2 * i] = words[2 * i + 1] = 0;
-    }
+    writeRequest(this.#registers, opcode, args);
     const seq = (header[REQ] + 1) | 0;
     Atomics.store(header, REQ, seq);
     this.#ring();
     this.#await(seq);
-    // Most registers are zero: reading those as 0n allocates no BigInt.
-    for (let i = 1; i <= RET_COUNT; i++) {
-      rets[i - 1] = (words[2 * i] | words[2 * i + 1]) === 0 ? 0n : regs[i];
-    }
-    // r3 is a small signed code: its low word, read as signed, when the high
-    // word is its sign extension.
-    const lo = words[0] | 0, hi = words[1] | 0;
-    return hi === (lo >> 31) ? lo : Number(BigInt.asIntN(64, regs[0]));
+    return readAnswer(this.#registers, rets);
   }
 
   /**
