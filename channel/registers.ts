@@ -59,16 +59,25 @@ export function readRequest(file: RegisterFile, args: bigint[]): number {
   return words[1] === 0 ? words[0] : -1;
 }
 
-/** The hypervisor's side: writes `rc` in r3 (sign-extended) and `rets` in r4..r12. */
+/**
+ * The hypervisor's side: writes `rc` in r3 (sign-extended) and `rets` in
+ * r4..r12 (missing ones zero).
+ */
 export function writeAnswer(file: RegisterFile, rc: number, rets: readonly bigint[]): void {
   const { regs, words } = file;
   // r3 is a small signed code: its two 32-bit halves, no BigInt.
   words[0] = rc >>> 0;
   words[1] = rc < 0 ? 0xFFFF_FFFF : 0;
+  const given = rets.length;
   for (let i = 1; i <= RET_COUNT; i++) {
-    const value = rets[i - 1];
-    if (value !== 0n) regs[i] = value;
-    else if ((words[2 * i] | words[2 * i + 1]) !== 0) words[2 * i] = words[2 * i + 1] = 0;
+    if (i <= given) {
+      const value = rets[i - 1];
+      if (value !== 0n) {
+        regs[i] = value;
+        continue;
+      }
+    }
+    if ((words[2 * i] | words[2 * i + 1]) !== 0) words[2 * i] = words[2 * i + 1] = 0;
   }
 }
 

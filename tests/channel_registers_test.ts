@@ -32,6 +32,11 @@ Deno.test("channel registers: a zero or a missing argument clears what the last 
   writeRequest(file, 0x400, [0n, 0n, 9n]);
   readRequest(file, args);
   assert.deepEqual(args, [0n, 0n, 9n, 0n, 0n, 0n, 0n, 0n, 0n]);
+  // The same for an answer with fewer outputs than registers.
+  const rets = nine();
+  writeAnswer(file, 0, [4n]);
+  assert.equal(readAnswer(file, rets), 0);
+  assert.deepEqual(rets, [4n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n]);
 });
 
 Deno.test("channel registers: r3 beyond 32 bits is no opcode; a large return code reads whole", () => {
