@@ -9,6 +9,7 @@ import { FileStore } from "../storage/file_store.ts";
 import { StorageError } from "../storage/types.ts";
 import type { SystemConfig } from "../actors/config.ts";
 import { main } from "../cli/main.ts";
+import { runWatched } from "./worker_test.ts";
 
 const GEOMETRY = {
   index: 0x44100002,
@@ -270,3 +271,39 @@ withDir(
     await third.stop();
   },
 );
+
+/** Three nvdimms over two LPARs: a start creates their DRCs all at once. */
+function several(dir: string): SystemConfig {
+  const nvdimm = (drc: string) => ({ drc, blocks: 4, blockSize: 1 << 20 });
+  return {
+    storage: { dir },
+    lpars: [
+      { name: "lpar1", kernel: "5.4", nvdimms: [nvdimm("0x44100002"), nvdimm("0x44100003")] },
+      { name: "lpar2", kernel: "5.4", nvdimms: [nvdimm("0x44100004")] },
+    ],
+  };
+}
+
+for (const runtime of ["sim", "threads"] as const) {
+  withDir(
+    `${runtime}: one corrupt DRC of several fails the start whole, naming it; nothing is left running`,
+    (dir) =>
+      runWatched(async () => {
+        await (await ManagedSystem.start(several(dir), { runtime })).stop();
+        // The middle one: its DRC's creation fails while the others' are in flight.
+        const facts = `${dir}/drc-44100003.json`, good = Deno.readTextFileSync(facts);
+        Deno.writeTextFileSync(facts, "{");
+        await assert.rejects(
+          () => ManagedSystem.start(several(dir), { runtime }),
+          new RegExp(`${facts}: is not valid JSON`),
+        );
+        // The failed start stopped what it had started and gave the directory back.
+        Deno.writeTextFileSync(facts, good);
+        await using system = await ManagedSystem.start(several(dir), { runtime });
+        for (const lpar of system.lpars) await lpar.boot();
+        const drcs = (await Promise.all(system.lpars.map((l) => l.regions())))
+          .flat().map((r) => r.drc).sort();
+        assert.deepEqual(drcs, [0x44100002, 0x44100003, 0x44100004]);
+      }),
+  );
+}

@@ -9,7 +9,21 @@
 import assert from "node:assert/strict";
 import { ManagedSystem } from "../actors/managed_system.ts";
 import { type Lpar, lparControl } from "../actors/lpar.ts";
+import {
+  CHANNEL_PAD,
+  channelViews,
+  createChannel,
+  createDaxBuffer,
+  createDoorbell,
+  KIND,
+  KIND_HCALL,
+  REQ,
+  RESP,
+  STOP,
+} from "../channel/layout.ts";
 import type { Personality } from "../core/types.ts";
+import type { MisbehaveReport } from "../runtime/types.ts";
+import { LparWorker } from "../workers/lpar_worker.ts";
 import { workerTest } from "./worker_test.ts";
 
 const MiB = 1 << 20;
@@ -118,4 +132,51 @@ Deno.test("misbehave: dlparTimeoutMs is checked before anything starts", async (
       /dlparTimeoutMs .*expected whole milliseconds from 1 to 3600000/,
     );
   }
+});
+
+Deno.test("misbehave: the hostile guest spares STOP, scribbles the channel's words, and asks hcalls as hcalls", () => {
+  // The worker's class on this thread, its wait for RESP answered at once by a
+  // stand-in hypervisor that notes what each request was.
+  const channel = createChannel();
+  const { header, regs } = channelViews(channel);
+  const worker = new LparWorker();
+  worker.init({
+    lpar: 1,
+    name: "h",
+    channel,
+    doorbell: createDoorbell(),
+    daxBuffer: createDaxBuffer(),
+    realMemory: new SharedArrayBuffer(64 * 1024),
+  });
+  const seen = { hcalls: 0, others: 0, hcallsOfOtherKind: 0 };
+  const { load } = Atomics;
+  const writes = 4_000;
+  let report: MisbehaveReport;
+  try {
+    Atomics.load = ((array: Int32Array, index: number) => {
+      if (array.buffer === channel && index === RESP && header[RESP] !== header[REQ]) {
+        // port.call has the opcode in r3 (0 only rarely); port.request has r3 zero.
+        if (regs[0] !== 0n) {
+          seen.hcalls++;
+          if (header[KIND] !== KIND_HCALL) seen.hcallsOfOtherKind++;
+        } else seen.others++;
+        header[RESP] = header[REQ];
+      }
+      return load(array, index);
+    }) as typeof Atomics.load;
+    report = worker.misbehaveForTest(11, writes);
+  } finally {
+    Atomics.load = load;
+  }
+  assert.equal(header[STOP], 0, "the STOP word was written");
+  // Every eighth write asks (one that was to write STOP asks nothing): none stopped it.
+  assert.ok(report.requests > writes / 8 - 20, JSON.stringify(report));
+  assert.equal(seen.hcalls + seen.others, report.requests);
+  assert.ok(seen.hcalls > 0 && seen.others > 0, JSON.stringify(seen));
+  // An hcall goes with KIND clear, whatever the scribbles left in it.
+  assert.equal(seen.hcallsOfOtherKind, 0, JSON.stringify(seen));
+  // The channel's writes went to the words either side reads, none to its padding.
+  const bytes = new Uint8Array(channel);
+  const padding = [...bytes.subarray(0, CHANNEL_PAD), ...bytes.subarray(-CHANNEL_PAD)];
+  assert.ok(padding.every((b) => b === 0), "a write landed in the channel's padding");
 });

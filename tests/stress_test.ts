@@ -45,6 +45,8 @@ workerTest("stress: concurrent hcalls through the real channel", async (t) => {
         assert.equal(r.answered, r.calls, `LPAR ${i + 1}: ANSWERED seen by the guest`);
         const answered = Atomics.load(channelViews(rig.lpars[i].channel).header, ANSWERED);
         assert.equal(answered, r.calls, `LPAR ${i + 1}: ANSWERED seen from outside`);
+        // The rig's own view of the word (runCounted's count, the bench's rate).
+        assert.equal(rig.lpars[i].answered[0], r.calls, `LPAR ${i + 1}: ANSWERED seen by the rig`);
       }
     });
 

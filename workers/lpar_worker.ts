@@ -161,17 +161,22 @@ export class LparWorker {
       x ^= x << 5;
       return x >>> 0;
     };
-    const targets = [init.channel, init.doorbell, init.daxBuffer, init.realMemory]
-      .filter((b): b is SharedArrayBuffer => b !== undefined)
-      .map((b) => new Int32Array(b));
-    const { header } = channelViews(init.channel);
-    const stopAt = header.byteOffset / 4 + STOP;
+    const { header, regs } = channelViews(init.channel);
+    // Of the channel, its header and registers: the padding around them no one reads.
+    const end = regs.byteOffset + regs.byteLength;
+    const channel = new Int32Array(init.channel, header.byteOffset, (end - header.byteOffset) / 4);
+    const targets = [
+      channel,
+      ...[init.doorbell, init.daxBuffer, init.realMemory]
+        .filter((b): b is SharedArrayBuffer => b !== undefined)
+        .map((b) => new Int32Array(b)),
+    ];
     const report: MisbehaveReport = { writes: 0, requests: 0, answers: {} };
     const args = new Array<bigint>(9).fill(0n), rets = new Array<bigint>(RET_COUNT).fill(0n);
     for (let i = 0; i < writes; i++) {
       const words = targets[next() % targets.length];
       const at = next() % words.length;
-      if (words.buffer === init.channel && at === stopAt) continue;
+      if (words === channel && at === STOP) continue;
       Atomics.store(words, at, next() | 0);
       report.writes++;
       if (i % 8 !== 7) continue;
