@@ -93,10 +93,11 @@ export const HOT_WATCHED = 1;
 export const HOT_AWAKE = 2;
 /**
  * Bytes of padding before the channel and after it. A SharedArrayBuffer this
- * small shares the malloc heap with whatever is allocated next to it (another
- * LPAR's channel, made just after it), and a write to a cache line another
- * thread reads moves the line: 64 bytes each side keep every line the channel
- * uses to itself, so one LPAR's hcalls never slow another's.
+ * small shares the malloc heap with whatever is allocated next to it (its
+ * LPAR's bounce buffer, another LPAR's channel), and a write to a cache line
+ * another thread reads moves the line: 64 bytes each side keep every 64-byte
+ * line the channel uses to itself, so another LPAR's hcalls do not move it.
+ * (A CPU that fetches lines in pairs may still bring a neighbour's along.)
  */
 export const CHANNEL_PAD = 64;
 /** Header size in 32-bit words (nine used, one so the registers are 8-aligned). */
