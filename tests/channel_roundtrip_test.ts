@@ -100,14 +100,19 @@ for (const seed of [1, 0xC0FFEE, 0x5EED_1234]) {
       honestAnswers++;
       return answer;
     };
-    let dispatcher = new Dispatcher(
-      doorbell,
-      (lpar, opcode, args) => serve(lpar, KIND_HCALL, opcode, args),
-      (lpar, kind, args) => serve(lpar, kind, -1, args),
-      { maxActive: 4 },
-    );
-    dispatcher.attach(HONEST, channel);
-    dispatcher.attach(HOSTILE, hostile.header.buffer as SharedArrayBuffer);
+    /** A hypervisor thread serving both channels. */
+    const newDispatcher = () => {
+      const d = new Dispatcher(
+        doorbell,
+        (lpar, opcode, args) => serve(lpar, KIND_HCALL, opcode, args),
+        (lpar, kind, args) => serve(lpar, kind, -1, args),
+        { maxActive: 4 },
+      );
+      d.attach(HONEST, channel);
+      d.attach(HOSTILE, hostile.header.buffer as SharedArrayBuffer);
+      return d;
+    };
+    let dispatcher = newDispatcher();
 
     /** The hostile neighbour: random words in its own header and registers, and requests. */
     const scribble = () => {
@@ -154,14 +159,7 @@ for (const seed of [1, 0xC0FFEE, 0x5EED_1234]) {
           if (rng.below(64) === 0) port = new GuestPort(channel, doorbell);
           if (rng.below(128) === 0) {
             // A new hypervisor thread over the same channels.
-            dispatcher = new Dispatcher(
-              doorbell,
-              (lpar, opcode, args) => serve(lpar, KIND_HCALL, opcode, args),
-              (lpar, kind, args) => serve(lpar, kind, -1, args),
-              { maxActive: 4 },
-            );
-            dispatcher.attach(HONEST, channel);
-            dispatcher.attach(HOSTILE, hostile.header.buffer as SharedArrayBuffer);
+            dispatcher = newDispatcher();
           }
           const args = Array.from({ length: rng.below(10) }, () => rng.value());
           const rcs = [0, -4, -68, 2 ** 31 - 1, -(2 ** 31), 2 ** 31, 2 ** 32 - 1, rng.next() | 0];
